@@ -1,0 +1,374 @@
+"""The append-only event store on DuckDB.
+
+One EventStore wraps one DuckDB connection (or cursor). Appends are optimistic: the caller may
+name the version it expects a stream to be at, and positions and versions are guarded by the
+table's keys, so two writers racing for the same slot cannot both succeed. The loser gets
+`ConcurrentWriteError` and its whole transaction is rolled back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from events.chain import GENESIS_HASH, epoch_us, event_hash, payload_digest
+from events.envelope import NewEvent, RecordedEvent
+from events.errors import ConcurrentWriteError, IdempotencyConflictError, VersionConflictError
+from events.schema import (
+    CREATE_EVENT_LOG_SQL,
+    CREATE_STREAM_INDEX_SQL,
+    EVENT_COLUMNS,
+    HEAD_SQL,
+    INSERT_EVENT_SQL,
+    SELECT_EVENTS_SQL,
+)
+from events.upcasting import Upcasters
+
+StreamKey = tuple[str, str]
+Connection = duckdb.DuckDBPyConnection
+Clock = Callable[[], datetime]
+
+# Above this many events an append goes through one columnar (Arrow) insert.
+_BULK_THRESHOLD = 16
+
+_STREAM_HEAD_SQL = (
+    SELECT_EVENTS_SQL + " WHERE stream_id = ? AND stream_type = ? ORDER BY version DESC LIMIT 1"
+)
+_STREAM_VERSIONS_SQL = (
+    "SELECT stream_type, stream_id, max(version) FROM event_log"
+    " WHERE stream_id IN (SELECT unnest(?)) GROUP BY stream_type, stream_id"
+)
+
+
+def utc_now() -> datetime:
+    """The current UTC time as the naive datetime DuckDB's TIMESTAMP stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def ensure_event_log(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the event log and its index if they do not exist."""
+    conn.execute(CREATE_EVENT_LOG_SQL)
+    conn.execute(CREATE_STREAM_INDEX_SQL)
+
+
+def encode_payload(payload: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a payload (sorted keys, no spaces)."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class LogHead:
+    """The last event's position, hash and time (position 0 for an empty log)."""
+
+    position: int
+    hash: str
+    recorded_at: datetime | None
+
+
+@dataclass
+class _Transaction:
+    head: LogHead | None = None
+    versions: dict[StreamKey, int] | None = None
+
+
+class EventStore:
+    """Append and read events on one DuckDB connection.
+
+    The committed head (position, hash, time) is kept in memory after the first read: DuckDB lets
+    one process write a file, and a stale head can only make an insert collide with the
+    primary key, which is reported as `ConcurrentWriteError`.
+    """
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        upcasters: Upcasters | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.conn = conn
+        self.upcasters = upcasters or Upcasters()
+        self._clock = clock
+        self._head: LogHead | None = None
+        self._tx: _Transaction | None = None
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a block in one DuckDB transaction; nested calls join the outer one.
+
+        Raises ConcurrentWriteError if DuckDB reports a write-write conflict.
+        """
+        if self._tx is not None:
+            yield
+            return
+        self.conn.begin()
+        self._tx = _Transaction(versions={})
+        try:
+            yield
+            self.conn.commit()
+        except BaseException as exc:
+            self._head = None
+            self._rollback()
+            if isinstance(exc, duckdb.TransactionException):
+                raise ConcurrentWriteError(str(exc)) from exc
+            raise
+        else:
+            if self._tx.head is not None:
+                self._head = self._tx.head
+        finally:
+            self._tx = None
+
+    def _rollback(self) -> None:
+        # DuckDB has already rolled back a failed commit; then there is nothing left to undo.
+        with contextlib.suppress(duckdb.TransactionException):
+            self.conn.rollback()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def head(self) -> LogHead:
+        """The log's last position, hash and time, as this transaction sees it."""
+        if self._tx is not None and self._tx.head is not None:
+            return self._tx.head
+        row = self.conn.execute(HEAD_SQL).fetchone()
+        return LogHead(0, GENESIS_HASH, None) if row is None else LogHead(*row)
+
+    def _append_head(self) -> LogHead:
+        """The head to append after: the cached one when there is one (see class docstring)."""
+        if self._tx is not None and self._tx.head is not None:
+            return self._tx.head
+        if self._head is None:
+            self._head = self.head()
+        return self._head
+
+    def stream_head(self, stream_type: str, stream_id: str) -> RecordedEvent | None:
+        """The last event of a stream, or None; remembered for an append in this transaction."""
+        row = self.conn.execute(_STREAM_HEAD_SQL, [stream_id, stream_type]).fetchone()
+        event = None if row is None else self._to_event(row)
+        if self._tx is not None and self._tx.versions is not None:
+            self._tx.versions[(stream_type, stream_id)] = 0 if event is None else event.version
+        return event
+
+    def read_stream(
+        self, stream_type: str, stream_id: str, up_to_version: int | None = None
+    ) -> list[RecordedEvent]:
+        """Every event of one stream in version order, optionally up to a version."""
+        rows = self.conn.execute(
+            SELECT_EVENTS_SQL
+            + " WHERE stream_id = ? AND stream_type = ? AND version <= ? ORDER BY version",
+            [stream_id, stream_type, up_to_version if up_to_version is not None else 2**31 - 1],
+        ).fetchall()
+        return [self._to_event(r) for r in rows]
+
+    def read_event(self, stream_type: str, stream_id: str, version: int) -> RecordedEvent | None:
+        """One event of a stream by its version, or None."""
+        row = self.conn.execute(
+            SELECT_EVENTS_SQL + " WHERE stream_id = ? AND stream_type = ? AND version = ?",
+            [stream_id, stream_type, version],
+        ).fetchone()
+        return None if row is None else self._to_event(row)
+
+    def read(
+        self,
+        after: int = 0,
+        until_position: int | None = None,
+        limit: int | None = None,
+        *,
+        stream_type: str | None = None,
+        stream_id: str | None = None,
+        actor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """Events after a position in log order, filtered by the given fields (all optional)."""
+        clauses = ["position > ?"]
+        params: list[Any] = [after]
+        optional = (
+            ("position <= ?", until_position),
+            ("stream_type = ?", stream_type),
+            ("stream_id = ?", stream_id),
+            ("actor = ?", actor),
+            ("event_type = ?", event_type),
+            ("recorded_at >= ?", since),
+            ("recorded_at <= ?", until),
+        )
+        for clause, value in optional:
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        sql = SELECT_EVENTS_SQL + " WHERE " + " AND ".join(clauses) + " ORDER BY position"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [self._to_event(r) for r in self.conn.execute(sql, params).fetchall()]
+
+    def position_at(self, moment: datetime) -> int:
+        """The last position recorded at or before a time (0 if none)."""
+        row = self.conn.execute(
+            "SELECT coalesce(max(position), 0) FROM event_log WHERE recorded_at <= ?",
+            [_naive_utc(moment)],
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def events_for_key(self, idempotency_key: str) -> list[RecordedEvent]:
+        """The events an earlier append with this idempotency key wrote (empty if none)."""
+        rows = self.conn.execute(
+            SELECT_EVENTS_SQL + " WHERE idempotency_key = ? ORDER BY position", [idempotency_key]
+        ).fetchall()
+        return [self._to_event(r) for r in rows]
+
+    def _to_event(self, row: Sequence[Any]) -> RecordedEvent:
+        values = dict(zip(EVENT_COLUMNS, row, strict=True))
+        schema, payload = self.upcasters.upcast(
+            values["event_type"], values["event_schema"], json.loads(values["payload"])
+        )
+        values["event_schema"] = schema
+        values["payload"] = payload
+        return RecordedEvent.model_construct(**values)
+
+    # -- appending ----------------------------------------------------------------------------
+
+    def append(
+        self,
+        events: Sequence[NewEvent],
+        expected_versions: Mapping[StreamKey, int] | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[RecordedEvent]:
+        """Append events atomically and return them as recorded.
+
+        `expected_versions` maps (stream_type, stream_id) to the version the caller last saw
+        (0: the stream must not exist). Raises VersionConflictError (naming expected and actual
+        versions), IdempotencyConflictError, or ConcurrentWriteError; on any of them nothing of
+        this append is written.
+        """
+        if not events:
+            return []
+        with self.transaction():
+            if idempotency_key is not None:
+                earlier = self.events_for_key(idempotency_key)
+                if earlier:
+                    if _fingerprint(earlier) != _fingerprint(events):
+                        raise IdempotencyConflictError(idempotency_key)
+                    return earlier
+            versions = self._current_versions({(e.stream_type, e.stream_id) for e in events})
+            for key, expected in (expected_versions or {}).items():
+                actual = versions.get(key, 0)
+                if actual != expected:
+                    raise VersionConflictError(key[1], expected, actual)
+            recorded, rows = self._record(events, versions, idempotency_key)
+            self._insert(rows)
+        return recorded
+
+    def _current_versions(self, keys: set[StreamKey]) -> dict[StreamKey, int]:
+        assert self._tx is not None and self._tx.versions is not None  # noqa: S101 - invariant
+        known = self._tx.versions
+        missing = [k for k in keys if k not in known]
+        if missing:
+            rows = self.conn.execute(_STREAM_VERSIONS_SQL, [[k[1] for k in missing]]).fetchall()
+            found = {(t, s): int(v) for t, s, v in rows}
+            for key in missing:
+                known[key] = found.get(key, 0)
+        return {k: known[k] for k in keys}
+
+    def _record(
+        self,
+        events: Sequence[NewEvent],
+        versions: dict[StreamKey, int],
+        idempotency_key: str | None,
+    ) -> tuple[list[RecordedEvent], list[list[Any]]]:
+        head = self._append_head()
+        now = self._clock()
+        if head.recorded_at is not None and now < head.recorded_at:
+            now = head.recorded_at  # the clock stepped back: time never decreases along the log
+        time_us = epoch_us(now)
+        position, prev = head.position, head.hash
+        recorded: list[RecordedEvent] = []
+        rows: list[list[Any]] = []
+        for event in events:
+            key = (event.stream_type, event.stream_id)
+            versions[key] += 1
+            position += 1
+            text = encode_payload(event.payload)
+            fields: dict[str, Any] = {
+                "position": position,
+                "stream_type": event.stream_type,
+                "stream_id": event.stream_id,
+                "version": versions[key],
+                "event_type": event.event_type,
+                "event_schema": event.event_schema,
+                "payload_hash": payload_digest(text),
+                "actor": event.actor,
+                "reason": event.reason,
+                "batch_id": event.batch_id,
+                "source": event.source,
+                "source_ref": event.source_ref,
+                "idempotency_key": idempotency_key,
+                "recorded_at": time_us,
+            }
+            digest = event_hash(prev, fields)
+            fields.update(recorded_at=now, payload=text, prev_hash=prev, hash=digest)
+            rows.append([fields[c] for c in EVENT_COLUMNS])
+            fields["payload"] = event.payload
+            recorded.append(RecordedEvent.model_construct(**fields))
+            prev = digest
+        assert self._tx is not None and self._tx.versions is not None  # noqa: S101 - invariant
+        self._tx.versions.update(versions)
+        self._tx.head = LogHead(position, prev, now)
+        return recorded, rows
+
+    def _insert(self, rows: list[list[Any]]) -> None:
+        try:
+            if len(rows) <= _BULK_THRESHOLD:
+                for row in rows:
+                    self.conn.execute(INSERT_EVENT_SQL, row)
+            else:
+                self._insert_columnar(rows)
+        except duckdb.ConstraintException as exc:
+            # Another writer took this position or stream version first.
+            raise ConcurrentWriteError(str(exc)) from exc
+
+    def _insert_columnar(self, rows: list[list[Any]]) -> None:
+        import pyarrow as pa  # imported here: only bulk appends pay for it
+
+        types = _arrow_types()
+        columns = zip(EVENT_COLUMNS, zip(*rows, strict=True), strict=True)
+        table = pa.Table.from_arrays(
+            [pa.array(values, type=types[name]) for name, values in columns],
+            names=list(EVENT_COLUMNS),
+        )
+        self.conn.register("_new_events", table)
+        try:
+            self.conn.execute("INSERT INTO event_log SELECT * FROM _new_events")
+        finally:
+            self.conn.unregister("_new_events")
+
+
+def _arrow_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    ints = {"position": pa.int64(), "version": pa.int32(), "event_schema": pa.int32()}
+    return {
+        c: ints.get(c, pa.timestamp("us") if c == "recorded_at" else pa.string())
+        for c in EVENT_COLUMNS
+    }
+
+
+def _fingerprint(events: Sequence[NewEvent | RecordedEvent]) -> list[tuple[Any, ...]]:
+    return [
+        (e.stream_type, e.stream_id, e.event_type, encode_payload(e.payload), e.actor, e.reason)
+        for e in events
+    ]
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,128 @@
+"""The event store's contract, run against a file database and against :memory:."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from freezegun import freeze_time
+
+from events import (
+    EventStore,
+    IdempotencyConflictError,
+    NewEvent,
+    Upcasters,
+    VersionConflictError,
+    ensure_event_log,
+    verify_chain,
+)
+
+
+@pytest.fixture(params=["file", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    target = str(tmp_path / "log.duckdb") if request.param == "file" else ":memory:"
+    conn = duckdb.connect(target)
+    ensure_event_log(conn)
+    yield EventStore(conn)
+    conn.close()
+
+
+def event(stream: str = "s/1", n: int = 0, **overrides: object) -> NewEvent:
+    fields: dict[str, object] = {
+        "stream_type": "thing",
+        "stream_id": stream,
+        "event_type": "ThingChanged",
+        "payload": {"n": n, "text": "é|:x"},
+        "actor": "alice",
+    }
+    fields.update(overrides)
+    return NewEvent(**fields)  # type: ignore[arg-type]
+
+
+def count(store: EventStore) -> int:
+    row = store.conn.execute("SELECT count(*) FROM event_log").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_positions_are_gapless_and_versions_per_stream(store: EventStore) -> None:
+    store.append([event("a", 1), event("b", 1)])
+    store.append([event("a", 2)])
+    recorded = store.append([event("b", 2), event("a", 3)])
+    assert [(e.position, e.stream_id, e.version) for e in recorded] == [(4, "b", 2), (5, "a", 3)]
+    assert [e.version for e in store.read_stream("thing", "a")] == [1, 2, 3]
+    assert [e.position for e in store.read()] == [1, 2, 3, 4, 5]
+
+
+def test_expected_version_mismatch_names_both_and_writes_nothing(store: EventStore) -> None:
+    store.append([event("a", 1)])
+    with pytest.raises(VersionConflictError) as caught:
+        store.append([event("b", 1), event("a", 2)], expected_versions={("thing", "a"): 0})
+    assert (caught.value.expected, caught.value.actual) == (0, 1)
+    assert "version 1, expected version 0" in str(caught.value)
+    assert count(store) == 1
+    assert store.append([event("a", 2)], expected_versions={("thing", "a"): 1})[0].version == 2
+
+
+def test_expected_zero_means_new_stream(store: EventStore) -> None:
+    assert store.append([event("new")], expected_versions={("thing", "new"): 0})[0].version == 1
+
+
+def test_idempotent_append_returns_the_original_and_writes_nothing(store: EventStore) -> None:
+    first = store.append([event("a", 1)], idempotency_key="k1")
+    again = store.append([event("a", 1)], idempotency_key="k1")
+    assert again == first
+    assert count(store) == 1
+    with pytest.raises(IdempotencyConflictError):
+        store.append([event("a", 99)], idempotency_key="k1")
+    assert count(store) == 1
+
+
+def test_reads_by_stream_version_position_and_time(store: EventStore) -> None:
+    with freeze_time("2026-01-01 10:00:00"):
+        store.append([event("a", 1)])
+    with freeze_time("2026-01-02 10:00:00"):
+        store.append([event("a", 2), event("b", 1)])
+    assert [e.payload["n"] for e in store.read_stream("thing", "a", up_to_version=1)] == [1]
+    assert [e.position for e in store.read(after=1, until_position=2)] == [2]
+    assert store.position_at(datetime(2026, 1, 1, 12)) == 1
+    assert store.position_at(datetime(2025, 1, 1)) == 0
+    assert [e.stream_id for e in store.read(until=datetime(2026, 1, 1, 12))] == ["a"]
+    assert store.read_event("thing", "b", 1) is not None
+    assert store.read_event("thing", "b", 2) is None
+
+
+def test_time_never_decreases_when_the_clock_steps_back(store: EventStore) -> None:
+    with freeze_time("2026-03-01 12:00:00"):
+        store.append([event("a", 1)])
+    with freeze_time("2026-02-01 12:00:00"):
+        later = store.append([event("a", 2)])
+    assert later[0].recorded_at == datetime(2026, 3, 1, 12)
+    assert verify_chain(store.conn).ok
+
+
+def test_bulk_append_is_one_atomic_batch(store: EventStore) -> None:
+    batch = [event(f"s{i % 7}", i) for i in range(500)]
+    recorded = store.append(batch)
+    assert [e.position for e in recorded] == list(range(1, 501))
+    assert verify_chain(store.conn).ok
+    with pytest.raises(VersionConflictError):
+        store.append(batch, expected_versions={("thing", "s0"): 3})
+    assert count(store) == 500
+
+
+def test_upcaster_converts_old_payloads_on_read(store: EventStore) -> None:
+    def rename(payload: dict[str, object]) -> dict[str, object]:
+        return {"count": payload["n"]}
+
+    store.append([event("a", 7, event_schema=1)])
+    upcasting = Upcasters()
+    upcasting.register("ThingChanged", 1, rename)
+    reader = EventStore(store.conn, upcasting)
+    [read] = reader.read_stream("thing", "a")
+    assert (read.event_schema, read.payload) == (2, {"count": 7})
+    raw = store.conn.execute("SELECT event_schema, payload FROM event_log").fetchone()
+    assert raw == (1, '{"n":7,"text":"é|:x"}')
