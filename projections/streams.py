@@ -1,0 +1,54 @@
+"""The two kinds of stream the registry writes, and the names of their events.
+
+Event names are past-tense facts. Every event's payload holds the complete definition after
+the change (`definition`) and the fields it changed (`changed`); a tombstone holds the
+definition it removed. Migration events may carry the original `created_at`/`updated_at`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from projections.tables import COLUMN_TABLE, METRIC_TABLE, ProjectionTable
+
+
+@dataclass(frozen=True)
+class StreamKind:
+    """A kind of stream: its type tag, its projection table and its event names."""
+
+    stream_type: str
+    event_prefix: str
+    table: ProjectionTable
+    payload_schema: int
+
+    def event(self, fact: str) -> str:
+        """The event type name of a fact (Created, Updated, Deleted, Restored, RolledBack, ...)."""
+        return f"{self.event_prefix}{fact}"
+
+    @property
+    def tombstone(self) -> str:
+        return self.event("Deleted")
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        return tuple(self.event(f) for f in FACTS)
+
+    def key_of(self, stream_id: str, definition: dict[str, Any]) -> tuple[Any, ...]:
+        """The projection row key of a stream's definition."""
+        if self.table.key == ("id",):
+            return (stream_id,)
+        return tuple(definition[k] for k in self.table.key)
+
+
+FACTS = ("Created", "Updated", "Deleted", "Restored", "RolledBack", "Adopted")
+
+# Metric payloads are at schema 2: schema 1 kept the YAML file's keys (see upcasters.py).
+METRICS = StreamKind("metric", "Metric", METRIC_TABLE, payload_schema=2)
+COLUMNS = StreamKind("column", "ColumnMetadata", COLUMN_TABLE, payload_schema=1)
+KINDS = (METRICS, COLUMNS)
+
+
+def column_stream_id(table_id: str, column_name: str) -> str:
+    """The stream id of a column's metadata: `table_id:column_name`."""
+    return f"{table_id}:{column_name}"
