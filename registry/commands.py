@@ -1,0 +1,398 @@
+"""Commands: validate everything, then append the event and project it in one transaction.
+
+Each command reads the stream's last event, plans at most one new event from it (a pure
+decision), and appends it with the version it read as the expected version. A write that
+changes nothing appends nothing and says so (`WriteResult.changed` is False). Another writer
+racing in between makes the store raise ConcurrentWriteError; the command then starts over
+from a fresh read, so decisions are never taken on stale state.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from events import (
+    ConcurrentWriteError,
+    IdempotencyConflictError,
+    NewEvent,
+    RecordedEvent,
+    VersionConflictError,
+)
+from projections import COLUMNS, METRICS, StreamKind, StreamState, apply_event, column_stream_id
+from registry.errors import (
+    ConflictError,
+    InvalidDefinitionError,
+    Issue,
+    NotFoundError,
+    UnknownFieldError,
+)
+from registry.models import ColumnMetadata, Definition, MetricDefinition, build
+from registry.session import Registry
+
+_ATTEMPTS = 50
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A kind of stream bound to the model that validates its definitions."""
+
+    kind: StreamKind
+    model: type[Definition]
+    label: str
+    fixed: tuple[str, ...]  # fields that make up the id and so cannot be updated
+
+    def stream_id(self, definition: Definition) -> str:
+        if isinstance(definition, MetricDefinition):
+            return definition.id
+        assert isinstance(definition, ColumnMetadata)  # noqa: S101 - the only other model
+        return column_stream_id(definition.table_id, definition.column_name)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(self.model.model_fields)
+
+
+METRIC = Subject(METRICS, MetricDefinition, "metric", ("category", "name"))
+COLUMN = Subject(COLUMNS, ColumnMetadata, "column", ("table_id", "column_name"))
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Who writes, why, and under which batch, writer, label and concurrency guards."""
+
+    actor: str
+    reason: str | None = None
+    batch_id: str | None = None
+    source: str | None = None
+    source_ref: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a command did: the stream, its version afterwards, and whether it changed."""
+
+    id: str
+    version: int
+    changed: bool
+    event_type: str | None = None
+    changed_fields: tuple[str, ...] = ()
+    position: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The one event a command decided to append."""
+
+    fact: str
+    definition: dict[str, Any]
+    changed: tuple[str, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Planner = Callable[[StreamState | None], Plan | None]
+
+
+# -- pure decisions ---------------------------------------------------------------------------
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
+    """Names of the fields whose values differ (lists and mappings compared as values)."""
+    return tuple(k for k in new if old.get(k) != new.get(k))
+
+
+def plan_upsert(definition: dict[str, Any]) -> Planner:
+    """Create the stream (or re-create a deleted one), or update it to this definition."""
+
+    def plan(state: StreamState | None) -> Plan | None:
+        if state is None or state.deleted:
+            filled = tuple(k for k, v in definition.items() if v not in (None, [], {}))
+            return Plan("Created", definition, filled)
+        changed = changed_fields(state.definition, definition)
+        return Plan("Updated", definition, changed) if changed else None
+
+    return plan
+
+
+def _live(subject: Subject, stream_id: str, state: StreamState | None) -> StreamState:
+    if state is None or state.deleted:
+        raise NotFoundError(f"{subject.label} {stream_id!r} does not exist")
+    return state
+
+
+def plan_update(subject: Subject, stream_id: str, fields: dict[str, Any]) -> Planner:
+    """Change named fields of a live definition."""
+    unknown = sorted(set(fields) - set(subject.fields))
+    if unknown:
+        raise UnknownFieldError(unknown, list(subject.fields))
+    fixed = [Issue(f, "is part of the id and cannot change") for f in subject.fixed if f in fields]
+
+    def plan(state: StreamState | None) -> Plan | None:
+        live = _live(subject, stream_id, state)
+        moved = [i for i in fixed if fields[i.location] != live.definition.get(i.location)]
+        if moved:
+            raise InvalidDefinitionError(moved, stream_id)
+        merged = build(subject.model, {**live.definition, **fields}, stream_id).to_definition()
+        changed = changed_fields(live.definition, merged)
+        return Plan("Updated", merged, changed) if changed else None
+
+    return plan
+
+
+def plan_delete(subject: Subject, stream_id: str) -> Planner:
+    """Tombstone a live definition; the tombstone keeps what it removed."""
+
+    def plan(state: StreamState | None) -> Plan | None:
+        live = _live(subject, stream_id, state)
+        return Plan("Deleted", live.definition, ())
+
+    return plan
+
+
+def plan_restore(subject: Subject, stream_id: str) -> Planner:
+    """Bring back a deleted definition as it was when deleted."""
+
+    def plan(state: StreamState | None) -> Plan | None:
+        if state is None:
+            raise NotFoundError(f"{subject.label} {stream_id!r} does not exist")
+        if not state.deleted:
+            raise ConflictError(
+                f"{subject.label} {stream_id!r} is not deleted", current_version=state.version
+            )
+        return Plan("Restored", state.definition, tuple(state.definition))
+
+    return plan
+
+
+def plan_rollback(
+    subject: Subject, stream_id: str, target: RecordedEvent | None, to_version: int
+) -> Planner:
+    """Make version `to_version`'s definition current again (restoring a deleted stream too)."""
+
+    def plan(state: StreamState | None) -> Plan | None:
+        if state is None:
+            raise NotFoundError(f"{subject.label} {stream_id!r} does not exist")
+        if target is None:
+            raise NotFoundError(
+                f"{subject.label} {stream_id!r} has no version {to_version} "
+                f"(its versions are 1 to {state.version})"
+            )
+        if target.event_type == subject.kind.tombstone:
+            raise InvalidDefinitionError(
+                [
+                    Issue(
+                        "to_version",
+                        f"version {to_version} is a deletion; roll back to a "
+                        "version that holds a definition",
+                    )
+                ],
+                stream_id,
+            )
+        definition = dict(target.payload["definition"])
+        old = {} if state.deleted else state.definition
+        changed = changed_fields(old, definition)
+        if not changed and not state.deleted:
+            return None
+        return Plan("RolledBack", definition, changed, {"to_version": to_version})
+
+    return plan
+
+
+# -- running a plan ---------------------------------------------------------------------------
+
+
+def _state(subject: Subject, event: RecordedEvent | None) -> StreamState | None:
+    return None if event is None else apply_event(subject.kind, None, event)
+
+
+def _event(subject: Subject, stream_id: str, plan: Plan, ctx: WriteContext) -> NewEvent:
+    return NewEvent(
+        stream_type=subject.kind.stream_type,
+        stream_id=stream_id,
+        event_type=subject.kind.event(plan.fact),
+        event_schema=subject.kind.payload_schema,
+        payload={"definition": plan.definition, "changed": list(plan.changed), **plan.extra},
+        actor=ctx.actor,
+        reason=ctx.reason,
+        batch_id=ctx.batch_id,
+        source=ctx.source or plan.definition.get("source"),
+        source_ref=ctx.source_ref if ctx.source else plan.definition.get("source_ref"),
+    )
+
+
+def _result(event: RecordedEvent) -> WriteResult:
+    return WriteResult(
+        id=event.stream_id,
+        version=event.version,
+        changed=True,
+        event_type=event.event_type,
+        changed_fields=tuple(event.payload.get("changed") or ()),
+        position=event.position,
+    )
+
+
+def _replayed(
+    reg: Registry, subject: Subject, stream_id: str, planner: Planner, key: str
+) -> WriteResult | None:
+    """The first answer to a retried request with this idempotency key, if there was one."""
+    earlier = reg.store.events_for_key(key)
+    if not earlier:
+        return None
+    first = earlier[0]
+    before = None
+    if first.version > 1:
+        before = _state(
+            subject, reg.store.read_event(first.stream_type, first.stream_id, first.version - 1)
+        )
+    try:
+        plan = planner(before) if first.stream_id == stream_id else None
+    except (NotFoundError, ConflictError, InvalidDefinitionError):
+        plan = None
+    same = plan is not None and (
+        subject.kind.event(plan.fact) == first.event_type
+        and plan.definition == first.payload.get("definition")
+    )
+    if not same:
+        raise ConflictError(f"idempotency key {key!r} was already used for a different change")
+    return _result(first)
+
+
+def execute(
+    reg: Registry, subject: Subject, stream_id: str, planner: Planner, ctx: WriteContext
+) -> WriteResult:
+    """Read the stream, plan, append and project in one transaction; retry on a race."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            with reg.store.transaction():
+                if ctx.idempotency_key is not None:
+                    replayed = _replayed(reg, subject, stream_id, planner, ctx.idempotency_key)
+                    if replayed is not None:
+                        return replayed
+                head = reg.store.stream_head(subject.kind.stream_type, stream_id)
+                version = 0 if head is None else head.version
+                if ctx.expected_version is not None and ctx.expected_version != version:
+                    raise ConflictError(
+                        f"{subject.label} {stream_id!r} is at version {version}, "
+                        f"not {ctx.expected_version}; read it again and retry",
+                        current_version=version,
+                    )
+                plan = planner(_state(subject, head))
+                if plan is None:
+                    return WriteResult(stream_id, version, changed=False)
+                recorded = reg.store.append(
+                    [_event(subject, stream_id, plan, ctx)],
+                    expected_versions={(subject.kind.stream_type, stream_id): version},
+                    idempotency_key=ctx.idempotency_key,
+                )
+                reg.projector.apply(recorded)
+                return _result(recorded[0])
+        except ConcurrentWriteError:
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not security
+        except VersionConflictError as exc:
+            raise ConflictError(str(exc), current_version=exc.actual) from exc
+        except IdempotencyConflictError as exc:
+            raise ConflictError(str(exc)) from exc
+    raise ConflictError(f"{subject.label} {stream_id!r}: too many concurrent writers; try again")
+
+
+# -- the commands -----------------------------------------------------------------------------
+
+
+def _metric_data(fields: dict[str, Any]) -> dict[str, Any]:
+    data = dict(fields)
+    given = data.pop("id", None)
+    if given is not None:
+        category, _, name = str(given).partition("/")
+        data.setdefault("category", category)
+        data.setdefault("name", name)
+        if f"{data['category']}/{data['name']}" != given:
+            raise InvalidDefinitionError(
+                [
+                    Issue(
+                        "id",
+                        f"{given!r} does not match category/name "
+                        f"{data['category']!r}/{data['name']!r}",
+                    )
+                ]
+            )
+    return data
+
+
+def create_metric(reg: Registry, fields: dict[str, Any], ctx: WriteContext) -> WriteResult:
+    """Create a metric, or update it if its id exists (an upsert)."""
+    model = build(MetricDefinition, _metric_data(fields), fields.get("id"))
+    return execute(reg, METRIC, model.id, plan_upsert(model.to_definition()), ctx)
+
+
+def update_metric(
+    reg: Registry, metric_id: str, fields: dict[str, Any], ctx: WriteContext
+) -> WriteResult:
+    """Change named fields of a live metric; unknown field names are rejected by name."""
+    return execute(reg, METRIC, metric_id, plan_update(METRIC, metric_id, fields), ctx)
+
+
+def delete_metric(reg: Registry, metric_id: str, ctx: WriteContext) -> WriteResult:
+    """Delete a live metric (a tombstone event); NotFoundError if missing or deleted."""
+    return execute(reg, METRIC, metric_id, plan_delete(METRIC, metric_id), ctx)
+
+
+def restore_metric(reg: Registry, metric_id: str, ctx: WriteContext) -> WriteResult:
+    """Restore a deleted metric as it was; ConflictError if it is not deleted."""
+    return execute(reg, METRIC, metric_id, plan_restore(METRIC, metric_id), ctx)
+
+
+def roll_back_metric(
+    reg: Registry, metric_id: str, to_version: int, ctx: WriteContext
+) -> WriteResult:
+    """Append a new event whose definition is version `to_version`'s."""
+    return roll_back(reg, METRIC, metric_id, to_version, ctx)
+
+
+def roll_back(
+    reg: Registry, subject: Subject, stream_id: str, to_version: int, ctx: WriteContext
+) -> WriteResult:
+    """Roll any stream back to one of its versions (a new event, never a rewrite)."""
+    target = reg.store.read_event(subject.kind.stream_type, stream_id, to_version)
+    return execute(
+        reg, subject, stream_id, plan_rollback(subject, stream_id, target, to_version), ctx
+    )
+
+
+def save_column(reg: Registry, fields: dict[str, Any], ctx: WriteContext) -> WriteResult:
+    """Create or replace a column's metadata (an upsert)."""
+    model = build(ColumnMetadata, fields)
+    return execute(reg, COLUMN, COLUMN.stream_id(model), plan_upsert(model.to_definition()), ctx)
+
+
+def update_column(
+    reg: Registry, table_id: str, column_name: str, fields: dict[str, Any], ctx: WriteContext
+) -> WriteResult:
+    """Change named fields of a column's metadata."""
+    stream_id = column_stream_id(table_id, column_name)
+    return execute(reg, COLUMN, stream_id, plan_update(COLUMN, stream_id, fields), ctx)
+
+
+def delete_column(reg: Registry, table_id: str, column_name: str, ctx: WriteContext) -> WriteResult:
+    """Delete a column's metadata (a tombstone event)."""
+    stream_id = column_stream_id(table_id, column_name)
+    return execute(reg, COLUMN, stream_id, plan_delete(COLUMN, stream_id), ctx)
+
+
+def restore_column(
+    reg: Registry, table_id: str, column_name: str, ctx: WriteContext
+) -> WriteResult:
+    """Restore a column's deleted metadata."""
+    stream_id = column_stream_id(table_id, column_name)
+    return execute(reg, COLUMN, stream_id, plan_restore(COLUMN, stream_id), ctx)
+
+
+def roll_back_column(
+    reg: Registry, table_id: str, column_name: str, to_version: int, ctx: WriteContext
+) -> WriteResult:
+    """Roll a column's metadata back to one of its versions."""
+    return roll_back(reg, COLUMN, column_stream_id(table_id, column_name), to_version, ctx)

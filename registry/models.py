@@ -1,0 +1,176 @@
+"""The domain's models: a metric definition, a column's metadata, and their ids.
+
+Validation reports every problem with its field, never just the first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from registry.errors import InvalidDefinitionError, Issue
+
+METRIC_TYPES = ("sum", "count", "avg", "ratio")
+NAME_PATTERN = r"^[a-z0-9_]+$"
+_NAME_RE = re.compile(NAME_PATTERN)
+_VARIANT_RE = re.compile(r"^by_[a-z0-9_]+$")
+TABLE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+
+
+@dataclass(frozen=True, order=True)
+class MetricId:
+    """`category/name`, each lowercase letters, digits and `_`."""
+
+    category: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> MetricId:
+        """Parse `category/name`; raises InvalidDefinitionError saying what is wrong."""
+        category, sep, name = text.partition("/")
+        if not sep or not _NAME_RE.match(category) or not _NAME_RE.match(name):
+            raise InvalidDefinitionError(
+                [
+                    Issue(
+                        "id",
+                        f"{text!r} is not of the form category/name "
+                        "(lowercase letters, digits and _)",
+                    )
+                ]
+            )
+        return cls(category, name)
+
+    def __str__(self) -> str:
+        return f"{self.category}/{self.name}"
+
+
+class Definition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_definition(self) -> dict[str, Any]:
+        """The definition as it goes into an event payload (every field, JSON values)."""
+        return self.model_dump(mode="json")
+
+
+class MetricDefinition(Definition):
+    """One metric's canonical definition (the v4 row without id and timestamps)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    category: str = Field(pattern=NAME_PATTERN)
+    display_name: str = ""
+    description: str | None = None
+    type: Literal["sum", "count", "avg", "ratio"] = "sum"
+    unit: str | None = None
+    grain: str = "monthly"
+    table_name: str | None = None
+    tables: list[str] = Field(default_factory=list)
+    expression: str | None = None
+    time_column: str | None = None
+    dimensions: list[str] = Field(default_factory=list)
+    filters: list[str] = Field(default_factory=list)
+    synonyms: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    sql: str
+    sql_variants: dict[str, str] = Field(default_factory=dict)
+    validation: dict[str, Any] | None = None
+    source: str = "manual"
+    source_ref: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.category}/{self.name}"
+
+    @model_validator(mode="after")
+    def _default_display_name(self) -> MetricDefinition:
+        if not self.display_name:
+            object.__setattr__(self, "display_name", self.name)
+        return self
+
+    @field_validator("sql")
+    @classmethod
+    def _sql_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("sql_variants")
+    @classmethod
+    def _variant_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in value if not _VARIANT_RE.match(k)]
+        if bad:
+            raise ValueError(
+                f"keys {', '.join(repr(k) for k in bad)} must look like by_<word> "
+                "(lowercase letters, digits and _)"
+            )
+        empty = [k for k, v in value.items() if not v.strip()]
+        if empty:
+            raise ValueError(f"variants {', '.join(empty)} have empty SQL")
+        return value
+
+
+class ColumnMetadata(Definition):
+    """What one column of one table means."""
+
+    table_id: str = Field(pattern=TABLE_ID_PATTERN, max_length=255)
+    column_name: str = Field(min_length=1, max_length=255)
+    basetype: str | None = None
+    description: str | None = None
+    confidence: str = "manual"
+    source: str = "manual"
+
+    @field_validator("column_name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if any(ord(ch) < 32 for ch in value) or value != value.strip():
+            raise ValueError("must not contain control characters or surrounding spaces")
+        return value
+
+
+METRIC_FIELDS = tuple(MetricDefinition.model_fields)
+COLUMN_FIELDS = tuple(ColumnMetadata.model_fields)
+
+Model = TypeVar("Model", bound=Definition)
+
+
+def describe_error(error: dict[str, Any]) -> str:
+    """A pydantic error as a sentence that says what would be accepted."""
+    kind, value = error["type"], error.get("input")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "literal_error":
+        return f"{value!r} is not one of {', '.join(METRIC_TYPES)}"
+    if kind == "string_pattern_mismatch":
+        if error.get("ctx", {}).get("pattern") == NAME_PATTERN:
+            return f"{value!r} must be lowercase letters, digits and _"
+        return f"{value!r} must be letters, digits, '_', '.' or '-'"
+    if kind in ("string_type", "list_type", "dict_type"):
+        wanted = {
+            "string_type": "a string",
+            "list_type": "a list of strings",
+            "dict_type": "a mapping",
+        }[kind]
+        return f"{value!r} is not {wanted}"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def issues_from(exc: ValidationError, prefix: str = "") -> list[Issue]:
+    """Every pydantic error as an Issue located at its field path."""
+    issues = []
+    for error in exc.errors():
+        path = ".".join(str(p) for p in error["loc"])
+        issues.append(Issue(f"{prefix}{path}", describe_error(dict(error))))
+    return issues
+
+
+def build(model: type[Model], data: dict[str, Any], subject: str | None = None) -> Model:
+    """Validate a mapping into a model; raises InvalidDefinitionError with every issue."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidDefinitionError(issues_from(exc), subject) from exc

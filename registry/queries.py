@@ -1,0 +1,248 @@
+"""Queries: current state from the v4 tables; history, versions, diffs and as-of from the log."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
+from registry.commands import COLUMN, METRIC, Subject
+from registry.errors import NotFoundError
+from registry.session import Registry
+
+_METRICS_SQL = METRIC_TABLE.select_sql
+_COLUMNS_SQL = COLUMN_TABLE.select_sql
+
+
+def _metrics(
+    reg: Registry, where: str = "", params: list[Any] | None = None
+) -> list[dict[str, Any]]:
+    sql = _METRICS_SQL + (f" WHERE {where}" if where else "") + " ORDER BY category, name"
+    return [row_to_dict(METRIC_TABLE, r) for r in reg.conn.execute(sql, params or []).fetchall()]
+
+
+def get_metric(reg: Registry, metric_id: str) -> dict[str, Any] | None:
+    """The current definition of a metric, or None if it does not exist or is deleted."""
+    rows = _metrics(reg, "id = ?", [metric_id])
+    return rows[0] if rows else None
+
+
+def require_metric(reg: Registry, metric_id: str) -> dict[str, Any]:
+    """The current definition of a metric; NotFoundError if missing."""
+    found = get_metric(reg, metric_id)
+    if found is None:
+        raise NotFoundError(f"metric {metric_id!r} does not exist")
+    return found
+
+
+def list_metrics(
+    reg: Registry,
+    category: str | None = None,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+) -> list[dict[str, Any]]:
+    """Live metrics ordered by category then name; as of a time or log position if given."""
+    if as_of is None and at_position is None:
+        return _metrics(reg, "category = ?", [category]) if category else _metrics(reg)
+    rows = metrics_as_of(reg, as_of, at_position)
+    return [r for r in rows if category is None or r["category"] == category]
+
+
+def resolve_position(reg: Registry, as_of: datetime | None, at_position: int | None) -> int:
+    """The log position that `as_of` (a time) or `at_position` names; the head if neither."""
+    if at_position is not None:
+        return at_position
+    if as_of is not None:
+        return reg.store.position_at(as_of)
+    return reg.store.head().position
+
+
+def metrics_as_of(
+    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+) -> list[dict[str, Any]]:
+    """Every metric a reader would have seen at a time or position (deleted ones excluded)."""
+    position = resolve_position(reg, as_of, at_position)
+    rows = reg.projector.rows_at(METRIC.kind, position)
+    return sorted(rows, key=lambda r: (r["category"], r["name"]))
+
+
+def columns_as_of(
+    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+) -> list[dict[str, Any]]:
+    """Every column's metadata as it stood at a time or position."""
+    position = resolve_position(reg, as_of, at_position)
+    rows = reg.projector.rows_at(COLUMN.kind, position)
+    return sorted(rows, key=lambda r: (r["table_id"], r["column_name"]))
+
+
+def find_by_table(reg: Registry, table: str) -> list[dict[str, Any]]:
+    """Metrics that read a table, as their `table_name` or one of their `tables`."""
+    return _metrics(reg, "table_name = ? OR list_contains(tables, ?)", [table, table])
+
+
+def find_by_synonym(reg: Registry, term: str) -> list[dict[str, Any]]:
+    """Metrics whose name or one of whose synonyms is `term` (case-insensitive)."""
+    return _metrics(
+        reg,
+        "lower(name) = lower(?)"
+        " OR list_contains(list_transform(synonyms, lambda s: lower(s)), lower(?))",
+        [term, term],
+    )
+
+
+def table_map(reg: Registry) -> dict[str, list[str]]:
+    """`{table: [metric name, ...]}` over `table_name` and `tables`; tableless metrics left out."""
+    mapping: dict[str, list[str]] = {}
+    for metric in _metrics(reg):
+        tables = [metric["table_name"], *metric["tables"]]
+        for table in dict.fromkeys(t for t in tables if t):
+            mapping.setdefault(table, []).append(metric["name"])
+    return {t: sorted(names) for t, names in sorted(mapping.items())}
+
+
+def get_column(reg: Registry, table_id: str, column_name: str) -> dict[str, Any] | None:
+    """A column's current metadata, or None."""
+    rows = reg.conn.execute(
+        _COLUMNS_SQL + " WHERE table_id = ? AND column_name = ?", [table_id, column_name]
+    ).fetchall()
+    return row_to_dict(COLUMN_TABLE, rows[0]) if rows else None
+
+
+def list_columns(reg: Registry, table_id: str | None = None) -> list[dict[str, Any]]:
+    """Current column metadata of one table (or all), ordered by table then column name."""
+    where, params = (" WHERE table_id = ?", [table_id]) if table_id is not None else ("", [])
+    rows = reg.conn.execute(
+        _COLUMNS_SQL + where + " ORDER BY table_id, column_name", params
+    ).fetchall()
+    return [row_to_dict(COLUMN_TABLE, r) for r in rows]
+
+
+# -- history, versions, diffs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One version of a stream: who did what, when, why, and which fields changed."""
+
+    version: int
+    event_type: str
+    actor: str
+    reason: str | None
+    recorded_at: datetime
+    batch_id: str | None
+    source: str | None
+    source_ref: str | None
+    changed: list[str]
+    position: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def history(reg: Registry, subject: Subject, stream_id: str) -> list[HistoryEntry]:
+    """Every version of a stream, oldest first; NotFoundError if it never existed."""
+    events = reg.store.read_stream(subject.kind.stream_type, stream_id)
+    if not events:
+        raise NotFoundError(f"{subject.label} {stream_id!r} has no history")
+    return [
+        HistoryEntry(
+            version=e.version,
+            event_type=e.event_type,
+            actor=e.actor,
+            reason=e.reason,
+            recorded_at=e.recorded_at,
+            batch_id=e.batch_id,
+            source=e.source,
+            source_ref=e.source_ref,
+            changed=list(e.payload.get("changed") or []),
+            position=e.position,
+        )
+        for e in events
+    ]
+
+
+def get_version(reg: Registry, subject: Subject, stream_id: str, version: int) -> dict[str, Any]:
+    """The definition a stream had at one version, with that version's event details."""
+    event = reg.store.read_event(subject.kind.stream_type, stream_id, version)
+    if event is None:
+        raise NotFoundError(f"{subject.label} {stream_id!r} has no version {version}")
+    return {
+        "id": stream_id,
+        **event.payload.get("definition", {}),
+        "version": event.version,
+        "event_type": event.event_type,
+        "deleted": event.event_type == subject.kind.tombstone,
+        "actor": event.actor,
+        "reason": event.reason,
+        "recorded_at": event.recorded_at,
+    }
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field whose value differs between two versions."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """Field-level differences between two versions, and SQL as a unified text diff."""
+
+    id: str
+    from_version: int
+    to_version: int
+    changes: list[FieldChange]
+    sql_diff: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_DEFINITION_ONLY = {"version", "event_type", "deleted", "actor", "reason", "recorded_at", "id"}
+
+
+def _definition_at(reg: Registry, subject: Subject, stream_id: str, version: int) -> dict[str, Any]:
+    if version == 0:
+        return {}
+    snapshot = get_version(reg, subject, stream_id, version)
+    return {k: v for k, v in snapshot.items() if k not in _DEFINITION_ONLY}
+
+
+def diff(
+    reg: Registry,
+    subject: Subject,
+    stream_id: str,
+    from_version: int | None = None,
+    to_version: int | None = None,
+) -> VersionDiff:
+    """What changed between two versions (default: the previous one and the current one).
+
+    Version 0 stands for "before the first version". Raises NotFoundError for unknown versions.
+    """
+    head = reg.store.stream_head(subject.kind.stream_type, stream_id)
+    if head is None:
+        raise NotFoundError(f"{subject.label} {stream_id!r} has no history")
+    to_version = head.version if to_version is None else to_version
+    from_version = max(to_version - 1, 0) if from_version is None else from_version
+    old = _definition_at(reg, subject, stream_id, from_version)
+    new = _definition_at(reg, subject, stream_id, to_version)
+    changes = [
+        FieldChange(name, old.get(name), new.get(name))
+        for name in subject.fields
+        if old.get(name) != new.get(name)
+    ]
+    sql_diff = None
+    if old.get("sql") != new.get("sql") and subject is METRIC:
+        lines = difflib.unified_diff(
+            (old.get("sql") or "").splitlines(keepends=True),
+            (new.get("sql") or "").splitlines(keepends=True),
+            fromfile=f"{stream_id}@v{from_version}",
+            tofile=f"{stream_id}@v{to_version}",
+        )
+        sql_diff = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return VersionDiff(stream_id, from_version, to_version, changes, sql_diff)

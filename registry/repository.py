@@ -1,0 +1,182 @@
+"""Compatibility facades over the registry: the interfaces SPEC section 4 promises.
+
+They only delegate to commands and queries; every write goes through the event log.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import datetime
+from typing import Any
+
+from events import Connection
+from projections import column_stream_id
+from registry import commands, queries
+from registry.commands import COLUMN, METRIC, WriteContext
+from registry.errors import NotFoundError
+from registry.session import Registry, attach
+
+
+def default_actor() -> str:
+    """The OS user name, or `unknown` where there is none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+Rows = list[dict[str, Any]]
+Names = list[str]  # aliases: inside the class `list` names the method
+
+
+class _Facade:
+    def __init__(self, conn: Connection, actor: str | None = None) -> None:
+        self.registry: Registry = attach(conn)
+        self.actor = actor or default_actor()
+
+    def _ctx(self, actor: str | None = None, reason: str | None = None) -> WriteContext:
+        return WriteContext(actor=actor or self.actor, reason=reason)
+
+
+class MetricRepository(_Facade):
+    """Metric definitions: CRUD on the current projection, plus history, diff and rollback."""
+
+    def create(self, *, reason: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Create a metric, or update it if the id exists; returns the stored row."""
+        result = commands.create_metric(self.registry, fields, self._ctx(reason=reason))
+        return queries.require_metric(self.registry, result.id)
+
+    def get(self, metric_id: str) -> dict[str, Any] | None:
+        return queries.get_metric(self.registry, metric_id)
+
+    def list(self, category: str | None = None, as_of: datetime | None = None) -> Rows:
+        return queries.list_metrics(self.registry, category, as_of)
+
+    def update(
+        self, metric_id: str, *, reason: str | None = None, **fields: Any
+    ) -> dict[str, Any] | None:
+        """Change named fields; None if the metric does not exist; unknown fields raise."""
+        try:
+            commands.update_metric(self.registry, metric_id, fields, self._ctx(reason=reason))
+        except NotFoundError:
+            return None
+        return queries.get_metric(self.registry, metric_id)
+
+    def delete(self, metric_id: str, reason: str | None = None) -> bool:
+        try:
+            commands.delete_metric(self.registry, metric_id, self._ctx(reason=reason))
+        except NotFoundError:
+            return False
+        return True
+
+    def find_by_table(self, table: str) -> Rows:
+        return queries.find_by_table(self.registry, table)
+
+    def find_by_synonym(self, term: str) -> Rows:
+        return queries.find_by_synonym(self.registry, term)
+
+    def get_table_map(self) -> dict[str, Names]:
+        return queries.table_map(self.registry)
+
+    def history(self, metric_id: str) -> Rows:
+        return [e.as_dict() for e in queries.history(self.registry, METRIC, metric_id)]
+
+    def get_version(self, metric_id: str, version: int) -> dict[str, Any]:
+        return queries.get_version(self.registry, METRIC, metric_id, version)
+
+    def diff(
+        self, metric_id: str, from_version: int | None = None, to_version: int | None = None
+    ) -> dict[str, Any]:
+        return queries.diff(self.registry, METRIC, metric_id, from_version, to_version).as_dict()
+
+    def rollback(
+        self, metric_id: str, to_version: int, actor: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Make version `to_version` current again (a new event); returns the row."""
+        commands.roll_back_metric(self.registry, metric_id, to_version, self._ctx(actor, reason))
+        return queries.require_metric(self.registry, metric_id)
+
+    def restore(
+        self, metric_id: str, actor: str | None = None, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Bring back a deleted metric; returns the row."""
+        commands.restore_metric(self.registry, metric_id, self._ctx(actor, reason))
+        return queries.require_metric(self.registry, metric_id)
+
+
+class ColumnMetadataRepository(_Facade):
+    """What each table column means, written through the event log."""
+
+    def save(
+        self,
+        table_id: str,
+        column_name: str,
+        basetype: str | None = None,
+        description: str | None = None,
+        confidence: str = "manual",
+        source: str = "manual",
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Create or replace a column's metadata; returns the stored row."""
+        fields = {
+            "table_id": table_id,
+            "column_name": column_name,
+            "basetype": basetype,
+            "description": description,
+            "confidence": confidence,
+            "source": source,
+        }
+        commands.save_column(self.registry, fields, self._ctx(reason=reason))
+        found = queries.get_column(self.registry, table_id, column_name)
+        assert found is not None  # noqa: S101 - just written in the same process
+        return found
+
+    def get(self, table_id: str, column_name: str) -> dict[str, Any] | None:
+        return queries.get_column(self.registry, table_id, column_name)
+
+    def list_for_table(self, table_id: str) -> Rows:
+        return queries.list_columns(self.registry, table_id)
+
+    def delete(self, table_id: str, column_name: str, reason: str | None = None) -> bool:
+        try:
+            commands.delete_column(self.registry, table_id, column_name, self._ctx(reason=reason))
+        except NotFoundError:
+            return False
+        return True
+
+    def history(self, table_id: str, column_name: str) -> Rows:
+        stream_id = column_stream_id(table_id, column_name)
+        return [e.as_dict() for e in queries.history(self.registry, COLUMN, stream_id)]
+
+    def get_version(self, table_id: str, column_name: str, version: int) -> dict[str, Any]:
+        stream_id = column_stream_id(table_id, column_name)
+        return queries.get_version(self.registry, COLUMN, stream_id, version)
+
+    def diff(
+        self,
+        table_id: str,
+        column_name: str,
+        from_version: int | None = None,
+        to_version: int | None = None,
+    ) -> dict[str, Any]:
+        stream_id = column_stream_id(table_id, column_name)
+        return queries.diff(self.registry, COLUMN, stream_id, from_version, to_version).as_dict()
+
+    def rollback(
+        self,
+        table_id: str,
+        column_name: str,
+        to_version: int,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any] | None:
+        commands.roll_back_column(
+            self.registry, table_id, column_name, to_version, self._ctx(actor, reason)
+        )
+        return queries.get_column(self.registry, table_id, column_name)
+
+    def restore(
+        self, table_id: str, column_name: str, actor: str | None = None, reason: str | None = None
+    ) -> dict[str, Any] | None:
+        commands.restore_column(self.registry, table_id, column_name, self._ctx(actor, reason))
+        return queries.get_column(self.registry, table_id, column_name)

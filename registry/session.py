@@ -1,0 +1,43 @@
+"""A registry bound to one DuckDB connection: its event store and its projector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from events import Connection, EventStore, ensure_event_log, utc_now
+from events.store import Clock
+from projections import Projector, build_upcasters, ensure_tables
+from registry.migration import adopt_legacy_tables, set_aside_legacy_tables
+
+
+@dataclass
+class Registry:
+    """The store and projector that every command and query of the registry works through."""
+
+    store: EventStore
+    projector: Projector
+
+    @property
+    def conn(self) -> Connection:
+        return self.store.conn
+
+
+def attach(conn: Connection, clock: Clock = utc_now) -> Registry:
+    """Make a connection's database ready (log, v4 tables, migration, catch-up) and wrap it."""
+    store = EventStore(conn, build_upcasters(), clock)
+    ensure_event_log(conn)
+    legacy = set_aside_legacy_tables(conn)
+    ensure_tables(conn)
+    registry = Registry(store, Projector(store))
+    if legacy:
+        adopt_legacy_tables(registry.store, registry.projector, legacy)
+    _catch_up(registry)
+    return registry
+
+
+def _catch_up(registry: Registry) -> None:
+    """Apply events the projection has not seen (written by a bare store, for example)."""
+    done = registry.projector.checkpoint()
+    if registry.store.head().position > done:
+        with registry.store.transaction():
+            registry.projector.apply(registry.store.read(after=done))

@@ -1,0 +1,65 @@
+"""Shared fixtures: a fresh registry on a temporary file database, and facades over it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from registry import ColumnMetadataRepository, MetricRepository, Registry, attach
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "system.duckdb"
+
+
+@pytest.fixture
+def conn(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(db_path))
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def registry(conn: duckdb.DuckDBPyConnection) -> Registry:
+    return attach(conn)
+
+
+@pytest.fixture
+def repo(conn: duckdb.DuckDBPyConnection) -> MetricRepository:
+    return MetricRepository(conn, actor="alice")
+
+
+@pytest.fixture
+def columns(conn: duckdb.DuckDBPyConnection) -> ColumnMetadataRepository:
+    return ColumnMetadataRepository(conn, actor="alice")
+
+
+def metric_fields(**overrides: Any) -> dict[str, Any]:
+    """A complete, valid metric definition (MRR) with overrides."""
+    fields: dict[str, Any] = {
+        "name": "mrr",
+        "category": "revenue",
+        "display_name": "Monthly Recurring Revenue",
+        "description": "Recurring revenue of active subscriptions.",
+        "type": "sum",
+        "unit": "USD",
+        "table_name": "subscriptions",
+        "tables": ["plans"],
+        "expression": "SUM(mrr_amount)",
+        "time_column": "billing_date",
+        "dimensions": ["plan_type", "region"],
+        "synonyms": ["monthly_revenue", "recurring_revenue"],
+        "notes": ["Active subscriptions only."],
+        "sql": "SELECT date_trunc('month', billing_date) AS month, SUM(mrr_amount)\nFROM subscriptions\nGROUP BY 1",
+        "sql_variants": {
+            "by_plan": "SELECT plan_type, SUM(mrr_amount) FROM subscriptions GROUP BY 1"
+        },
+    }
+    fields.update(overrides)
+    return fields

@@ -1,0 +1,110 @@
+"""Several writers at once, each on its own cursor: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import duckdb
+
+from events import ConcurrentWriteError, EventStore, NewEvent, VersionConflictError, verify_chain
+from registry import ConflictError, attach
+from registry.commands import WriteContext, create_metric, update_metric
+from tests.conftest import metric_fields
+
+THREADS = 4
+WRITES = 15
+
+
+def run_threads(target: Any) -> None:
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_registry_writers_on_shared_and_own_streams(conn: duckdb.DuckDBPyConnection) -> None:
+    registry = attach(conn)
+    create_metric(registry, metric_fields(name="shared"), WriteContext(actor="setup"))
+    acknowledged: list[tuple[str, int]] = []
+    conflicts: list[int] = []
+    lock = threading.Lock()
+
+    def writer(n: int) -> None:
+        mine = attach(conn.cursor())
+        create_metric(mine, metric_fields(name=f"own_{n}"), WriteContext(actor=f"w{n}"))
+        for i in range(WRITES):
+            shared = update_metric(
+                mine, "revenue/shared", {"description": f"{n}-{i}"}, WriteContext(actor=f"w{n}")
+            )
+            own = update_metric(
+                mine, f"revenue/own_{n}", {"description": f"{i}"}, WriteContext(actor=f"w{n}")
+            )
+            try:  # a guarded write that may lose the race: must be reported, never applied
+                guarded = update_metric(
+                    mine,
+                    "revenue/shared",
+                    {"unit": f"U{n}{i}"},
+                    WriteContext(actor=f"w{n}", expected_version=shared.version),
+                )
+            except ConflictError as exc:
+                assert exc.current_version is not None and exc.current_version > shared.version
+                with lock:
+                    conflicts.append(n)
+                guarded = None
+            with lock:
+                acknowledged.extend(
+                    (r.id, r.version) for r in (shared, own, guarded) if r is not None
+                )
+
+    run_threads(writer)
+    rows = conn.execute(
+        "SELECT stream_id, version, position FROM event_log ORDER BY position"
+    ).fetchall()
+    logged = {(s, v) for s, v, _ in rows}
+    assert set(acknowledged) <= logged
+    assert len(rows) == 1 + THREADS + len(acknowledged)
+    assert [p for _, _, p in rows] == list(range(1, len(rows) + 1))
+    for stream in {s for s, _, _ in rows}:
+        versions = sorted(v for s, v, _ in rows if s == stream)
+        assert versions == list(range(1, len(versions) + 1))
+    assert verify_chain(conn).ok
+    assert registry.projector.check() == []
+
+
+def test_store_writers_with_expected_versions(conn: duckdb.DuckDBPyConnection) -> None:
+    from events import ensure_event_log
+
+    ensure_event_log(conn)
+    ok: list[int] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+
+    def writer(n: int) -> None:
+        store = EventStore(conn.cursor())
+        for i in range(WRITES):
+            head = store.stream_head("thing", "same")
+            seen = 0 if head is None else head.version
+            event = NewEvent(
+                stream_type="thing",
+                stream_id="same",
+                event_type="E",
+                payload={"n": n, "i": i},
+                actor=f"w{n}",
+            )
+            try:
+                [recorded] = store.append([event], expected_versions={("thing", "same"): seen})
+            except (VersionConflictError, ConcurrentWriteError) as exc:
+                with lock:
+                    refused.append(type(exc).__name__)
+                continue
+            with lock:
+                ok.append(recorded.position)
+
+    run_threads(writer)
+    rows = conn.execute("SELECT position, version FROM event_log ORDER BY position").fetchall()
+    assert sorted(ok) == [p for p, _ in rows] == list(range(1, len(rows) + 1))
+    assert [v for _, v in rows] == list(range(1, len(rows) + 1))
+    assert len(ok) + len(refused) == THREADS * WRITES
+    assert verify_chain(conn).ok
