@@ -1,0 +1,1 @@
+"""The `da` command line: a thin adapter over the registry."""

@@ -1,0 +1,63 @@
+"""The `da` app, its global options, and its single error boundary."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from cli import demo
+from cli.output import emit
+from events import EventStoreError
+from registry import DatabaseLockedError, RegistryError, load_settings
+
+# Errors the user can act on; anything else is a bug and keeps its traceback.
+USER_ERRORS = (RegistryError, EventStoreError, DatabaseLockedError, OSError)
+
+
+class ErrorBoundary(TyperGroup):
+    """The one place where registry errors become a message on stderr and exit code 1."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: typer's vendored click Context
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=ErrorBoundary,
+    name="da",
+    help="Metrics registry: one canonical, audited definition of every business metric.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", envvar="DATA_DIR", help="Folder holding state/system.duckdb."),
+    ] = None,
+) -> None:
+    """Metrics registry: one canonical, audited definition of every business metric."""
+    ctx.obj = load_settings(data_dir=data_dir)
+
+
+@app.command("version")
+def show_version() -> None:
+    """Print the installed version of the registry."""
+    try:
+        emit(version("metrics-registry"))
+    except PackageNotFoundError:
+        emit("unknown (not installed)")
+
+
+app.command("demo")(demo.demo)
