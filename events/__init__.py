@@ -12,7 +12,15 @@ from events.errors import (
     IdempotencyConflictError,
     VersionConflictError,
 )
-from events.store import Connection, EventStore, LogHead, encode_payload, ensure_event_log, utc_now
+from events.store import (
+    Connection,
+    EventStore,
+    LogHead,
+    StreamTip,
+    encode_payload,
+    ensure_event_log,
+    utc_now,
+)
 from events.upcasting import Upcasters
 
 __all__ = [
@@ -27,6 +35,7 @@ __all__ = [
     "LogHead",
     "NewEvent",
     "RecordedEvent",
+    "StreamTip",
     "Upcasters",
     "VerifyReport",
     "VersionConflictError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +26,13 @@ class NewEvent(BaseModel):
     source_ref: str | None = None
 
 
-class RecordedEvent(BaseModel):
-    """An event as it stands in the log."""
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as it stands in the log.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A plain slotted dataclass rather than a pydantic model: the store builds it from values it
+    has just validated or read back, and bulk appends and log reads make millions of them.
+    """
 
     position: int
     stream_type: str

@@ -178,10 +178,10 @@ class Projector:
             self.conn.execute(table.update_sql(columns), [*values, event.recorded_at, *key])
             return
         first = event
-        if event.version > 1:
+        if event.version > 1:  # re-created, restored or rolled back: the row may exist
             first = self.store.read_event(kind.stream_type, event.stream_id, 1) or event
+            self.conn.execute(table.delete_by_key_sql, key)
         state = apply_event(kind, apply_event(kind, None, first), event)
-        self.conn.execute(table.delete_by_key_sql, key)
         self.conn.execute(table.insert_sql, state_to_row(table, state))
 
     def _apply_set_based(self, events: Sequence[RecordedEvent]) -> None:

@@ -20,9 +20,10 @@ from events import (
     IdempotencyConflictError,
     NewEvent,
     RecordedEvent,
+    StreamTip,
     VersionConflictError,
 )
-from projections import COLUMNS, METRICS, StreamKind, StreamState, apply_event, column_stream_id
+from projections import COLUMNS, METRICS, StreamKind, column_stream_id
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -86,6 +87,15 @@ class WriteResult:
 
 
 @dataclass(frozen=True)
+class Current:
+    """What a command needs to know of a stream: its version, definition, and if it is deleted."""
+
+    version: int
+    definition: dict[str, Any]
+    deleted: bool
+
+
+@dataclass(frozen=True)
 class Plan:
     """The one event a command decided to append."""
 
@@ -95,7 +105,7 @@ class Plan:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Planner = Callable[[StreamState | None], Plan | None]
+Planner = Callable[[Current | None], Plan | None]
 
 
 # -- pure decisions ---------------------------------------------------------------------------
@@ -109,7 +119,7 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
 def plan_upsert(definition: dict[str, Any]) -> Planner:
     """Create the stream (or re-create a deleted one), or update it to this definition."""
 
-    def plan(state: StreamState | None) -> Plan | None:
+    def plan(state: Current | None) -> Plan | None:
         if state is None or state.deleted:
             filled = tuple(k for k, v in definition.items() if v not in (None, [], {}))
             return Plan("Created", definition, filled)
@@ -119,7 +129,7 @@ def plan_upsert(definition: dict[str, Any]) -> Planner:
     return plan
 
 
-def _live(subject: Subject, stream_id: str, state: StreamState | None) -> StreamState:
+def _live(subject: Subject, stream_id: str, state: Current | None) -> Current:
     if state is None or state.deleted:
         raise NotFoundError(f"{subject.label} {stream_id!r} does not exist")
     return state
@@ -132,7 +142,7 @@ def plan_update(subject: Subject, stream_id: str, fields: dict[str, Any]) -> Pla
         raise UnknownFieldError(unknown, list(subject.fields))
     fixed = [Issue(f, "is part of the id and cannot change") for f in subject.fixed if f in fields]
 
-    def plan(state: StreamState | None) -> Plan | None:
+    def plan(state: Current | None) -> Plan | None:
         live = _live(subject, stream_id, state)
         moved = [i for i in fixed if fields[i.location] != live.definition.get(i.location)]
         if moved:
@@ -147,7 +157,7 @@ def plan_update(subject: Subject, stream_id: str, fields: dict[str, Any]) -> Pla
 def plan_delete(subject: Subject, stream_id: str) -> Planner:
     """Tombstone a live definition; the tombstone keeps what it removed."""
 
-    def plan(state: StreamState | None) -> Plan | None:
+    def plan(state: Current | None) -> Plan | None:
         live = _live(subject, stream_id, state)
         return Plan("Deleted", live.definition, ())
 
@@ -157,7 +167,7 @@ def plan_delete(subject: Subject, stream_id: str) -> Planner:
 def plan_restore(subject: Subject, stream_id: str) -> Planner:
     """Bring back a deleted definition as it was when deleted."""
 
-    def plan(state: StreamState | None) -> Plan | None:
+    def plan(state: Current | None) -> Plan | None:
         if state is None:
             raise NotFoundError(f"{subject.label} {stream_id!r} does not exist")
         if not state.deleted:
@@ -174,7 +184,7 @@ def plan_rollback(
 ) -> Planner:
     """Make version `to_version`'s definition current again (restoring a deleted stream too)."""
 
-    def plan(state: StreamState | None) -> Plan | None:
+    def plan(state: Current | None) -> Plan | None:
         if state is None:
             raise NotFoundError(f"{subject.label} {stream_id!r} does not exist")
         if target is None:
@@ -206,8 +216,11 @@ def plan_rollback(
 # -- running a plan ---------------------------------------------------------------------------
 
 
-def _state(subject: Subject, event: RecordedEvent | None) -> StreamState | None:
-    return None if event is None else apply_event(subject.kind, None, event)
+def _current(subject: Subject, tip: StreamTip | RecordedEvent | None) -> Current | None:
+    if tip is None:
+        return None
+    definition = dict(tip.payload.get("definition") or {})
+    return Current(tip.version, definition, tip.event_type == subject.kind.tombstone)
 
 
 def _event(subject: Subject, stream_id: str, plan: Plan, ctx: WriteContext) -> NewEvent:
@@ -246,7 +259,7 @@ def _replayed(
     first = earlier[0]
     before = None
     if first.version > 1:
-        before = _state(
+        before = _current(
             subject, reg.store.read_event(first.stream_type, first.stream_id, first.version - 1)
         )
     try:
@@ -273,7 +286,7 @@ def execute(
                     replayed = _replayed(reg, subject, stream_id, planner, ctx.idempotency_key)
                     if replayed is not None:
                         return replayed
-                head = reg.store.stream_head(subject.kind.stream_type, stream_id)
+                head = reg.store.stream_tip(subject.kind.stream_type, stream_id)
                 version = 0 if head is None else head.version
                 if ctx.expected_version is not None and ctx.expected_version != version:
                     raise ConflictError(
@@ -281,7 +294,7 @@ def execute(
                         f"not {ctx.expected_version}; read it again and retry",
                         current_version=version,
                     )
-                plan = planner(_state(subject, head))
+                plan = planner(_current(subject, head))
                 if plan is None:
                     return WriteResult(stream_id, version, changed=False)
                 recorded = reg.store.append(

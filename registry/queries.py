@@ -224,7 +224,7 @@ def diff(
 
     Version 0 stands for "before the first version". Raises NotFoundError for unknown versions.
     """
-    head = reg.store.stream_head(subject.kind.stream_type, stream_id)
+    head = reg.store.stream_tip(subject.kind.stream_type, stream_id)
     if head is None:
         raise NotFoundError(f"{subject.label} {stream_id!r} has no history")
     to_version = head.version if to_version is None else to_version

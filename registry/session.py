@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from events import Connection, EventStore, ensure_event_log, utc_now
+from events import ConcurrentWriteError, Connection, EventStore, ensure_event_log, utc_now
 from events.store import Clock
 from projections import Projector, build_upcasters, ensure_tables
 from registry.migration import adopt_legacy_tables, set_aside_legacy_tables
+
+_CATCH_UP_ATTEMPTS = 20
 
 
 @dataclass
@@ -36,8 +38,17 @@ def attach(conn: Connection, clock: Clock = utc_now) -> Registry:
 
 
 def _catch_up(registry: Registry) -> None:
-    """Apply events the projection has not seen (written by a bare store, for example)."""
-    done = registry.projector.checkpoint()
-    if registry.store.head().position > done:
-        with registry.store.transaction():
-            registry.projector.apply(registry.store.read(after=done))
+    """Apply events the projection has not seen (written by a bare store, for example).
+
+    Checkpoint and log are compared inside one transaction, so a writer committing meanwhile
+    is never mistaken for a gap; if one does race us, the check is simply made again.
+    """
+    for _ in range(_CATCH_UP_ATTEMPTS):
+        try:
+            with registry.store.transaction():
+                missed = registry.store.read(after=registry.projector.checkpoint())
+                registry.projector.apply(missed)
+            return
+        except ConcurrentWriteError:
+            continue
+    raise ConcurrentWriteError("could not bring the projection up to date: too many writers")

@@ -84,7 +84,7 @@ def test_store_writers_with_expected_versions(conn: duckdb.DuckDBPyConnection) -
     def writer(n: int) -> None:
         store = EventStore(conn.cursor())
         for i in range(WRITES):
-            head = store.stream_head("thing", "same")
+            head = store.stream_tip("thing", "same")
             seen = 0 if head is None else head.version
             event = NewEvent(
                 stream_type="thing",
