@@ -43,6 +43,13 @@ _STREAM_TIP_SQL = (
     "SELECT max(version), arg_max(event_type, version), arg_max(event_schema, version),"
     " arg_max(payload, version) FROM event_log WHERE stream_id = ? AND stream_type = ?"
 )
+# The last event of many streams: max(position) per stream, joined back on the primary key.
+_STREAM_TIPS_SQL = (
+    "WITH last AS (SELECT max(position) AS position FROM event_log"
+    " WHERE stream_type = ? AND stream_id IN (SELECT unnest(?)) GROUP BY stream_id)"
+    " SELECT e.stream_id, e.version, e.event_type, e.event_schema, e.payload"
+    " FROM last JOIN event_log e ON e.position = last.position"
+)
 _STREAM_VERSIONS_SQL = (
     "SELECT stream_type, stream_id, max(version) FROM event_log"
     " WHERE stream_id IN (SELECT unnest(?)) GROUP BY stream_type, stream_id"
@@ -188,6 +195,25 @@ class EventStore:
         if self._tx is not None and self._tx.versions is not None:
             self._tx.versions[(stream_type, stream_id)] = 0 if tip is None else tip.version
         return tip
+
+    def stream_tips(self, stream_type: str, stream_ids: Sequence[str]) -> dict[str, StreamTip]:
+        """The tip of each given stream that has events; one query for all of them.
+
+        Remembered for an append in the same transaction, like `stream_tip`.
+        """
+        rows = self.conn.execute(_STREAM_TIPS_SQL, [stream_type, list(stream_ids)]).fetchall()
+        tips: dict[str, StreamTip] = {}
+        for stream_id, version, event_type, schema, text in rows:
+            schema, payload = self.upcasters.upcast(event_type, schema, decode_payload(text))
+            tips[stream_id] = StreamTip(
+                stream_type, stream_id, version, event_type, schema, payload
+            )
+        if self._tx is not None and self._tx.versions is not None:
+            known = self._tx.versions
+            known.update(
+                ((stream_type, s), tips[s].version if s in tips else 0) for s in stream_ids
+            )
+        return tips
 
     def read_stream(
         self, stream_type: str, stream_id: str, up_to_version: int | None = None

@@ -10,6 +10,7 @@ compares them with a fresh fold and lists every difference.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -35,42 +36,51 @@ _ALL_POSITIONS = 2**62
 # SQL below is assembled only from the fixed table specs in tables.py, never from input.
 
 
-_CREATED_AT_SQL = "coalesce(TRY_CAST(f.payload->>'$.created_at' AS TIMESTAMP), f.recorded_at)"
+_TRANSFORM_TYPES = {"scalar": "VARCHAR", "list": ["VARCHAR"], "json": "JSON"}
 
 
-def _definition_sql(column: Column) -> str:
-    path = f"'$.definition.{column.name}'"
+def _payload_shape(table: ProjectionTable) -> str:
+    """The json_transform() shape of a payload: parsed once into a STRUCT, not once a field."""
+    definition = {c.name: _TRANSFORM_TYPES[c.kind] for c in table.definition_columns}
+    return json.dumps({"definition": definition, "updated_at": "VARCHAR"})
+
+
+def _column_sql(column: Column) -> str:
     if column.kind == "stream_id":
-        return "e.stream_id"
+        return "stream_id"
     if column.kind == "created_at":
-        return _CREATED_AT_SQL
+        return "_created_at"
     if column.kind == "updated_at":
-        return "coalesce(TRY_CAST(e.payload->>'$.updated_at' AS TIMESTAMP), e.recorded_at)"
+        return "coalesce(TRY_CAST(p.updated_at AS TIMESTAMP), recorded_at)"
+    value = f"p.definition.{column.name}"
     if column.kind == "list":
-        return f"coalesce(from_json(e.payload->{path}, '[\"VARCHAR\"]'), []::VARCHAR[])"
+        return f"coalesce({value}, []::VARCHAR[])"
     if column.kind == "json":
-        return (
-            f"CASE WHEN json_type(e.payload->{path}) = 'NULL' THEN NULL ELSE e.payload->{path} END"
-        )
-    return f"e.payload->>{path}"
+        return f"CASE WHEN json_type({value}) = 'NULL' THEN NULL ELSE {value} END"
+    return value
 
 
 def _fold_sql(table: ProjectionTable, only_streams: bool) -> str:
-    """Last event per stream up to a position, joined back for its payload and first event."""
+    """Each stream's last event up to a position (unless a tombstone), as projection rows.
+
+    Versions grow with positions inside a stream, so a stream's last event up to a point is its
+    max(position) and its first its min(position); joining back on the primary key fetches
+    only the winners' payloads, and json_transform parses each payload once.
+    """
     stream_filter = " AND stream_id IN (SELECT unnest($streams))" if only_streams else ""
-    columns = ", ".join(f"{_definition_sql(c)} AS {c.name}" for c in table.columns)
+    columns = ", ".join(f"{_column_sql(c)} AS {c.name}" for c in table.columns)
     return (
-        "WITH winners AS (SELECT stream_id, max(version) AS version FROM event_log"  # noqa: S608 - fixed spec
-        f" WHERE stream_type = $stream_type AND position <= $position{stream_filter}"
-        " GROUP BY stream_id)"
-        f" SELECT {columns}, e.event_schema AS _schema, e.position AS _position,"
-        f" {_CREATED_AT_SQL} AS _created_at"
-        " FROM winners w"
-        " JOIN event_log e ON e.stream_type = $stream_type AND e.stream_id = w.stream_id"
-        " AND e.version = w.version"
-        " JOIN event_log f ON f.stream_type = $stream_type AND f.stream_id = w.stream_id"
-        " AND f.version = 1"
-        " WHERE e.event_type <> $tombstone"
+        "WITH winners AS (SELECT max(position) AS last, min(position) AS first"  # noqa: S608 - fixed spec
+        f" FROM event_log WHERE stream_type = $stream_type AND position <= $position{stream_filter}"
+        " GROUP BY stream_id),"
+        " picked AS (SELECT e.stream_id, e.recorded_at, e.event_schema AS _schema,"
+        " e.position AS _position,"
+        f" json_transform(e.payload, '{_payload_shape(table)}') AS p,"
+        " coalesce(TRY_CAST(f.payload->>'$.created_at' AS TIMESTAMP), f.recorded_at) AS _created_at"
+        " FROM winners w JOIN event_log e ON e.position = w.last"
+        " JOIN event_log f ON f.position = w.first"
+        " WHERE e.event_type <> $tombstone)"
+        f" SELECT {columns}, _schema, _position, _created_at FROM picked"
     )
 
 

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from events import (
     ConcurrentWriteError,
@@ -31,7 +31,7 @@ from registry.errors import (
     NotFoundError,
     UnknownFieldError,
 )
-from registry.models import ColumnMetadata, Definition, MetricDefinition, build
+from registry.models import ColumnMetadata, Definition, MetricDefinition, build, metric_input
 from registry.session import Registry
 
 _ATTEMPTS = 50
@@ -275,70 +275,93 @@ def _replayed(
     return _result(first)
 
 
-def execute(
-    reg: Registry, subject: Subject, stream_id: str, planner: Planner, ctx: WriteContext
-) -> WriteResult:
-    """Read the stream, plan, append and project in one transaction; retry on a race."""
+T = TypeVar("T")
+
+
+def run_atomically(reg: Registry, work: Callable[[], T], what: str) -> T:
+    """Run `work` in one transaction, from the start again if another writer won a race.
+
+    Store errors become registry errors; `what` names the subject in the final give-up error.
+    """
     for attempt in range(_ATTEMPTS):
         try:
             with reg.store.transaction():
-                if ctx.idempotency_key is not None:
-                    replayed = _replayed(reg, subject, stream_id, planner, ctx.idempotency_key)
-                    if replayed is not None:
-                        return replayed
-                head = reg.store.stream_tip(subject.kind.stream_type, stream_id)
-                version = 0 if head is None else head.version
-                if ctx.expected_version is not None and ctx.expected_version != version:
-                    raise ConflictError(
-                        f"{subject.label} {stream_id!r} is at version {version}, "
-                        f"not {ctx.expected_version}; read it again and retry",
-                        current_version=version,
-                    )
-                plan = planner(_current(subject, head))
-                if plan is None:
-                    return WriteResult(stream_id, version, changed=False)
-                recorded = reg.store.append(
-                    [_event(subject, stream_id, plan, ctx)],
-                    expected_versions={(subject.kind.stream_type, stream_id): version},
-                    idempotency_key=ctx.idempotency_key,
-                )
-                reg.projector.apply(recorded)
-                return _result(recorded[0])
+                return work()
         except ConcurrentWriteError:
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not security
         except VersionConflictError as exc:
             raise ConflictError(str(exc), current_version=exc.actual) from exc
         except IdempotencyConflictError as exc:
             raise ConflictError(str(exc)) from exc
-    raise ConflictError(f"{subject.label} {stream_id!r}: too many concurrent writers; try again")
+    raise ConflictError(f"{what}: too many concurrent writers; try again")
+
+
+def execute(
+    reg: Registry, subject: Subject, stream_id: str, planner: Planner, ctx: WriteContext
+) -> WriteResult:
+    """Read the stream, plan, append and project in one transaction; retry on a race."""
+
+    def work() -> WriteResult:
+        if ctx.idempotency_key is not None:
+            replayed = _replayed(reg, subject, stream_id, planner, ctx.idempotency_key)
+            if replayed is not None:
+                return replayed
+        head = reg.store.stream_tip(subject.kind.stream_type, stream_id)
+        version = 0 if head is None else head.version
+        if ctx.expected_version is not None and ctx.expected_version != version:
+            raise ConflictError(
+                f"{subject.label} {stream_id!r} is at version {version}, "
+                f"not {ctx.expected_version}; read it again and retry",
+                current_version=version,
+            )
+        plan = planner(_current(subject, head))
+        if plan is None:
+            return WriteResult(stream_id, version, changed=False)
+        recorded = reg.store.append(
+            [_event(subject, stream_id, plan, ctx)],
+            expected_versions={(subject.kind.stream_type, stream_id): version},
+            idempotency_key=ctx.idempotency_key,
+        )
+        reg.projector.apply(recorded)
+        return _result(recorded[0])
+
+    return run_atomically(reg, work, f"{subject.label} {stream_id!r}")
+
+
+def current_states(reg: Registry, subject: Subject, stream_ids: list[str]) -> dict[str, Current]:
+    """The current state of many streams at once (streams with no events are left out).
+
+    Call inside a transaction: the versions read here guard the append that follows.
+    """
+    tips = reg.store.stream_tips(subject.kind.stream_type, stream_ids)
+    return {sid: current for sid, tip in tips.items() if (current := _current(subject, tip))}
+
+
+def apply_plans(
+    reg: Registry,
+    subject: Subject,
+    plans: list[tuple[str, Plan]],
+    versions: dict[str, int],
+    ctx: WriteContext,
+) -> list[WriteResult]:
+    """Append one event per plan as one atomic batch and project it (inside a transaction)."""
+    if not plans:
+        return []
+    stream_type = subject.kind.stream_type
+    recorded = reg.store.append(
+        [_event(subject, sid, plan, ctx) for sid, plan in plans],
+        expected_versions={(stream_type, sid): versions.get(sid, 0) for sid, _ in plans},
+    )
+    reg.projector.apply(recorded)
+    return [_result(event) for event in recorded]
 
 
 # -- the commands -----------------------------------------------------------------------------
 
 
-def _metric_data(fields: dict[str, Any]) -> dict[str, Any]:
-    data = dict(fields)
-    given = data.pop("id", None)
-    if given is not None:
-        category, _, name = str(given).partition("/")
-        data.setdefault("category", category)
-        data.setdefault("name", name)
-        if f"{data['category']}/{data['name']}" != given:
-            raise InvalidDefinitionError(
-                [
-                    Issue(
-                        "id",
-                        f"{given!r} does not match category/name "
-                        f"{data['category']!r}/{data['name']!r}",
-                    )
-                ]
-            )
-    return data
-
-
 def create_metric(reg: Registry, fields: dict[str, Any], ctx: WriteContext) -> WriteResult:
     """Create a metric, or update it if its id exists (an upsert)."""
-    model = build(MetricDefinition, _metric_data(fields), fields.get("id"))
+    model = build(MetricDefinition, metric_input(fields), fields.get("id"))
     return execute(reg, METRIC, model.id, plan_upsert(model.to_definition()), ctx)
 
 

@@ -168,9 +168,38 @@ def issues_from(exc: ValidationError, prefix: str = "") -> list[Issue]:
     return issues
 
 
-def build(model: type[Model], data: dict[str, Any], subject: str | None = None) -> Model:
-    """Validate a mapping into a model; raises InvalidDefinitionError with every issue."""
+def build_issues(model: type[Model], data: dict[str, Any]) -> Model | list[Issue]:
+    """Validate a mapping into a model, or return every issue found."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidDefinitionError(issues_from(exc), subject) from exc
+        return issues_from(exc)
+
+
+def build(model: type[Model], data: dict[str, Any], subject: str | None = None) -> Model:
+    """Validate a mapping into a model; raises InvalidDefinitionError with every issue."""
+    found = build_issues(model, data)
+    if isinstance(found, list):
+        raise InvalidDefinitionError(found, subject)
+    return found
+
+
+def metric_input(fields: dict[str, Any]) -> dict[str, Any]:
+    """Metric fields with an optional `id` folded into category and name (they must agree)."""
+    data = dict(fields)
+    given = data.pop("id", None)
+    if given is None:
+        return data
+    category, _, name = str(given).partition("/")
+    data.setdefault("category", category)
+    data.setdefault("name", name)
+    if f"{data['category']}/{data['name']}" != given:
+        raise InvalidDefinitionError(
+            [
+                Issue(
+                    "id",
+                    f"{given!r} does not match category/name {data['category']!r}/{data['name']!r}",
+                )
+            ]
+        )
+    return data

@@ -246,3 +246,18 @@ def diff(
         )
         sql_diff = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
     return VersionDiff(stream_id, from_version, to_version, changes, sql_diff)
+
+
+def owned_metric_ids(reg: Registry, writer: str, label: str | None) -> list[str]:
+    """Ids of live metrics last written by a writer under a label (no label is its own)."""
+    rows = reg.conn.execute(
+        "SELECT id FROM metric_definitions WHERE source = ? AND source_ref IS NOT DISTINCT FROM ?"
+        " ORDER BY id",
+        [writer, label],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def definition_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A metric row without the fields the registry derives (id and timestamps)."""
+    return {k: v for k, v in row.items() if k not in ("id", "created_at", "updated_at")}

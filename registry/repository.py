@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import getpass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from events import Connection
 from projections import column_stream_id
-from registry import commands, queries
+from registry import commands, exports, imports, queries
 from registry.commands import COLUMN, METRIC, WriteContext
 from registry.errors import NotFoundError
+from registry.imports import ImportOptions
 from registry.session import Registry, attach
 
 
@@ -95,6 +97,34 @@ class MetricRepository(_Facade):
         """Make version `to_version` current again (a new event); returns the row."""
         commands.roll_back_metric(self.registry, metric_id, to_version, self._ctx(actor, reason))
         return queries.require_metric(self.registry, metric_id)
+
+    def import_from_yaml(self, path: str | Path, source_ref: str | None = None) -> int:
+        """Import a YAML file or directory, skipping unreadable files.
+
+        Returns how many metrics of the source the registry now holds (changed or not).
+        """
+        options = ImportOptions(actor=self.actor, label=source_ref)
+        return imports.reconcile(self.registry, Path(path), options).imported
+
+    def reconcile_from_yaml(
+        self,
+        path: str | Path,
+        prune: bool = False,
+        dry_run: bool = False,
+        source_ref: str | None = None,
+    ) -> dict[str, Names]:
+        """Reconcile with a YAML source (SPEC 2.1); a refused run raises RefusedError."""
+        options = ImportOptions(actor=self.actor, label=source_ref, prune=prune, dry_run=dry_run)
+        report = imports.reconcile(self.registry, Path(path), options)
+        keys = ("added", "updated", "adopted", "unchanged", "deleted", "written", "unreadable")
+        return {k: list(getattr(report, k)) for k in keys}
+
+    def export_to_yaml(self, directory: str | Path, as_of: datetime | None = None) -> int:
+        """Export every live metric (or as of a time) to `<dir>/<category>/<name>.yml`.
+
+        The folder may hold an earlier export: it is brought in line with this one.
+        """
+        return len(exports.export_yaml(self.registry, Path(directory), as_of, overwrite=True))
 
     def restore(
         self, metric_id: str, actor: str | None = None, reason: str | None = None

@@ -8,6 +8,7 @@ from events import ConcurrentWriteError, Connection, EventStore, ensure_event_lo
 from events.store import Clock
 from projections import Projector, build_upcasters, ensure_tables
 from registry.migration import adopt_legacy_tables, set_aside_legacy_tables
+from registry.parse_cache import CREATE_PARSE_CACHE_SQL
 
 _CATCH_UP_ATTEMPTS = 20
 
@@ -30,6 +31,7 @@ def attach(conn: Connection, clock: Clock = utc_now) -> Registry:
     ensure_event_log(conn)
     legacy = set_aside_legacy_tables(conn)
     ensure_tables(conn)
+    conn.execute(CREATE_PARSE_CACHE_SQL)
     registry = Registry(store, Projector(store))
     if legacy:
         adopt_legacy_tables(registry.store, registry.projector, legacy)

@@ -1,0 +1,61 @@
+"""YAML import at scale: a directory of --metrics metric files, end to end.
+
+Targets: 10,000 files imported in under 5 s; re-importing them, unchanged, in under 3 s with
+nothing appended.
+
+Run: python bench/bench_import.py [--metrics 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import definition  # noqa: E402
+
+from registry import attach  # noqa: E402
+from registry.imports import ImportOptions, reconcile  # noqa: E402
+from registry.yaml_io import dump_metric  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--metrics", type=int, default=10_000)
+    count = parser.parse_args().metrics
+    folder = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    source = folder / "metrics"
+    for n in range(count):
+        d = definition(n)
+        d.pop("source")
+        d.pop("source_ref")
+        target = source / d["category"] / f"{d['name']}.yml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(dump_metric(d))
+    print(f"{count:,} files written to {source} (C loader: {hasattr(yaml, 'CSafeLoader')})")
+
+    reg = attach(duckdb.connect(str(folder / "registry.duckdb")))
+    options = ImportOptions(actor="bench")
+    start = time.perf_counter()
+    report = reconcile(reg, source, options)
+    first = time.perf_counter() - start
+    assert len(report.added) == count and not report.unreadable, report.unreadable[:3]
+    print(f"first import        {first:7.3f} s ({count / first:,.0f} metrics/s)")
+
+    events = reg.conn.execute("SELECT count(*) FROM event_log").fetchone()
+    start = time.perf_counter()
+    again = reconcile(reg, source, options)
+    second = time.perf_counter() - start
+    after = reg.conn.execute("SELECT count(*) FROM event_log").fetchone()
+    assert len(again.unchanged) == count and again.written == [] and after == events
+    print(f"unchanged re-import {second:7.3f} s, events appended: {after[0] - events[0]}")  # type: ignore[index]
+
+
+if __name__ == "__main__":
+    main()

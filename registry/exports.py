@@ -1,0 +1,54 @@
+"""Exporting the registry (now, or as of a time or log position) as YAML files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from registry.commands import METRIC
+from registry.errors import RefusedError
+from registry.queries import definition_of, get_version, list_metrics, require_metric
+from registry.session import Registry
+from registry.yaml_io import dump_metric, export_paths, metric_files, write_atomically
+
+
+def export_yaml(
+    reg: Registry,
+    directory: Path,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write `<dir>/<category>/<name>.yml` for every live metric; returns the files written.
+
+    Refuses a non-empty directory unless `overwrite`; then metric files of metrics no longer
+    in the registry are removed, so that the folder mirrors what was exported. Every file is
+    written atomically, and no path can leave the directory whatever an id holds.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise RefusedError(f"export refused: {directory} is not a directory")
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise RefusedError(
+            f"export refused: {directory} is not empty (export to an empty folder, or overwrite)"
+        )
+    rows = list_metrics(reg, as_of=as_of, at_position=at_position)
+    try:
+        targets = list(export_paths(directory, (definition_of(r) for r in rows)))
+    except ValueError as exc:
+        raise RefusedError(f"export refused: {exc}. Nothing was written.") from exc
+    stale = {p.resolve() for p in metric_files(directory)} if directory.exists() else set()
+    for target, definition in targets:
+        write_atomically(target, dump_metric(definition))
+    written = {t for t, _ in targets}
+    for leftover in stale - written:
+        leftover.unlink()
+    return [t for t, _ in targets]
+
+
+def metric_yaml(reg: Registry, metric_id: str, version: int | None = None) -> str:
+    """One metric as YAML: its current definition, or the one it had at a version."""
+    if version is None:
+        return dump_metric(definition_of(require_metric(reg, metric_id)))
+    snapshot = get_version(reg, METRIC, metric_id, version)
+    fields = {k: snapshot.get(k) for k in METRIC.fields}
+    return dump_metric(fields)

@@ -1,0 +1,143 @@
+"""Importing and reconciling YAML metric files (SPEC sections 2 and 2.1).
+
+A run reads and validates every file first, then plans one event per changed metric against
+the registry's current state and appends them as one atomic batch (one `batch_id`, the
+writer as `source`, the label as `source_ref`). Unchanged metrics append nothing, so
+importing the same files twice leaves the log as it was.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registry.commands import (
+    METRIC,
+    Current,
+    Plan,
+    WriteContext,
+    apply_plans,
+    current_states,
+    plan_delete,
+    plan_upsert,
+    run_atomically,
+)
+from registry.errors import RefusedError
+from registry.parse_cache import ParseCache
+from registry.queries import owned_metric_ids
+from registry.session import Registry
+from registry.yaml_io import YamlSource, read_source
+
+YAML_IMPORT = "yaml_import"
+
+
+@dataclass
+class ReconcileReport:
+    """What a run found and did, per metric id; `unreadable` lists files with their reasons."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    dry_run: bool = False
+    batch_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def imported(self) -> int:
+        """How many metrics of the source the registry now holds as the source says."""
+        return len(self.added) + len(self.updated) + len(self.adopted) + len(self.unchanged)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Who imports, as which writer and label, and what the run may do."""
+
+    actor: str
+    writer: str = YAML_IMPORT
+    label: str | None = None
+    reason: str | None = None
+    prune: bool = False
+    dry_run: bool = False
+
+
+def _refuse_prune(path: Path, source: YamlSource) -> None:
+    if path.is_file():
+        raise RefusedError(
+            f"prune refused: {path} is a single file; prune needs the whole directory "
+            "so that a metric missing from it really was removed. Nothing was written."
+        )
+    if source.unreadable:
+        listed = "; ".join(f"{u.path}: {u}" for u in source.unreadable)
+        raise RefusedError(f"prune refused: unreadable files, nothing was written: {listed}")
+    if not source.metrics:
+        raise RefusedError(f"prune refused: {path} holds no metrics. Nothing was written.")
+
+
+def _status(current: Current | None, desired: dict[str, Any], plan: Plan | None) -> str:
+    if current is None or current.deleted:
+        return "added"
+    if plan is None:
+        return "unchanged"
+    owner = (current.definition.get("source"), current.definition.get("source_ref"))
+    if owner != (desired.get("source"), desired.get("source_ref")):
+        return "adopted"
+    return "updated"
+
+
+def reconcile(reg: Registry, path: Path, options: ImportOptions) -> ReconcileReport:
+    """Bring the registry in line with a YAML file or directory; all or nothing.
+
+    Without prune this is a plain import: unreadable files are skipped and reported. With
+    prune, metrics of this writer and label that the source no longer holds are deleted, and
+    the run is refused (RefusedError, nothing written) for a single file, an empty source or
+    any unreadable file.
+    """
+    source = read_source(path, options.writer, options.label, ParseCache(reg.conn))
+    if options.prune:
+        _refuse_prune(path, source)
+    batch_id = f"import-{uuid.uuid4()}"
+    ctx = WriteContext(
+        actor=options.actor,
+        reason=options.reason,
+        batch_id=batch_id,
+        source=options.writer,
+        source_ref=options.label,
+    )
+
+    def work() -> ReconcileReport:
+        report = ReconcileReport(dry_run=options.dry_run, batch_id=batch_id)
+        for unreadable in source.unreadable:
+            report.unreadable.append(str(unreadable.path))
+            report.problems[str(unreadable.path)] = [str(i) for i in unreadable.issues]
+        wanted = {m.id: m.definition for m in source.metrics}
+        currents = current_states(reg, METRIC, list(wanted))
+        plans: list[tuple[str, Plan]] = []
+        for metric_id, desired in wanted.items():
+            plan = plan_upsert(desired)(currents.get(metric_id))
+            getattr(report, _status(currents.get(metric_id), desired, plan)).append(metric_id)
+            if plan is not None:
+                plans.append((metric_id, plan))
+        if options.prune:
+            gone = sorted(set(owned_metric_ids(reg, options.writer, options.label)) - set(wanted))
+            states = current_states(reg, METRIC, gone)
+            for metric_id in gone:
+                plan = plan_delete(METRIC, metric_id)(states.get(metric_id))
+                if plan is not None:
+                    plans.append((metric_id, plan))
+                    report.deleted.append(metric_id)
+            currents.update(states)
+        if not options.dry_run:
+            versions = {sid: c.version for sid, c in currents.items()}
+            report.written = [r.id for r in apply_plans(reg, METRIC, plans, versions, ctx)]
+        return report
+
+    return run_atomically(reg, work, f"import of {path}")

@@ -1,0 +1,57 @@
+"""A content-addressed cache of parsed metric files, so that re-importing is cheap.
+
+Parsing YAML (PyYAML builds its objects in Python, even with the C loader) is most of the
+cost of an import. A file's parse depends only on its bytes, its path (the folder is the
+default category), the writer, the label and the shape of the metric model, so the valid
+definitions of a file are kept under a hash of all of these. Unreadable files are never
+cached: they are parsed again, and reported, every time. Entries are never updated in place
+(a changed file has a new key); the table can be emptied at any time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from events import Connection
+from registry.models import METRIC_FIELDS
+
+CREATE_PARSE_CACHE_SQL = (
+    "CREATE TABLE IF NOT EXISTS yaml_parse_cache"
+    " (key VARCHAR PRIMARY KEY, definitions JSON NOT NULL)"
+)
+_LOOKUP_SQL = "SELECT key, definitions FROM yaml_parse_cache WHERE key IN (SELECT unnest(?))"
+_STORE_SQL = (
+    "INSERT INTO yaml_parse_cache SELECT key, definitions FROM"
+    " (SELECT unnest(?) AS key, unnest(?) AS definitions)"
+    " WHERE key NOT IN (SELECT key FROM yaml_parse_cache)"
+)
+_MODEL_SHAPE = hashlib.sha256(repr(METRIC_FIELDS).encode()).hexdigest()
+
+Definitions = list[dict[str, Any]]
+
+
+def cache_key(path: Path, writer: str, label: str | None, data: bytes) -> str:
+    """The key of one file's parse: its bytes, path, writer, label and the model's shape."""
+    digest = hashlib.sha256(f"{_MODEL_SHAPE}\0{path.resolve()}\0{writer}\0{label}\0".encode())
+    digest.update(data)
+    return digest.hexdigest()
+
+
+class ParseCache:
+    """The cache table in the registry database."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def lookup(self, keys: list[str]) -> dict[str, Definitions]:
+        rows = self.conn.execute(_LOOKUP_SQL, [keys]).fetchall()
+        return {str(key): orjson.loads(text) for key, text in rows}
+
+    def store(self, entries: dict[str, Definitions]) -> None:
+        keys = list(entries)
+        texts = [orjson.dumps(entries[k]).decode() for k in keys]
+        self.conn.execute(_STORE_SQL, [keys, texts])

@@ -1,0 +1,312 @@
+"""Reading and writing metric YAML files (SPEC section 2).
+
+One key-mapping table serves both directions: the YAML key `table` is the column `table_name`,
+and each `sql_by_X` key is the entry `by_X` of `sql_variants`. Files are parsed with the C
+loader when PyYAML has it; line numbers are looked up only when a file has a problem.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from registry.errors import InvalidDefinitionError, Issue
+from registry.models import METRIC_FIELDS, MetricDefinition, build_issues, metric_input
+from registry.parse_cache import ParseCache, cache_key
+
+YAML_SUFFIXES = (".yml", ".yaml")
+RENAMED = {"table": "table_name"}  # YAML key -> column
+VARIANT_PREFIX = "sql_"  # YAML `sql_by_X` -> sql_variants["by_X"]
+
+try:  # the C (libyaml) loader and dumper are several times faster
+    from yaml import CSafeDumper as _Dumper
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+# Key order in exported files: the v4 column order.
+_EXPORT_ORDER = [f for f in METRIC_FIELDS if f != "sql_variants"]
+
+
+@dataclass(frozen=True)
+class SourceMetric:
+    """One valid metric read from a file."""
+
+    path: Path
+    definition: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return f"{self.definition['category']}/{self.definition['name']}"
+
+
+@dataclass(frozen=True)
+class UnreadableFile:
+    """A file that yields no valid metric, and every reason why."""
+
+    path: Path
+    issues: list[Issue]
+
+    def __str__(self) -> str:
+        return "; ".join(str(i) for i in self.issues)
+
+
+@dataclass
+class YamlSource:
+    """What a file or a directory of metric files holds: valid metrics and unreadable files."""
+
+    metrics: list[SourceMetric] = field(default_factory=list)
+    unreadable: list[UnreadableFile] = field(default_factory=list)
+
+
+FileResult = tuple[list[SourceMetric], list[Issue]]
+
+
+# -- key mapping (both directions) ------------------------------------------------------------
+
+
+def from_yaml_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """A YAML mapping with v4 column names: `table` -> `table_name`, `sql_by_X` -> sql_variants."""
+    result: dict[str, Any] = {}
+    variants: dict[str, Any] = {}
+    for key, value in data.items():
+        key = str(key)
+        if key.startswith(VARIANT_PREFIX + "by_"):
+            variants[key.removeprefix(VARIANT_PREFIX)] = value
+        else:
+            result[RENAMED.get(key, key)] = value
+    if variants:
+        result["sql_variants"] = {**(result.get("sql_variants") or {}), **variants}
+    return result
+
+
+def to_yaml_keys(definition: dict[str, Any]) -> dict[str, Any]:
+    """A definition as YAML keys, leaving out empty and default values."""
+    defaults = MetricDefinition.model_fields
+    out: dict[str, Any] = {}
+    yaml_names = {column: key for key, column in RENAMED.items()}
+    for name in _EXPORT_ORDER:
+        value = definition.get(name)
+        if value in (None, [], {}) or (name == "display_name" and value == definition["name"]):
+            continue
+        if name in ("type", "grain") and value == defaults[name].default:
+            continue
+        out[yaml_names.get(name, name)] = value
+    for variant, sql in sorted((definition.get("sql_variants") or {}).items()):
+        out[VARIANT_PREFIX + variant] = sql
+    return out
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def metric_files(path: Path) -> list[Path]:
+    """The metric files of a path: the file itself, or `<dir>/<category>/*.yml` sorted.
+
+    Files at the root of a directory (an index such as `metrics.yml`) are not metrics.
+    """
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such file or directory")
+    return sorted(
+        f
+        for folder in path.iterdir()
+        if folder.is_dir() and not folder.name.startswith(".")
+        for f in folder.iterdir()
+        if f.is_file() and f.suffix in YAML_SUFFIXES
+    )
+
+
+def read_source(
+    path: Path, writer: str, label: str | None, cache: ParseCache | None = None
+) -> YamlSource:
+    """Read and validate every metric file of a path; problems are collected, not raised.
+
+    With a cache, files whose parse is already known are not parsed again.
+    """
+    source = YamlSource()
+    seen: dict[str, Path] = {}
+    files = metric_files(path)
+    contents = {f: _read_bytes(f) for f in files}
+    keys = {f: cache_key(f, writer, label, raw) for f, raw in contents.items() if raw is not None}
+    cached = cache.lookup(list(keys.values())) if cache is not None and keys else {}
+    fresh: dict[str, list[dict[str, Any]]] = {}
+    for file in files:
+        key = keys.get(file)
+        issues: list[Issue] = []
+        if key is not None and key in cached:
+            metrics = [SourceMetric(file, d) for d in cached[key]]
+        else:
+            metrics, issues = read_file(file, writer, label, contents[file])
+            if key is not None and not issues:
+                fresh[key] = [m.definition for m in metrics]
+        for metric in metrics:
+            if metric.id in seen:
+                issues.append(
+                    Issue(str(file), f"defines {metric.id} again (also in {seen[metric.id]})")
+                )
+        if issues:
+            source.unreadable.append(UnreadableFile(file, issues))
+            continue
+        for metric in metrics:
+            seen[metric.id] = file
+        source.metrics.extend(metrics)
+    if cache is not None and fresh:
+        cache.store(fresh)
+    return source
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None  # read_file reports why
+
+
+def read_file(path: Path, writer: str, label: str | None, raw: bytes | None = None) -> FileResult:
+    """The valid metrics of one file, or every issue that makes it unreadable."""
+    try:
+        text = (raw if raw is not None else path.read_bytes()).decode("utf-8")
+        documents = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        return [], [Issue(where, f"broken YAML: {exc.problem}")]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return [], [Issue(str(path), f"cannot be read: {exc}")]
+    if documents is None:
+        return [], [Issue(str(path), "is empty")]
+    items = documents if isinstance(documents, list) else [documents]
+    if not items or not all(isinstance(i, dict) for i in items):
+        return [], [Issue(str(path), "is not a mapping or a list of mappings")]
+    metrics: list[SourceMetric] = []
+    issues: list[Issue] = []
+    lines: _KeyLines | None = None
+    for index, item in enumerate(items):
+        try:
+            data = metric_input(from_yaml_keys(item))
+        except InvalidDefinitionError as exc:
+            lines = lines or _KeyLines(text)
+            prefix = index if isinstance(documents, list) else None
+            issues.extend(
+                Issue(lines.locate(path, prefix, i.location), i.message) for i in exc.issues
+            )
+            continue
+        data.setdefault("category", path.parent.name)
+        data.setdefault("source", writer)
+        data.setdefault("source_ref", label)
+        found = build_issues(MetricDefinition, data)
+        if isinstance(found, MetricDefinition):
+            metrics.append(SourceMetric(path, found.to_definition()))
+            continue
+        lines = lines or _KeyLines(text)
+        prefix = index if isinstance(documents, list) else None
+        issues.extend(Issue(lines.locate(path, prefix, i.location), i.message) for i in found)
+    return metrics, issues
+
+
+class _KeyLines:
+    """Line numbers of the keys of a YAML document, for error messages only."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[Any, ...], int] = {}
+        try:
+            root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            return
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = RENAMED.get(key.value, key.value)
+                if str(name).startswith(VARIANT_PREFIX + "by_"):
+                    name = "sql_variants"
+                self.lines[(*path, name)] = key.start_mark.line + 1
+                self._walk(value, (*path, name))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, (*path, i))
+
+    def locate(self, path: Path, item: int | None, location: str) -> str:
+        """`path:line: field` for a field location such as `dimensions.1`."""
+        parts: tuple[Any, ...] = (item,) if item is not None else ()
+        fields = [int(p) if p.isdigit() else p for p in location.split(".") if p]
+        line = self.lines.get(parts, 1)
+        for depth in range(1, len(fields) + 1):
+            line = self.lines.get((*parts, *fields[:depth]), line)
+        yaml_name = {c: k for k, c in RENAMED.items()}
+        shown = ".".join(str(yaml_name.get(str(f), f)) for f in fields)
+        return f"{path}:{line}: {shown}" if shown else f"{path}:{line}"
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+class _BlockDumper(_Dumper):
+    """Multi-line strings (SQL) as literal blocks, keys in the order given."""
+
+
+def _represent_str(dumper: _BlockDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _represent_str)
+
+
+def dump_metric(definition: dict[str, Any]) -> str:
+    """One metric as the YAML text of its export file."""
+    text = yaml.dump(
+        to_yaml_keys(definition),
+        Dumper=_BlockDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
+    return str(text)
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Write a file through a temporary file in the same folder and a rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def export_paths(
+    directory: Path, definitions: Iterable[dict[str, Any]]
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """`<dir>/<category>/<name>.yml` for each definition; ValueError if one would leave `dir`."""
+    root = directory.resolve()
+    for definition in definitions:
+        category, name = str(definition["category"]), str(definition["name"])
+        unsafe = [
+            p
+            for p in (category, name)
+            if not p or p in (".", "..") or "/" in p or "\\" in p or "\0" in p
+        ]
+        target = (root / category / f"{name}.yml").resolve()
+        if unsafe or not target.is_relative_to(root):
+            raise ValueError(
+                f"metric {category}/{name} cannot be exported: its path would leave {directory}"
+            )
+        yield target, definition
