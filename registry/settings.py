@@ -19,6 +19,11 @@ class Settings:
         """The registry database: `$DATA_DIR/state/system.duckdb`."""
         return self.data_dir / "state" / "system.duckdb"
 
+    @property
+    def demo_db_path(self) -> Path:
+        """The demo analytics database the starter metrics run on."""
+        return self.data_dir / "demo" / "analytics.duckdb"
+
 
 def load_settings(
     env: Mapping[str, str] | None = None, data_dir: str | Path | None = None

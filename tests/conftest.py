@@ -63,3 +63,21 @@ def metric_fields(**overrides: Any) -> dict[str, Any]:
     }
     fields.update(overrides)
     return fields
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo analytics database, built once for the whole run."""
+    from starter_pack.demo_db import build_demo_database
+
+    return build_demo_database(tmp_path_factory.mktemp("demo") / "analytics.duckdb")
+
+
+@pytest.fixture
+def starter(repo: MetricRepository) -> MetricRepository:
+    """A registry with the starter pack loaded."""
+    from registry.starter import load_starter_pack
+
+    report = load_starter_pack(repo.registry, actor="setup")
+    assert len(report.added) == 11 and not report.unreadable, report
+    return repo

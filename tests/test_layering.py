@@ -15,7 +15,7 @@ LAYERS = ["events", "projections", "registry", "api", "cli"]
 ALLOWED = {
     "events": set(),
     "projections": {"events"},
-    "registry": {"events", "projections"},
+    "registry": {"events", "projections", "starter_pack"},
     "api": {"registry", "events", "projections"},
     "cli": {"registry", "events", "projections", "starter_pack"},
     "starter_pack": set(),

@@ -1,0 +1,84 @@
+"""Validating metrics against an analytics database: clean for the pack, each finding on purpose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from registry import MetricRepository, NotFoundError
+from registry.validation import validate
+
+
+def test_every_starter_metric_validates_clean(starter: MetricRepository, demo_db: Path) -> None:
+    assert validate(starter.registry, demo_db) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"table_name": "subscription"},
+            ("tables", "error", "table 'subscription' does not exist"),
+        ),
+        (
+            {"sql": "SELECT SUM(mrr) FROM subscriptions"},
+            ("sql", "error", 'Referenced column "mrr" not found'),
+        ),
+        (
+            {"sql": "SELECT 1 FROM nowhere"},
+            ("sql", "error", "Table with name nowhere does not exist"),
+        ),
+        ({"sql": "SELEC 1"}, ("sql", "error", "syntax error")),
+        ({"sql": "DELETE FROM subscriptions"}, ("sql", "error", "must be a SELECT query")),
+        ({"sql": "SELECT 1; SELECT 2"}, ("sql", "error", "exactly one statement")),
+        (
+            {"sql_variants": {"by_plan": "SELECT nope FROM subscriptions"}},
+            ("sql_variants.by_plan", "error", '"nope" not found'),
+        ),
+        (
+            {"sql": "SELECT SUM(mrr_amount) FROM subscriptions JOIN orders ON true"},
+            ("tables", "warning", "reads 'orders', which it does not declare"),
+        ),
+        ({"tables": ["plans_missing"]}, ("tables", "error", "'plans_missing' does not exist")),
+        (
+            {"tables": ["orders"]},
+            ("tables", "warning", "declares 'orders', which its SQL does not read"),
+        ),
+        (
+            {"time_column": "billed_on"},
+            ("time_column", "error", "'billed_on' is not a column of 'subscriptions'"),
+        ),
+        (
+            {"dimensions": ["plan_type", "colour"]},
+            ("dimensions", "error", "'colour' is not a column"),
+        ),
+    ],
+)
+def test_each_kind_of_finding(
+    starter: MetricRepository,
+    demo_db: Path,
+    change: dict[str, object],
+    expected: tuple[str, str, str],
+) -> None:
+    starter.update("revenue/mrr", **change)
+    findings = validate(starter.registry, demo_db, "revenue/mrr")
+    matching = [
+        f
+        for f in findings
+        if (f.metric_id, f.field, f.severity) == ("revenue/mrr", *expected[:2])
+        and expected[2] in f.message
+    ]
+    assert len(matching) == 1, findings
+    if (
+        change.get("table_name") != "subscription"
+    ):  # a wrong table also shows the SQL reading another
+        assert len(findings) == 1, findings
+    assert {f.metric_id for f in validate(starter.registry, demo_db)} == {"revenue/mrr"}
+
+
+def test_validating_a_missing_metric_or_database(starter: MetricRepository, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        validate(starter.registry, tmp_path / "x.duckdb", "revenue/none")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        validate(starter.registry, tmp_path / "x.duckdb")
