@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cli import demo
+from cli import demo, serve
 from cli.output import emit
 from events import EventStoreError
 from registry import DatabaseLockedError, RegistryError, load_settings
@@ -61,3 +61,5 @@ def show_version() -> None:
 
 
 app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
+app.add_typer(serve.tokens_app, name="tokens")

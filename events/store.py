@@ -196,6 +196,24 @@ class EventStore:
             self._tx.versions[(stream_type, stream_id)] = 0 if tip is None else tip.version
         return tip
 
+    def stream_version(self, stream_type: str, stream_id: str) -> int:
+        """A stream's current version (0 if it has no events)."""
+        row = self.conn.execute(
+            "SELECT coalesce(max(version), 0) FROM event_log"
+            " WHERE stream_id = ? AND stream_type = ?",
+            [stream_id, stream_type],
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def versions_at(self, stream_type: str, position: int | None = None) -> dict[str, int]:
+        """Every stream's version of one type, as of a log position (default: now)."""
+        rows = self.conn.execute(
+            "SELECT stream_id, max(version) FROM event_log"
+            " WHERE stream_type = ? AND position <= ? GROUP BY stream_id",
+            [stream_type, position if position is not None else 2**62],
+        ).fetchall()
+        return {str(s): int(v) for s, v in rows}
+
     def stream_tips(self, stream_type: str, stream_ids: Sequence[str]) -> dict[str, StreamTip]:
         """The tip of each given stream that has events; one query for all of them.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from events import (
@@ -84,6 +84,7 @@ class WriteResult:
     event_type: str | None = None
     changed_fields: tuple[str, ...] = ()
     position: int | None = None
+    replayed: bool = False  # the answer to an earlier request with the same idempotency key
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ def _replayed(
     )
     if not same:
         raise ConflictError(f"idempotency key {key!r} was already used for a different change")
-    return _result(first)
+    return replace(_result(first), replayed=True)
 
 
 T = TypeVar("T")

@@ -261,3 +261,26 @@ def owned_metric_ids(reg: Registry, writer: str, label: str | None) -> list[str]
 def definition_of(row: dict[str, Any]) -> dict[str, Any]:
     """A metric row without the fields the registry derives (id and timestamps)."""
     return {k: v for k, v in row.items() if k not in ("id", "created_at", "updated_at")}
+
+
+def search_metrics(reg: Registry, text: str) -> list[dict[str, Any]]:
+    """Metrics whose name, display name, description or a synonym contains `text` (any case)."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return _metrics(
+        reg,
+        "name ILIKE ? ESCAPE '\\' OR display_name ILIKE ? ESCAPE '\\'"
+        " OR description ILIKE ? ESCAPE '\\'"
+        " OR len(list_filter(synonyms, lambda s: s ILIKE ? ESCAPE '\\')) > 0",
+        [pattern] * 4,
+    )
+
+
+def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], int]:
+    """The current definition of a metric and its version; NotFoundError if missing."""
+    row = require_metric(reg, metric_id)
+    return row, reg.store.stream_version(METRIC.kind.stream_type, metric_id)
+
+
+def metric_versions(reg: Registry, position: int | None = None) -> dict[str, int]:
+    """Every metric's version (up to a log position if given), for responses that show it."""
+    return reg.store.versions_at(METRIC.kind.stream_type, position)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from events import ConcurrentWriteError, Connection, EventStore, ensure_event_log, utc_now
@@ -9,6 +10,7 @@ from events.store import Clock
 from projections import Projector, build_upcasters, ensure_tables
 from registry.migration import adopt_legacy_tables, set_aside_legacy_tables
 from registry.parse_cache import CREATE_PARSE_CACHE_SQL
+from registry.tokens import CREATE_TOKENS_SQL
 
 _CATCH_UP_ATTEMPTS = 20
 
@@ -32,6 +34,7 @@ def attach(conn: Connection, clock: Clock = utc_now) -> Registry:
     legacy = set_aside_legacy_tables(conn)
     ensure_tables(conn)
     conn.execute(CREATE_PARSE_CACHE_SQL)
+    conn.execute(CREATE_TOKENS_SQL)
     registry = Registry(store, Projector(store))
     if legacy:
         adopt_legacy_tables(registry.store, registry.projector, legacy)
@@ -54,3 +57,29 @@ def _catch_up(registry: Registry) -> None:
         except ConcurrentWriteError:
             continue
     raise ConcurrentWriteError("could not bring the projection up to date: too many writers")
+
+
+def on_cursor(conn: Connection, clock: Clock = utc_now) -> Registry:
+    """A registry on a cursor of a database that `attach` has already prepared (cheap)."""
+    store = EventStore(conn, build_upcasters(), clock)
+    return Registry(store, Projector(store))
+
+
+class RegistryPool:
+    """One registry per thread over one database connection (a server's worker threads).
+
+    DuckDB connections are not safe to share between threads; each thread gets its own
+    cursor, created the first time it asks.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.main = attach(conn)
+        self._local = threading.local()
+
+    def get(self) -> Registry:
+        registry: Registry | None = getattr(self._local, "registry", None)
+        if registry is None:
+            registry = on_cursor(self.conn.cursor())
+            self._local.registry = registry
+        return registry

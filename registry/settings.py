@@ -7,12 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the registry keeps its data."""
+    """Where the registry keeps its data, and the limits of its HTTP API."""
 
     data_dir: Path = Path("data")
+    analytics_db: Path | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @property
     def db_path(self) -> Path:
@@ -24,11 +28,32 @@ class Settings:
         """The demo analytics database the starter metrics run on."""
         return self.data_dir / "demo" / "analytics.duckdb"
 
+    @property
+    def validation_db(self) -> Path:
+        """The analytics database metrics are validated against (the demo one by default)."""
+        return self.analytics_db or self.demo_db_path
+
+    @property
+    def server_file(self) -> Path:
+        """Where a running server says where it listens: `state/server.json`."""
+        return self.data_dir / "state" / "server.json"
+
 
 def load_settings(
     env: Mapping[str, str] | None = None, data_dir: str | Path | None = None
 ) -> Settings:
-    """Settings from `env` (default: the process environment); `data_dir` overrides DATA_DIR."""
+    """Settings from `env` (default: the process environment); `data_dir` overrides DATA_DIR.
+
+    Reads DATA_DIR, DA_ANALYTICS_DB and DA_MAX_BODY_BYTES; raises ValueError naming a bad one.
+    """
     source = os.environ if env is None else env
     chosen = data_dir if data_dir is not None else (source.get("DATA_DIR") or "data")
-    return Settings(data_dir=Path(chosen))
+    analytics = source.get("DA_ANALYTICS_DB")
+    limit = source.get("DA_MAX_BODY_BYTES") or str(DEFAULT_MAX_BODY_BYTES)
+    if not limit.isdigit() or int(limit) < 1:
+        raise ValueError(f"DA_MAX_BODY_BYTES={limit!r} is not a positive whole number of bytes")
+    return Settings(
+        data_dir=Path(chosen),
+        analytics_db=Path(analytics) if analytics else None,
+        max_body_bytes=int(limit),
+    )

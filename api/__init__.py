@@ -1,0 +1,1 @@
+"""The HTTP API: a thin adapter over the registry."""

@@ -1,0 +1,146 @@
+"""The FastAPI application factory and its one table of error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.routes import admin, audit, columns, health, metrics
+from registry import (
+    ConflictError,
+    InvalidDefinitionError,
+    NotFoundError,
+    RefusedError,
+    RegistryError,
+    Settings,
+)
+from registry.connection import connect
+from registry.session import RegistryPool
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def _error(
+    status: int, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse({"detail": detail, "errors": errors or [], **extra}, status_code=status)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "")
+
+
+async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type
+    errors = []
+    for e in exc.errors():
+        message = "unknown field" if e["type"] == "extra_forbidden" else str(e["msg"])
+        if e["type"] == "json_invalid":
+            message = f"malformed JSON: {e.get('ctx', {}).get('error', e['msg'])}"
+        errors.append({"loc": _location(tuple(e["loc"])), "msg": message})
+    summary = "; ".join(f"{x['loc']}: {x['msg']}" if x["loc"] else x["msg"] for x in errors)
+    return _error(422, summary or "invalid request", errors)
+
+
+async def _registry_error(_: Request, exc: Exception) -> JSONResponse:
+    """Registry errors to HTTP: the only place this mapping is made."""
+    if isinstance(exc, InvalidDefinitionError):
+        errors = [{"loc": i.location, "msg": i.message} for i in exc.issues]
+        return _error(422, str(exc), errors)
+    if isinstance(exc, NotFoundError):
+        return _error(404, str(exc))
+    if isinstance(exc, ConflictError):
+        return _error(409, str(exc), current_version=exc.current_version)
+    if isinstance(exc, RefusedError):
+        return _error(400, str(exc))
+    return _error(400, str(exc))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
+    response = _error(exc.status_code, str(exc.detail))
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+async def _missing_file(_: Request, exc: Exception) -> JSONResponse:
+    return _error(503, f"not available on this server: {exc}")
+
+
+class BodyLimit:
+    """Refuse request bodies over the configured size with 413, before any handler runs."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _error(413, f"request body larger than {self.limit} bytes")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API on the registry database named by `settings` (opened when the app starts)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        conn = connect(settings)
+        app.state.registries = RegistryPool(conn)
+        try:
+            yield
+        finally:
+            conn.close()
+
+    app = FastAPI(
+        title="Metrics registry",
+        description="The canonical definition of every business metric, with an audited history.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    for router in (health.router, metrics.router, admin.router, columns.router, audit.router):
+        app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(RegistryError, _registry_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(FileNotFoundError, _missing_file)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

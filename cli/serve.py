@@ -1,0 +1,89 @@
+"""`da serve` and `da tokens`: the HTTP API and who may use it."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from cli.output import emit, emit_json
+from registry import Settings, open_registry
+from registry.tokens import ROLES, create_token, has_admin, list_tokens, revoke_token
+from registry.yaml_io import write_atomically
+
+tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Create an admin token if there is none.")
+    ] = False,
+) -> None:
+    """Serve the HTTP API on the registry database (the server owns the file while it runs)."""
+    import uvicorn  # imported here: only this command pays for the web stack
+
+    from api.app import create_app
+
+    settings: Settings = ctx.obj
+    registry = open_registry(settings)
+    if not has_admin(registry.conn):
+        if demo:
+            token = create_token(registry.conn, f"demo-admin-{os.getpid()}", "admin")
+            emit(f"admin token (shown once): {token}")
+        else:
+            emit("no admin token yet: stop the server and run")
+            emit("  da tokens create --role admin --name NAME")
+            emit("or start it with `da serve --demo` to create one.")
+    registry.conn.close()
+    url = f"http://{host}:{port}"
+    discovery = settings.server_file
+    started = datetime.now(UTC).isoformat()
+    write_atomically(discovery, json.dumps({"url": url, "pid": os.getpid(), "started_at": started}))
+    emit(f"serving {settings.db_path} on {url} (API docs at {url}/docs)")
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    finally:
+        discovery.unlink(missing_ok=True)
+
+
+@tokens_app.command("create")
+def create(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
+    name: Annotated[
+        str, typer.Option(help="Who the token is for; recorded as the actor of writes.")
+    ],
+) -> None:
+    """Create a token and print it once; only its hash is kept."""
+    registry = open_registry(ctx.obj)
+    emit(create_token(registry.conn, name, role))
+
+
+@tokens_app.command("list")
+def show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """List tokens: name, role, created and revoked times (never the tokens)."""
+    found = list_tokens(open_registry(ctx.obj).conn)
+    if as_json:
+        emit_json([t.__dict__ for t in found])
+        return
+    for t in found:
+        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live"
+        emit(f"{t.name:<24} {t.role:<8} created {t.created_at:%Y-%m-%d %H:%M}  {state}")
+
+
+@tokens_app.command("revoke")
+def revoke(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]
+) -> None:
+    """Revoke a token by name; it stops working at once."""
+    revoke_token(open_registry(ctx.obj).conn, name)
+    emit(f"revoked {name}")

@@ -1,0 +1,57 @@
+"""An app on a fresh registry, with one token per role, and a client that sends them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from registry import Settings
+from registry.session import RegistryPool
+from registry.starter import load_starter_pack
+from registry.tokens import ROLES, create_token
+
+
+@dataclass
+class Api:
+    client: TestClient
+    tokens: dict[str, str]
+    pool: RegistryPool
+
+    def call(
+        self, method: str, path: str, role: str | None = "admin", **kwargs: Any
+    ) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if role is not None:
+            headers["Authorization"] = f"Bearer {self.tokens[role]}"
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, role: str | None = "analyst", **kwargs: Any) -> httpx.Response:
+        return self.call("GET", path, role, **kwargs)
+
+    def events(self) -> int:
+        row = self.pool.conn.execute("SELECT count(*) FROM event_log").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+@pytest.fixture
+def api(tmp_path: Path, demo_db: Path) -> Iterator[Api]:
+    settings = Settings(data_dir=tmp_path, analytics_db=demo_db, max_body_bytes=64_000)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        pool: RegistryPool = app.state.registries
+        tokens = {role: create_token(pool.conn, f"{role}-token", role) for role in ROLES}
+        yield Api(client, tokens, pool)
+
+
+@pytest.fixture
+def loaded(api: Api) -> Api:
+    load_starter_pack(api.pool.main, actor="setup")
+    return api

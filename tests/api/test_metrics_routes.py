@@ -1,0 +1,167 @@
+"""Reading routes: every one, for every role, and their error paths."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import datetime
+
+import pytest
+import yaml
+from freezegun import freeze_time
+
+from tests.api.conftest import Api
+
+READ_PATHS = [
+    "/api/metrics",
+    "/api/metrics?category=revenue",
+    "/api/metrics/search?q=mau",
+    "/api/metrics/revenue/mrr",
+    "/api/metrics/revenue/mrr/history",
+    "/api/metrics/revenue/mrr/versions/1",
+    "/api/metrics/revenue/mrr/diff?from=0&to=1",
+    "/api/metrics/revenue/mrr/validate",
+    "/api/validate",
+    "/api/table-map",
+    "/api/tables/orders/metrics",
+    "/api/export",
+]
+
+
+@pytest.mark.parametrize("path", READ_PATHS)
+@pytest.mark.parametrize("role", ["admin", "auditor", "analyst"])
+def test_every_role_reads(loaded: Api, path: str, role: str) -> None:
+    assert loaded.get(path, role=role).status_code == 200
+
+
+@pytest.mark.parametrize("path", READ_PATHS)
+def test_no_valid_token_is_401(loaded: Api, path: str) -> None:
+    missing = loaded.get(path, role=None)
+    wrong = loaded.client.get(path, headers={"Authorization": "Bearer mr_not-a-token"})
+    basic = loaded.client.get(path, headers={"Authorization": "Basic abc"})
+    for response in (missing, wrong, basic):
+        assert response.status_code == 401
+        assert response.json()["detail"].startswith("a valid token is required")
+
+
+def test_list_shape_and_category_filter(loaded: Api) -> None:
+    body = loaded.get("/api/metrics").json()
+    assert body["count"] == 11 == len(body["metrics"])
+    assert [m["id"] for m in body["metrics"]][:2] == [
+        "operations/infrastructure_cost",
+        "operations/support_resolution_time",
+    ]
+    revenue = loaded.get("/api/metrics?category=revenue").json()
+    assert [m["id"] for m in revenue["metrics"]] == [
+        "revenue/arr",
+        "revenue/churn_rate",
+        "revenue/mrr",
+        "revenue/total_revenue",
+    ]
+    assert all(m["version"] == 1 for m in revenue["metrics"])
+
+
+def test_one_metric_with_version_and_etag(loaded: Api) -> None:
+    response = loaded.get("/api/metrics/revenue/mrr")
+    body = response.json()
+    assert (body["id"], body["table_name"], body["version"]) == ("revenue/mrr", "subscriptions", 1)
+    assert body["sql_variants"]["by_plan"].startswith("SELECT billing_date")
+    assert response.headers["ETag"] == '"v1"'
+    assert loaded.get("/api/metrics/revenue/nope").status_code == 404
+    bad = loaded.get("/api/metrics/Revenue/mrr")
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == "category"
+
+
+def test_search_looks_at_names_synonyms_and_descriptions(loaded: Api) -> None:
+    assert [m["id"] for m in loaded.get("/api/metrics/search?q=MAU").json()["metrics"]] == [
+        "product_usage/active_users"
+    ]
+    assert {m["id"] for m in loaded.get("/api/metrics/search?q=annualised").json()["metrics"]} == {
+        "revenue/arr"
+    }
+    assert loaded.get("/api/metrics/search?q=").status_code == 422
+
+
+def test_history_versions_and_diff(loaded: Api) -> None:
+    loaded.call(
+        "PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR", "reason": "finance"}
+    )
+    history = loaded.get("/api/metrics/revenue/mrr/history").json()["versions"]
+    assert [(v["version"], v["event_type"], v["actor"]) for v in history] == [
+        (1, "MetricCreated", "setup"),
+        (2, "MetricUpdated", "admin-token"),
+    ]
+    assert history[1]["reason"] == "finance" and history[1]["changed"] == ["unit"]
+    assert loaded.get("/api/metrics/revenue/mrr/versions/1").json()["unit"] == "USD"
+    assert loaded.get("/api/metrics/revenue/mrr/versions/9").status_code == 404
+    assert loaded.get("/api/metrics/revenue/mrr/versions/0").status_code == 422
+    assert loaded.get("/api/metrics/revenue/mrr/diff").json()["changes"] == [
+        {"field": "unit", "old": "USD", "new": "EUR"}
+    ]
+    assert loaded.get("/api/metrics/revenue/nope/history").status_code == 404
+
+
+def test_as_of_reads(api: Api) -> None:
+    with freeze_time("2026-01-01"):
+        api.call(
+            "POST",
+            "/api/admin/metrics",
+            json={"name": "mrr", "category": "revenue", "sql": "SELECT 1"},
+        )
+    with freeze_time("2026-02-01"):
+        api.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"sql": "SELECT 2"})
+    january = api.get("/api/metrics", params={"as_of": "2026-01-15T00:00:00"}).json()["metrics"]
+    assert [(m["sql"], m["version"]) for m in january] == [("SELECT 1", 1)]
+    assert api.get("/api/metrics?at_position=2").json()["metrics"][0]["sql"] == "SELECT 2"
+    assert api.get("/api/metrics?at_position=-1").status_code == 422
+    assert api.get("/api/metrics", params={"as_of": "yesterday"}).status_code == 422
+    assert (
+        api.get("/api/metrics", params={"as_of": datetime(2025, 1, 1).isoformat()}).json()["count"]
+        == 0
+    )
+
+
+def test_table_map_and_metrics_of_a_table(loaded: Api) -> None:
+    table_map = loaded.get("/api/table-map").json()
+    assert table_map["orders"] == ["new_customers", "total_revenue"]
+    assert table_map["subscription_changes"] == ["churn_rate", "upsell_expansion"]
+    ids = [m["id"] for m in loaded.get("/api/tables/subscriptions/metrics").json()["metrics"]]
+    assert ids == ["revenue/arr", "revenue/churn_rate", "revenue/mrr"]
+
+
+def test_export_is_a_zip_of_yaml_files(loaded: Api) -> None:
+    response = loaded.get("/api/export")
+    assert response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert len(archive.namelist()) == 11 and "revenue/mrr.yml" in archive.namelist()
+    assert yaml.safe_load(archive.read("revenue/mrr.yml"))["table"] == "subscriptions"
+    empty = loaded.get("/api/export?at_position=0")
+    assert zipfile.ZipFile(io.BytesIO(empty.content)).namelist() == []
+
+
+def test_validation_routes(loaded: Api) -> None:
+    assert loaded.get("/api/validate").json() == {"findings": [], "count": 0}
+    loaded.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"time_column": "billed_on"})
+    findings = loaded.get("/api/metrics/revenue/mrr/validate").json()["findings"]
+    assert findings == [
+        {
+            "metric_id": "revenue/mrr",
+            "field": "time_column",
+            "severity": "error",
+            "message": "'billed_on' is not a column of 'subscriptions'",
+        }
+    ]
+
+
+def test_health_needs_no_token(loaded: Api) -> None:
+    body = loaded.client.get("/healthz").json()
+    assert body["status"] == "ok" and body["head"]["position"] == 11 and body["projections_in_step"]
+
+
+def test_openapi_lists_every_route_with_a_summary(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    operations = [op for path in spec["paths"].values() for op in path.values()]
+    assert len(operations) >= 25
+    assert all(op.get("summary") for op in operations)
+    assert "401" in spec["paths"]["/api/metrics"]["get"]["responses"]
+    assert api.client.get("/docs").status_code == 200
