@@ -22,6 +22,7 @@ from registry import (
 )
 from registry.connection import connect
 from registry.session import RegistryPool
+from registry.tokens import Authenticator
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -136,6 +137,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.authenticator = Authenticator()
     for router in (health.router, metrics.router, admin.router, columns.router, audit.router):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
 from registry import Registry, Settings
 from registry.session import RegistryPool
-from registry.tokens import Principal, authenticate
+from registry.tokens import Authenticator, Principal
 
 READERS = frozenset({"admin", "auditor", "analyst"})
 AUDITORS = frozenset({"admin", "auditor"})
@@ -20,18 +21,25 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_registry(request: Request) -> Registry:
-    """This worker thread's registry (its own DuckDB cursor)."""
+async def get_registry(request: Request) -> AsyncIterator[Registry]:
+    """A registry (its own DuckDB cursor) lent to this request until it is answered.
+
+    Async, like the other dependencies here: none of them blocks for long (a token's first
+    lookup), and each sync dependency would cost a hop through the thread pool.
+    """
     pool: RegistryPool = request.app.state.registries
-    return pool.get()
+    with pool.lease() as registry:
+        yield registry
 
 
-def get_principal(
+async def get_principal(
+    request: Request,
     registry: Annotated[Registry, Depends(get_registry)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
     """The owner of the bearer token; 401 without a valid one."""
     scheme, _, token = (authorization or "").partition(" ")
+    authenticate: Authenticator = request.app.state.authenticator
     principal = authenticate(registry.conn, token.strip()) if scheme.lower() == "bearer" else None
     if principal is None:
         raise HTTPException(
@@ -43,7 +51,7 @@ def get_principal(
 
 
 def _role(allowed: frozenset[str], what: str):  # type: ignore[no-untyped-def]  # a dependency factory
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(status_code=403, detail=f"role {principal.role!r} may not {what}")
         return principal

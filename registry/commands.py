@@ -286,7 +286,7 @@ def run_atomically(reg: Registry, work: Callable[[], T], what: str) -> T:
     """
     for attempt in range(_ATTEMPTS):
         try:
-            with reg.store.transaction():
+            with reg.write_lock, reg.store.transaction():
                 return work()
         except ConcurrentWriteError:
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not security

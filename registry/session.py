@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from events import ConcurrentWriteError, Connection, EventStore, ensure_event_log, utc_now
 from events.store import Clock
@@ -21,6 +24,9 @@ class Registry:
 
     store: EventStore
     projector: Projector
+    # Writers that share a lock queue for it instead of racing DuckDB's optimistic conflicts
+    # and retrying (a server's registries share one; the file has one writer process anyway).
+    write_lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def conn(self) -> Connection:
@@ -59,27 +65,32 @@ def _catch_up(registry: Registry) -> None:
     raise ConcurrentWriteError("could not bring the projection up to date: too many writers")
 
 
-def on_cursor(conn: Connection, clock: Clock = utc_now) -> Registry:
+def on_cursor(conn: Connection, write_lock: threading.RLock, clock: Clock = utc_now) -> Registry:
     """A registry on a cursor of a database that `attach` has already prepared (cheap)."""
     store = EventStore(conn, build_upcasters(), clock)
-    return Registry(store, Projector(store))
+    return Registry(store, Projector(store), write_lock)
 
 
 class RegistryPool:
-    """One registry per thread over one database connection (a server's worker threads).
+    """Registries on their own cursors of one database, lent to one request at a time.
 
-    DuckDB connections are not safe to share between threads; each thread gets its own
-    cursor, created the first time it asks.
+    DuckDB connections must not be used by two threads at once, and a web framework may run
+    one request's parts on different worker threads: so a registry is leased for the whole
+    request, not tied to a thread. Leased registries keep their cached log head.
     """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.main = attach(conn)
-        self._local = threading.local()
+        self._idle: queue.LifoQueue[Registry] = queue.LifoQueue()
 
-    def get(self) -> Registry:
-        registry: Registry | None = getattr(self._local, "registry", None)
-        if registry is None:
-            registry = on_cursor(self.conn.cursor())
-            self._local.registry = registry
-        return registry
+    @contextmanager
+    def lease(self) -> Iterator[Registry]:
+        try:
+            registry = self._idle.get_nowait()
+        except queue.Empty:
+            registry = on_cursor(self.conn.cursor(), self.main.write_lock)
+        try:
+            yield registry
+        finally:
+            self._idle.put(registry)

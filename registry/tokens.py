@@ -93,3 +93,26 @@ def has_admin(conn: Connection) -> bool:
         "SELECT count(*) FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL"
     ).fetchone()
     return bool(row and row[0])
+
+
+class Authenticator:
+    """Remembers the owners of valid tokens, so that a server does not look each one up.
+
+    Only a process that owns the database changes its tokens, so it is told (`forget`) when
+    one is revoked; unknown tokens are never remembered.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, Principal] = {}
+
+    def __call__(self, conn: Connection, token: str) -> Principal | None:
+        digest = _digest(token)
+        principal = self._known.get(digest)
+        if principal is None:
+            principal = authenticate(conn, token)
+            if principal is not None:
+                self._known[digest] = principal
+        return principal
+
+    def forget(self) -> None:
+        self._known.clear()

@@ -191,8 +191,7 @@ def _unpack(data: bytes, root: Path) -> None:
 def _import(
     pool: RegistryPool, data: bytes, zipped: bool, category: str, options: ImportOptions
 ) -> dict[str, Any]:
-    reg = pool.get()  # this worker thread's registry
-    with tempfile.TemporaryDirectory(prefix="da-upload-") as folder:
+    with pool.lease() as reg, tempfile.TemporaryDirectory(prefix="da-upload-") as folder:
         root = Path(folder) / "upload"
         if zipped:
             _unpack(data, root)
@@ -250,7 +249,8 @@ def tokens(reg: RegistryDep, _: Admin) -> dict[str, Any]:
 
 
 @router.delete("/tokens/{name}", responses=WRITE_ERRORS, summary="Revoke a token", tags=["tokens"])
-def revoke(reg: RegistryDep, _: Admin, name: str) -> dict[str, str]:
+def revoke(request: Request, reg: RegistryDep, _: Admin, name: str) -> dict[str, str]:
     """Revoke a token by name; it stops working at once."""
     revoke_token(reg.conn, name)
+    request.app.state.authenticator.forget()
     return {"status": "revoked", "name": name}
