@@ -84,6 +84,19 @@ class ColumnIn(BaseModel):
     expected_version: int | None = Field(default=None, ge=0)
 
 
+class ColumnPatch(BaseModel):
+    """Some fields of a column's metadata to set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    basetype: str | None = None
+    description: str | None = None
+    confidence: str | None = None
+    source: str | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+    expected_version: int | None = Field(default=None, ge=0)
+
+
 class RollbackIn(BaseModel):
     """The version to make current again, and why."""
 

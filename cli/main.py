@@ -9,10 +9,12 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cli import demo, serve
+from cli import admin, audit, columns, demo, metrics, serve
+from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
 from registry import DatabaseLockedError, RegistryError, load_settings
+from registry.repository import default_actor
 
 # Errors the user can act on; anything else is a bug and keeps its traceback.
 USER_ERRORS = (RegistryError, EventStoreError, DatabaseLockedError, OSError)
@@ -36,6 +38,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # usage errors as plain lines, not boxes that cut the message
 )
 
 
@@ -44,11 +47,38 @@ def main(
     ctx: typer.Context,
     data_dir: Annotated[
         Path | None,
-        typer.Option("--data-dir", envvar="DATA_DIR", help="Folder holding state/system.duckdb."),
+        typer.Option(
+            "--data-dir",
+            envvar="DATA_DIR",
+            help="Folder holding state/system.duckdb (default ./data).",
+        ),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api-url",
+            envvar="DA_API_URL",
+            help="Talk to this server instead of the embedded database.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="DA_TOKEN", help="Bearer token for the server.")
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--actor", envvar="DA_ACTOR", help="Who makes the changes (default: your OS user)."
+        ),
     ] = None,
 ) -> None:
     """Metrics registry: one canonical, audited definition of every business metric."""
-    ctx.obj = load_settings(data_dir=data_dir)
+    try:
+        settings = load_settings(data_dir=data_dir)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    ctx.obj = Target(
+        settings=settings, actor=actor or default_actor(), api_url=api_url, token=token
+    )
 
 
 @app.command("version")
@@ -62,4 +92,9 @@ def show_version() -> None:
 
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
+app.add_typer(metrics.app, name="metrics")
+app.add_typer(columns.app, name="columns")
+app.add_typer(audit.app, name="audit")
+app.add_typer(admin.projections_app, name="projections")
+app.add_typer(admin.starter_app, name="starter-pack")
 app.add_typer(serve.tokens_app, name="tokens")

@@ -30,7 +30,7 @@ def serve(
 
     from api.app import create_app
 
-    settings: Settings = ctx.obj
+    settings: Settings = ctx.obj.settings
     registry = open_registry(settings)
     if not has_admin(registry.conn):
         if demo:
@@ -61,7 +61,7 @@ def create(
     ],
 ) -> None:
     """Create a token and print it once; only its hash is kept."""
-    registry = open_registry(ctx.obj)
+    registry = open_registry(ctx.obj.settings)
     emit(create_token(registry.conn, name, role))
 
 
@@ -71,7 +71,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """List tokens: name, role, created and revoked times (never the tokens)."""
-    found = list_tokens(open_registry(ctx.obj).conn)
+    found = list_tokens(open_registry(ctx.obj.settings).conn)
     if as_json:
         emit_json([t.__dict__ for t in found])
         return
@@ -85,5 +85,5 @@ def revoke(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]
 ) -> None:
     """Revoke a token by name; it stops working at once."""
-    revoke_token(open_registry(ctx.obj).conn, name)
+    revoke_token(open_registry(ctx.obj.settings).conn, name)
     emit(f"revoked {name}")

@@ -31,7 +31,14 @@ from registry.errors import (
     NotFoundError,
     UnknownFieldError,
 )
-from registry.models import ColumnMetadata, Definition, MetricDefinition, build, metric_input
+from registry.models import (
+    ColumnMetadata,
+    Definition,
+    MetricDefinition,
+    build,
+    build_issues,
+    metric_input,
+)
 from registry.session import Registry
 
 _ATTEMPTS = 50
@@ -433,3 +440,48 @@ def roll_back_column(
 ) -> WriteResult:
     """Roll a column's metadata back to one of its versions."""
     return roll_back(reg, COLUMN, column_stream_id(table_id, column_name), to_version, ctx)
+
+
+def set_column(
+    reg: Registry, table_id: str, column_name: str, fields: dict[str, Any], ctx: WriteContext
+) -> WriteResult:
+    """Set some fields of a column's metadata, describing the column first if it is new."""
+    stream_id = column_stream_id(table_id, column_name)
+    base = {"table_id": table_id, "column_name": column_name}
+    unknown = sorted(set(fields) - set(COLUMN.fields) - set(base))
+    if unknown:
+        raise UnknownFieldError(unknown, list(COLUMN.fields))
+
+    def plan(state: Current | None) -> Plan | None:
+        current = {} if state is None or state.deleted else state.definition
+        merged = build(ColumnMetadata, {**current, **fields, **base}, stream_id).to_definition()
+        return plan_upsert(merged)(state)
+
+    return execute(reg, COLUMN, stream_id, plan, ctx)
+
+
+def import_columns(
+    reg: Registry, entries: list[dict[str, Any]], ctx: WriteContext
+) -> list[WriteResult]:
+    """Describe many columns in one atomic batch; every invalid entry is reported, none written.
+
+    Raises InvalidDefinitionError (locations `entry N: field`) before writing anything.
+    """
+    issues: list[Issue] = []
+    wanted: dict[str, dict[str, Any]] = {}
+    for index, entry in enumerate(entries):
+        found = build_issues(ColumnMetadata, entry if isinstance(entry, dict) else {})
+        if isinstance(found, list):
+            issues += [Issue(f"entry {index + 1}: {i.location}", i.message) for i in found]
+        else:
+            wanted[COLUMN.stream_id(found)] = found.to_definition()
+    if issues:
+        raise InvalidDefinitionError(issues)
+
+    def work() -> list[WriteResult]:
+        currents = current_states(reg, COLUMN, list(wanted))
+        plans = [(sid, p) for sid, d in wanted.items() if (p := plan_upsert(d)(currents.get(sid)))]
+        versions = {sid: c.version for sid, c in currents.items()}
+        return apply_plans(reg, COLUMN, plans, versions, ctx)
+
+    return run_atomically(reg, work, "column import")

@@ -52,3 +52,23 @@ def metric_yaml(reg: Registry, metric_id: str, version: int | None = None) -> st
     snapshot = get_version(reg, METRIC, metric_id, version)
     fields = {k: snapshot.get(k) for k in METRIC.fields}
     return dump_metric(fields)
+
+
+def install_export(files: dict[str, bytes], directory: Path, overwrite: bool = False) -> list[Path]:
+    """Write the files of an export archive (`<category>/<name>.yml` -> bytes) into a folder,
+    with the same refusals and path checks as `export_yaml`."""
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise RefusedError(
+            f"export refused: {directory} is not empty (export to an empty folder, or overwrite)"
+        )
+    entries = []
+    for member, data in files.items():
+        category, _, file_name = member.partition("/")
+        entries.append({"category": category, "name": file_name.removesuffix(".yml"), "data": data})
+    try:
+        targets = list(export_paths(directory, entries))
+    except ValueError as exc:
+        raise RefusedError(f"export refused: {exc}. Nothing was written.") from exc
+    for target, entry in targets:
+        write_atomically(target, entry["data"].decode("utf-8"))
+    return [t for t, _ in targets]

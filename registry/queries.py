@@ -284,3 +284,14 @@ def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], 
 def metric_versions(reg: Registry, position: int | None = None) -> dict[str, int]:
     """Every metric's version (up to a log position if given), for responses that show it."""
     return reg.store.versions_at(METRIC.kind.stream_type, position)
+
+
+def version_at(reg: Registry, subject: Subject, stream_id: str, moment: datetime) -> int:
+    """The version a stream had at a time (0 if it did not exist yet)."""
+    position = reg.store.position_at(moment)
+    versions = [
+        e.version
+        for e in reg.store.read_stream(subject.kind.stream_type, stream_id)
+        if e.position <= position
+    ]
+    return max(versions, default=0)

@@ -218,13 +218,15 @@ async def import_metrics(
     prune: bool = False,
     source_ref: Annotated[str | None, Query(max_length=200)] = None,
     category: Annotated[str, Query(pattern=r"^[a-z0-9_]+$")] = "uploads",
+    source: Annotated[str, Query(pattern=r"^(web_upload|yaml_import)$")] = WEB_UPLOAD,
 ) -> dict[str, Any]:
     """Reconcile with an uploaded YAML file (body: YAML) or folder (body: a zip of
-    `<category>/<name>.yml`); writer `web_upload`. Answers with the reconcile report."""
+    `<category>/<name>.yml`); writer `web_upload` (`yaml_import` for the CLI's file imports).
+    Answers with the reconcile report."""
     data = await request.body()
     zipped = request.headers.get("content-type", "").startswith("application/zip")
     options = ImportOptions(
-        actor=who.name, writer=WEB_UPLOAD, label=source_ref, prune=prune, dry_run=dry_run
+        actor=who.name, writer=source, label=source_ref, prune=prune, dry_run=dry_run
     )
     pool = request.app.state.registries
     return await run_in_threadpool(_import, pool, data, zipped, category, options)

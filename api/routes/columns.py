@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from api.deps import Admin, Reader, RegistryDep
 from api.routes.admin import WRITE_ERRORS, IfMatch, context, expected_version
 from api.routes.metrics import ERRORS, AsOf, AtPosition
-from api.schemas import ColumnIn, ColumnOut
+from api.schemas import ColumnIn, ColumnOut, ColumnPatch
 from projections import column_stream_id
 from registry import commands, queries
 from registry.commands import COLUMN
@@ -98,6 +98,29 @@ def put_column(
     }
     ctx = context(who, body.reason, expected_version(if_match, body.expected_version))
     commands.save_column(reg, fields, ctx)
+    return column_response(reg, table_id, column, response)
+
+
+@router.patch(
+    "/admin/columns/{table_id}/{column}",
+    response_model=ColumnOut,
+    responses=WRITE_ERRORS,
+    summary="Set some fields of a column",
+    tags=["admin"],
+)
+def patch_column(
+    reg: RegistryDep,
+    who: Admin,
+    table_id: TableId,
+    column: ColumnName,
+    body: ColumnPatch,
+    response: Response,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    """Change only the fields given (describing the column first if it is new)."""
+    fields = body.model_dump(exclude_unset=True, exclude={"reason", "expected_version"})
+    ctx = context(who, body.reason, expected_version(if_match, body.expected_version))
+    commands.set_column(reg, table_id, column, fields, ctx)
     return column_response(reg, table_id, column, response)
 
 

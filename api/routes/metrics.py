@@ -121,9 +121,18 @@ def diff(
     name: Name,
     from_version: Annotated[int | None, Query(alias="from", ge=0)] = None,
     to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    from_time: Annotated[
+        datetime | None, Query(description="... or the version at a time.")
+    ] = None,
+    to_time: Annotated[datetime | None, Query(description="... or the version at a time.")] = None,
 ) -> dict[str, Any]:
     """Field-level changes between two versions (default: previous to current)."""
-    return queries.diff(reg, METRIC, f"{category}/{name}", from_version, to_version).as_dict()
+    metric_id = f"{category}/{name}"
+    if from_time is not None:
+        from_version = queries.version_at(reg, METRIC, metric_id, from_time)
+    if to_time is not None:
+        to_version = queries.version_at(reg, METRIC, metric_id, to_time)
+    return queries.diff(reg, METRIC, metric_id, from_version, to_version).as_dict()
 
 
 @router.get("/metrics/{category}/{name}/validate", responses=ERRORS, summary="Validate a metric")

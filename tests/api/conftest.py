@@ -46,6 +46,9 @@ def api(tmp_path: Path, demo_db: Path) -> Iterator[Api]:
     settings = Settings(data_dir=tmp_path, analytics_db=demo_db, max_body_bytes=64_000)
     app = create_app(settings)
     with TestClient(app) as client:
+        # FastAPI reads route annotations lazily; read them before a test freezes time
+        # (freezegun swaps `datetime` in loaded modules while it is active).
+        assert client.get("/openapi.json").status_code == 200
         pool: RegistryPool = app.state.registries
         tokens = {role: create_token(pool.conn, f"{role}-token", role) for role in ROLES}
         yield Api(client, tokens, pool)

@@ -1,41 +1,340 @@
-"""The `da` command line through Typer's runner, and once through the installed entry point."""
+"""Every `da` command through Typer's runner, its error paths, and the installed entry point."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.cli.conftest import Run
 
-runner = CliRunner()
-
-
-def test_version_prints_the_installed_version() -> None:
-    result = runner.invoke(app, ["version"])
-    assert result.exit_code == 0
-    assert result.output.strip() == "0.1.0"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_demo_runs_end_to_end_and_again(tmp_path: Path) -> None:
-    first = runner.invoke(app, ["--data-dir", str(tmp_path), "demo"])
-    assert first.exit_code == 0, first.output
-    assert "-WHERE status = 'active'" in first.output
-    assert "event log verified: True (3 events" in first.output
-    assert "projection in step with the log: True" in first.output
-    second = runner.invoke(app, ["--data-dir", str(tmp_path), "demo"])
-    assert second.exit_code == 0, second.output
-    assert "revenue/mrr: version 3 (unchanged)" in second.output
-    assert "event log verified: True (5 events" in second.output
+def as_json(result: object) -> object:
+    return json.loads(result.stdout)  # type: ignore[attr-defined]
 
 
-def test_every_command_has_help_and_is_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    for command in app.registered_commands:
-        assert command.callback is not None and command.callback.__doc__, command.name
-        assert f"da {command.name}" in readme, f"`da {command.name}` is not in README.md"
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["version"])
+    assert (result.exit_code, result.stdout.strip()) == (0, "0.1.0")
+
+
+def all_commands() -> list[str]:
+    names = [f"da {c.name}" for c in app.registered_commands]
+    for group in app.registered_groups:
+        names += [f"da {group.name} {c.name}" for c in group.typer_instance.registered_commands]
+    return names
+
+
+@pytest.mark.parametrize("command", all_commands())
+def test_every_command_has_help_and_is_in_the_readme(command: str) -> None:
+    result = CliRunner().invoke(app, [*command.split()[1:], "--help"])
+    assert result.exit_code == 0 and "Usage" in result.stdout
+    assert command in README.read_text(), f"`{command}` is not in README.md"
+
+
+def test_demo_is_ready_and_idempotent(da: Run) -> None:
+    again = da("demo")
+    assert again.exit_code == 0
+    assert "starter pack: 11 metrics in the registry (0 written now)" in again.stdout
+    assert "validated against the demo database: 0 findings" in again.stdout
+
+
+def test_list_show_search(da: Run) -> None:
+    listed = da("metrics", "list", "--json")
+    assert [m["id"] for m in as_json(listed)][:2] == [
+        "operations/infrastructure_cost",
+        "operations/support_resolution_time",
+    ]  # type: ignore[index]
+    assert "revenue/mrr" in da("metrics", "list", "--category", "revenue").stdout
+    shown = as_json(da("metrics", "show", "revenue/mrr", "--json"))
+    assert shown["table_name"] == "subscriptions" and shown["version"] == 1  # type: ignore[index]
+    assert "SELECT billing_date AS month" in da("metrics", "show", "revenue/mrr").stdout
+    assert [m["id"] for m in as_json(da("metrics", "search", "mau", "--json"))] == [
+        "product_usage/active_users"
+    ]  # type: ignore[index]
+
+
+def test_missing_metric_is_one_line_and_exit_1(da: Run) -> None:
+    result = da("metrics", "show", "revenue/nope")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: metric 'revenue/nope' does not exist"
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_create_update_delete_restore(da: Run, tmp_path: Path) -> None:
+    file = tmp_path / "sales" / "win_rate.yml"
+    file.parent.mkdir()
+    file.write_text(
+        "name: win_rate\ntype: ratio\nunit: percentage\ntable: opportunities\nsql: SELECT 1\n"
+    )
+    created = as_json(da("metrics", "create", "-f", str(file), "--reason", "new", "--json"))
+    assert (created["id"], created["table_name"]) == ("sales/win_rate", "opportunities")  # type: ignore[index]
+    updated = as_json(
+        da(
+            "metrics",
+            "update",
+            "sales/win_rate",
+            "--set",
+            "unit=percent",
+            "--set",
+            "synonyms=[wr, win]",
+            "--json",
+        )
+    )
+    assert (updated["unit"], updated["synonyms"], updated["version"]) == (
+        "percent",
+        ["wr", "win"],
+        2,
+    )  # type: ignore[index]
+    assert (
+        da("metrics", "delete", "sales/win_rate", "--reason", "gone").stdout.strip()
+        == "deleted sales/win_rate (version 3)"
+    )
+    assert da("metrics", "restore", "sales/win_rate").exit_code == 0
+    history = as_json(da("metrics", "history", "sales/win_rate", "--json"))
+    assert [(h["event_type"], h["actor"]) for h in history] == [  # type: ignore[union-attr]
+        ("MetricCreated", "alice"),
+        ("MetricUpdated", "alice"),
+        ("MetricDeleted", "alice"),
+        ("MetricRestored", "alice"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("metrics", "update", "revenue/mrr", "--set", "colour=red"), 1, "colour: unknown field"),
+        (
+            ("metrics", "update", "revenue/mrr", "--set", "type=summ"),
+            1,
+            "type: 'summ' is not one of sum, count, avg, ratio",
+        ),
+        (("metrics", "update", "revenue/mrr", "--set", "nonsense"), 2, "is not field=value"),
+        (("metrics", "rollback", "revenue/mrr", "--to", "1"), 2, "--reason"),
+        (
+            ("metrics", "rollback", "revenue/mrr", "--to", "7", "--reason", "x"),
+            1,
+            "has no version 7",
+        ),
+        (("metrics", "diff", "revenue/mrr", "--as-of", "2026-01-01"), 2, "give --as-of twice"),
+        (("metrics", "list", "--as-of", "yesterday"), 2, "Invalid value for '--as-of'"),
+        (("audit", "verify", "--anchor", "12"), 2, "POSITION:HASH"),
+        (("metrics", "import", "/no/such/folder"), 2, "does not exist"),
+    ],
+)
+def test_errors_are_one_sentence(da: Run, args: tuple[str, ...], code: int, message: str) -> None:
+    result = da(*args)
+    assert result.exit_code == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_create_from_a_bad_file_names_the_file_and_field(da: Run, tmp_path: Path) -> None:
+    file = tmp_path / "revenue" / "bad.yml"
+    file.parent.mkdir()
+    file.write_text("name: bad\nsql: SELECT 1\nowner: bob\n")
+    result = da("metrics", "create", "-f", str(file))
+    assert result.exit_code == 1 and "owner: unknown field" in result.stderr
+    broken = tmp_path / "revenue" / "broken.yml"
+    broken.write_text("name: [\n")
+    assert "broken YAML" in da("metrics", "create", "-f", str(broken)).stderr
+
+
+def test_diff_rollback_and_as_of(da: Run) -> None:
+    da("metrics", "update", "revenue/mrr", "--set", "unit=EUR", "--reason", "try")
+    diff = da("metrics", "diff", "revenue/mrr")
+    assert "unit: 'USD' -> 'EUR'" in diff.stdout
+    structured = as_json(da("metrics", "diff", "revenue/mrr", "1", "2", "--json"))
+    assert structured["changes"] == [{"field": "unit", "old": "USD", "new": "EUR"}]  # type: ignore[index]
+    rolled = as_json(
+        da("metrics", "rollback", "revenue/mrr", "--to", "1", "--reason", "undo", "--json")
+    )
+    assert (rolled["unit"], rolled["version"]) == ("USD", 3)  # type: ignore[index]
+    at_two = as_json(da("metrics", "list", "--at", "12", "--json"))
+    assert next(m for m in at_two if m["id"] == "revenue/mrr")["unit"] == "EUR"  # type: ignore[union-attr, index]
+    by_time = as_json(
+        da(
+            "metrics",
+            "diff",
+            "revenue/mrr",
+            "--as-of",
+            "2000-01-01",
+            "--as-of",
+            "2999-01-01",
+            "--json",
+        )
+    )
+    assert (by_time["from_version"], by_time["to_version"]) == (0, 3)  # type: ignore[index]
+
+
+def test_sql_diff_is_shown(da: Run) -> None:
+    da("metrics", "update", "revenue/arr", "--set", "sql=SELECT 12")
+    assert "+SELECT 12" in da("metrics", "diff", "revenue/arr").stdout
+
+
+def test_import_export_round_trip(da: Run, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    assert (
+        da("metrics", "export", "--dir", str(out)).stdout.strip() == f"exported 11 metrics to {out}"
+    )
+    assert yaml.safe_load((out / "revenue" / "mrr.yml").read_text())["table"] == "subscriptions"
+    assert da("metrics", "export", "--dir", str(out)).exit_code == 1  # not empty
+    again = da("metrics", "import", str(out))
+    assert again.stdout.strip().endswith("11 unchanged; wrote 0; 0 unreadable")
+    (out / "revenue" / "arr.yml").unlink()
+    (out / "revenue" / "bad.yml").write_text("name: bad\n")
+    refused = da("metrics", "import", str(out), "--prune", "--source-ref", "starter_pack")
+    assert refused.exit_code == 1 and "bad.yml" in refused.stderr
+    (out / "revenue" / "bad.yml").unlink()
+    dry = da(
+        "metrics",
+        "import",
+        str(out),
+        "--prune",
+        "--source-ref",
+        "starter_pack",
+        "--dry-run",
+        "--json",
+    )
+    assert as_json(dry)["deleted"] == ["revenue/arr"]  # type: ignore[index]
+    assert da("metrics", "show", "revenue/arr").exit_code == 0
+    one = da("metrics", "export", "--metric", "revenue/mrr@1")
+    assert yaml.safe_load(one.stdout)["name"] == "mrr"
+
+
+def test_validate_and_table_map(da: Run, data: Path) -> None:
+    assert da("metrics", "validate").stdout.strip() == "all metrics validate clean"
+    da("metrics", "update", "revenue/mrr", "--set", "time_column=billed_on")
+    broken = da("metrics", "validate", "revenue/mrr", "--json")
+    assert broken.exit_code == 1 and as_json(broken)[0]["field"] == "time_column"  # type: ignore[index]
+    explicit = da(
+        "metrics", "validate", "revenue/arr", "--db", str(data / "demo" / "analytics.duckdb")
+    )
+    assert explicit.exit_code == 0
+    mapping = as_json(da("metrics", "table-map", "--json"))
+    assert mapping["orders"] == ["new_customers", "total_revenue"]  # type: ignore[index]
+    assert "orders: new_customers, total_revenue" in da("metrics", "table-map").stdout
+
+
+def test_columns(da: Run, tmp_path: Path) -> None:
+    made = as_json(
+        da(
+            "columns",
+            "set",
+            "orders",
+            "total_amount",
+            "--basetype",
+            "NUMERIC",
+            "--description",
+            "Order total",
+            "--json",
+        )
+    )
+    assert (made["basetype"], made["confidence"]) == ("NUMERIC", "manual")  # type: ignore[index]
+    da("columns", "set", "orders", "total_amount", "--confidence", "verified")
+    shown = as_json(da("columns", "show", "orders", "total_amount", "--json"))
+    assert (shown["description"], shown["confidence"]) == ("Order total", "verified")  # type: ignore[index]
+    assert len(as_json(da("columns", "history", "orders", "total_amount", "--json"))) == 2  # type: ignore[arg-type]
+    file = tmp_path / "columns.yml"
+    file.write_text(
+        yaml.safe_dump(
+            [
+                {"table_id": "orders", "column_name": "channel", "basetype": "STRING"},
+                {"table_id": "orders", "column_name": "region", "basetype": "STRING"},
+            ]
+        )
+    )
+    assert da("columns", "import", str(file)).stdout.strip() == "2 columns written, 0 unchanged"
+    assert [c["column_name"] for c in as_json(da("columns", "list", "orders", "--json"))] == [
+        "channel",
+        "region",
+        "total_amount",
+    ]  # type: ignore[union-attr, index]
+    exported = yaml.safe_load(da("columns", "export", "--table", "orders").stdout)
+    assert len(exported) == 3 and exported[0]["column_name"] == "channel"
+    file.write_text(
+        yaml.safe_dump([{"table_id": "orders"}, {"column_name": "x", "table_id": "bad id"}])
+    )
+    bad = da("columns", "import", str(file))
+    assert (
+        bad.exit_code == 1
+        and "entry 1: column_name: is required" in bad.stderr
+        and "entry 2: table_id" in bad.stderr
+    )
+    assert da("columns", "delete", "orders", "channel").stdout.startswith("deleted orders:channel")
+    assert da("columns", "show", "orders", "channel").exit_code == 1
+
+
+def test_audit_log_verify_head(da: Run, data: Path) -> None:
+    da("metrics", "update", "revenue/mrr", "--set", "unit=EUR", "--reason", "audit me")
+    page = as_json(da("audit", "log", "--actor", "alice", "--json"))
+    assert [(e["stream_id"], e["reason"]) for e in page["events"]] == [("revenue/mrr", "audit me")]  # type: ignore[index]
+    assert "audit me" in da("audit", "log", "--metric", "revenue/mrr").stdout
+    assert da("audit", "log", "--type", "MetricRolledBack", "--json").exit_code == 0
+    anchor = da("audit", "head").stdout.strip()
+    assert anchor.startswith("12:")
+    assert da("audit", "verify", "--anchor", anchor).stdout.startswith("ok: 12 events verified")
+    import duckdb
+
+    conn = duckdb.connect(str(data / "state" / "system.duckdb"))
+    conn.execute("UPDATE event_log SET reason = 'forged' WHERE position = 12")
+    conn.close()
+    broken = da("audit", "verify")
+    assert broken.exit_code == 1 and broken.stdout.startswith("BROKEN at position 12")
+
+
+def test_projections_check_and_rebuild(da: Run, data: Path) -> None:
+    assert da("projections", "check").stdout.strip() == "in step: the tables match the event log"
+    import duckdb
+
+    conn = duckdb.connect(str(data / "state" / "system.duckdb"))
+    conn.execute("UPDATE metric_definitions SET unit = 'JPY' WHERE id = 'revenue/mrr'")
+    conn.close()
+    check = da("projections", "check")
+    assert check.exit_code == 1 and "unit is 'JPY', the log says 'USD'" in check.stdout
+    assert da("projections", "rebuild").stdout.strip() == "rebuilt: 11 rows from the event log"
+    assert da("projections", "check").exit_code == 0
+
+
+def test_starter_pack_and_tokens(da: Run) -> None:
+    assert "0 added, 0 updated, 11 unchanged" in da("starter-pack", "load").stdout
+    token = da("tokens", "create", "--role", "auditor", "--name", "carol").stdout.strip()
+    assert token.startswith("mr_")
+    listed = as_json(da("tokens", "list", "--json"))
+    assert [(t["name"], t["role"]) for t in listed] == [("carol", "auditor")]  # type: ignore[union-attr, index]
+    assert da("tokens", "revoke", "carol").stdout.strip() == "revoked carol"
+    assert da("tokens", "revoke", "carol").exit_code == 1
+    assert da("tokens", "create", "--role", "boss", "--name", "x").exit_code == 1
+
+
+def test_a_locked_database_with_no_server_is_one_sentence(da: Run, data: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
+            str(data / "state" / "system.duckdb"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        result = da("metrics", "list")
+        assert result.exit_code == 1
+        assert "is in use by another process" in result.stderr and "Traceback" not in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_installed_entry_point(tmp_path: Path) -> None:
@@ -49,5 +348,12 @@ def test_installed_entry_point(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "projection in step with the log: True" in done.stdout
-    assert (tmp_path / "state" / "system.duckdb").exists()
+    assert "starter pack: 11 metrics in the registry (11 written now)" in done.stdout
+    listed = subprocess.run(
+        [str(da), "--data-dir", str(tmp_path), "metrics", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert len(json.loads(listed.stdout)) == 11

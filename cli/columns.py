@@ -1,0 +1,138 @@
+"""`da columns ...`: what each table column means."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from cli.backend import LocalBackend, backend_for
+from cli.output import emit, emit_json, fields, table
+from registry.commands import WriteContext, import_columns
+from registry.errors import InvalidDefinitionError, Issue, RegistryError
+
+app = typer.Typer(help="Read and change column metadata.", no_args_is_help=True)
+Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
+Reason = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the history.")]
+Table = Annotated[str, typer.Argument(help="The table id, e.g. in.c-sales.orders.")]
+Column = Annotated[str, typer.Argument(help="The column name.")]
+COLUMNS = [
+    "table_id",
+    "column_name",
+    "basetype",
+    "description",
+    "confidence",
+    "source",
+    "updated_at",
+]
+
+
+def _local(ctx: typer.Context, what: str) -> LocalBackend:
+    backend = backend_for(ctx.obj)
+    if not isinstance(backend, LocalBackend):
+        raise RegistryError(
+            f"`da columns {what}` works on the embedded database only; stop the server first"
+        )
+    return backend
+
+
+@app.command("list")
+def list_columns(ctx: typer.Context, table_id: Table, as_json: Json = False) -> None:
+    """Every described column of a table."""
+    rows = backend_for(ctx.obj).list_columns(table_id)
+    emit_json(rows) if as_json else table(rows, COLUMNS[1:])
+
+
+@app.command("show")
+def show(ctx: typer.Context, table_id: Table, column: Column, as_json: Json = False) -> None:
+    """One column's metadata."""
+    row = backend_for(ctx.obj).get_column(table_id, column)
+    emit_json(row) if as_json else fields(row, COLUMNS + ["version"])
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    table_id: Table,
+    column: Column,
+    basetype: Annotated[
+        str | None, typer.Option(help="e.g. STRING, INTEGER, NUMERIC, DATE.")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="What the column means.")] = None,
+    confidence: Annotated[str | None, typer.Option(help="manual, inferred, verified, ...")] = None,
+    source: Annotated[str | None, typer.Option(help="Who says so (default manual).")] = None,
+    reason: Reason = None,
+    as_json: Json = False,
+) -> None:
+    """Set fields of a column's metadata (describing the column if it is new)."""
+    given = {
+        "basetype": basetype,
+        "description": description,
+        "confidence": confidence,
+        "source": source,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    row = backend_for(ctx.obj).set_column(table_id, column, changes, reason)
+    emit_json(row) if as_json else fields(row, COLUMNS)
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, table_id: Table, column: Column, reason: Reason = None) -> None:
+    """Delete a column's metadata (a tombstone: the history stays)."""
+    result = backend_for(ctx.obj).delete_column(table_id, column, reason)
+    emit(f"deleted {result['id']} (version {result['version']})")
+
+
+@app.command("history")
+def history(ctx: typer.Context, table_id: Table, column: Column, as_json: Json = False) -> None:
+    """Every version of a column's metadata."""
+    entries = backend_for(ctx.obj).column_history(table_id, column)
+    emit_json(entries) if as_json else table(
+        entries, ["version", "event_type", "recorded_at", "actor", "reason", "changed"]
+    )
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="YAML: a list of {table_id, column_name, basetype, description, ...}.",
+        ),
+    ],
+    reason: Reason = None,
+) -> None:
+    """Describe many columns from a YAML file, as one atomic batch."""
+    backend = _local(ctx, "import")
+    try:
+        entries: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InvalidDefinitionError([Issue(str(file), f"broken YAML: {exc}")]) from exc
+    if not isinstance(entries, list):
+        raise InvalidDefinitionError([Issue(str(file), "must hold a list of column entries")])
+    written = import_columns(
+        backend.registry, entries, WriteContext(actor=ctx.obj.actor, reason=reason)
+    )
+    emit(f"{len(written)} columns written, {len(entries) - len(written)} unchanged")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    table_id: Annotated[str | None, typer.Option("--table", help="Only this table.")] = None,
+) -> None:
+    """Print column metadata as YAML (the format `da columns import` reads)."""
+    from registry.queries import list_columns
+
+    rows = list_columns(_local(ctx, "export").registry, table_id)
+    keep = COLUMNS[:-1]
+    emit(
+        yaml.safe_dump(
+            [{k: r[k] for k in keep} for r in rows], sort_keys=False, allow_unicode=True
+        ).rstrip()
+    )

@@ -1,0 +1,338 @@
+"""`da metrics ...`: every metric command, each one call to the backend and one rendering."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from cli.backend import Backend, backend_for
+from cli.output import emit, emit_json, fields, is_terminal, table, unified_diff
+from projections import METRIC_TABLE
+from registry.errors import InvalidDefinitionError, Issue
+from registry.models import METRIC_FIELDS
+from registry.yaml_io import dump_metric, from_yaml_keys
+
+app = typer.Typer(help="Read and change metric definitions.", no_args_is_help=True)
+
+Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
+Reason = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the history.")]
+AsOf = Annotated[
+    datetime | None, typer.Option("--as-of", help="As the registry was at this UTC time.")
+]
+At = Annotated[
+    int | None, typer.Option("--at", min=0, help="As the registry was after this log position.")
+]
+MetricArg = Annotated[str, typer.Argument(help="The metric id, category/name.")]
+SHOW_ORDER = [c for c in METRIC_TABLE.column_names] + ["version"]
+
+
+def backend(ctx: typer.Context) -> Backend:
+    return backend_for(ctx.obj)
+
+
+def working(message: str) -> AbstractContextManager[Any]:
+    """A spinner on a terminal while a long call runs; silent when output is piped."""
+    if not is_terminal():
+        return nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
+def show_metric(metric: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(metric)
+    else:
+        fields(metric, SHOW_ORDER + ["event_type", "actor", "reason", "recorded_at"])
+
+
+@app.command("list")
+def list_metrics(
+    ctx: typer.Context,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    as_of: AsOf = None,
+    at: At = None,
+    as_json: Json = False,
+) -> None:
+    """List live metrics (or as they were at a time or log position)."""
+    metrics = backend(ctx).list_metrics(category, as_of, at)
+    if as_json:
+        emit_json(metrics)
+    else:
+        table(metrics, ["id", "display_name", "type", "unit", "table_name", "version"])
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    version: Annotated[int | None, typer.Option(min=1, help="That version's definition.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Show a metric's canonical definition (current, or at a version)."""
+    show_metric(backend(ctx).get_metric(metric_id, version), as_json)
+
+
+@app.command("search")
+def search(
+    ctx: typer.Context,
+    text: Annotated[
+        str, typer.Argument(help="Words in a name, display name, description or synonym.")
+    ],
+    as_json: Json = False,
+) -> None:
+    """Find metrics by name, display name, description or synonym."""
+    found = backend(ctx).search(text)
+    if as_json:
+        emit_json(found)
+    else:
+        table(found, ["id", "display_name", "synonyms", "unit"])
+
+
+def read_definition(path: Path) -> dict[str, Any]:
+    """One metric from a YAML file, with its category defaulting to the file's folder."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InvalidDefinitionError([Issue(str(path), f"broken YAML: {exc}")]) from exc
+    if not isinstance(data, dict):
+        raise InvalidDefinitionError([Issue(str(path), "must hold one metric (a mapping)")])
+    mapped = from_yaml_keys(data)
+    mapped.setdefault("category", path.resolve().parent.name)
+    return mapped
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    file: Annotated[
+        Path,
+        typer.Option(
+            "-f", "--file", exists=True, dir_okay=False, help="A YAML file holding one metric."
+        ),
+    ],
+    reason: Reason = None,
+    as_json: Json = False,
+) -> None:
+    """Create a metric from a YAML file (or replace the definition of an existing id)."""
+    show_metric(backend(ctx).create_metric(read_definition(file), reason), as_json)
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """`field=value` pairs; a value in [..] or {..} is read as YAML (lists, mappings)."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r} is not field=value", param_hint="--set")
+        if value.startswith(("[", "{")):
+            try:
+                parsed[name] = yaml.safe_load(value)
+            except yaml.YAMLError as exc:
+                raise typer.BadParameter(f"{name}: {exc}", param_hint="--set") from exc
+        else:
+            parsed[name] = None if value == "" else value
+    return from_yaml_keys(parsed)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    set_: Annotated[
+        list[str],
+        typer.Option("--set", help="field=value; lists as [a, b]. Repeat for more fields."),
+    ],
+    reason: Reason = None,
+    as_json: Json = False,
+) -> None:
+    """Change named fields of a metric."""
+    show_metric(backend(ctx).update_metric(metric_id, parse_settings(set_), reason), as_json)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context, metric_id: MetricArg, reason: Reason = None, as_json: Json = False
+) -> None:
+    """Delete a metric (a tombstone: its history stays readable, and it can be restored)."""
+    result = backend(ctx).delete_metric(metric_id, reason)
+    emit_json(result) if as_json else emit(f"deleted {result['id']} (version {result['version']})")
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context, metric_id: MetricArg, reason: Reason = None, as_json: Json = False
+) -> None:
+    """Restore a deleted metric as it was."""
+    show_metric(backend(ctx).restore_metric(metric_id, reason), as_json)
+
+
+@app.command("history")
+def history(ctx: typer.Context, metric_id: MetricArg, as_json: Json = False) -> None:
+    """Every version of a metric: who changed what, when and why."""
+    entries = backend(ctx).history(metric_id)
+    if as_json:
+        emit_json(entries)
+    else:
+        table(
+            entries,
+            ["version", "event_type", "recorded_at", "actor", "reason", "changed", "batch_id"],
+        )
+
+
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    from_version: Annotated[
+        int | None, typer.Argument(min=0, help="Older version (default: the previous one).")
+    ] = None,
+    to_version: Annotated[
+        int | None, typer.Argument(min=1, help="Newer version (default: the current one).")
+    ] = None,
+    as_of: Annotated[
+        list[datetime] | None,
+        typer.Option("--as-of", help="Compare the versions at two times instead (give it twice)."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Field-level differences between two versions; SQL as a unified diff."""
+    times: tuple[datetime | None, datetime | None] = (None, None)
+    if as_of:
+        if len(as_of) != 2:
+            raise typer.BadParameter(
+                "give --as-of twice: the older time, then the newer", param_hint="--as-of"
+            )
+        times = (as_of[0], as_of[1])
+    result = backend(ctx).diff(metric_id, (from_version, to_version), times)
+    if as_json:
+        emit_json(result)
+        return
+    emit(f"{result['id']}: version {result['from_version']} -> {result['to_version']}")
+    for change in result["changes"]:
+        if change["field"] != "sql":
+            emit(f"  {change['field']}: {change['old']!r} -> {change['new']!r}")
+    if result["sql_diff"]:
+        unified_diff(result["sql_diff"])
+    if not result["changes"]:
+        emit("  no differences")
+
+
+@app.command("rollback")
+def rollback(
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    to: Annotated[int, typer.Option("--to", min=1, help="The version to make current again.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: required for a rollback.")],
+    as_json: Json = False,
+) -> None:
+    """Make an earlier version current again, as a new event (nothing is rewritten)."""
+    show_metric(backend(ctx).roll_back(metric_id, to, reason), as_json)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    path: Annotated[
+        Path, typer.Argument(exists=True, help="A YAML file, or a folder of <category>/<name>.yml.")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write nothing.")] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Delete this writer's and label's metrics the source no longer has."
+        ),
+    ] = False,
+    source_ref: Annotated[
+        str | None,
+        typer.Option("--source-ref", help="A label for this source (e.g. finance, a git sha)."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Import (reconcile) YAML metric files as one atomic batch."""
+    with working(f"importing {path}"):
+        report = backend(ctx).import_path(path, dry_run, prune, source_ref)
+    if as_json:
+        emit_json(report)
+        return
+    for key in ("added", "updated", "adopted", "deleted"):
+        for metric_id in report[key]:
+            emit(f"{key:<9} {metric_id}")
+    for path_text in report["unreadable"]:
+        for problem in report["problems"].get(path_text, []):
+            emit(f"skipped   {problem}")
+    planned = sum(len(report[k]) for k in ("added", "updated", "adopted", "deleted"))
+    wrote = f"would write {planned}" if report["dry_run"] else f"wrote {len(report['written'])}"
+    emit(f"{len(report['unchanged'])} unchanged; {wrote}; {len(report['unreadable'])} unreadable")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Target folder (empty, unless --overwrite).")
+    ] = Path("metrics-export"),
+    as_of: AsOf = None,
+    at: At = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Write into a non-empty folder, mirroring the registry."),
+    ] = False,
+    version: Annotated[
+        str | None,
+        typer.Option("--metric", help="Print one metric's YAML instead (ID or ID@VERSION)."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Export metrics as <dir>/<category>/<name>.yml (now, or as of a time or position)."""
+    if version is not None:
+        metric_id, _, number = version.partition("@")
+        metric = backend(ctx).get_metric(metric_id, int(number) if number.isdigit() else None)
+        emit(dump_metric({k: metric.get(k) for k in METRIC_FIELDS}).rstrip())
+        return
+    with working(f"exporting to {directory}"):
+        files = backend(ctx).export(directory, as_of, at, overwrite)
+    emit_json(files) if as_json else emit(f"exported {len(files)} metrics to {directory}")
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    metric_id: Annotated[str | None, typer.Argument(help="One metric (default: all).")] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            exists=True,
+            dir_okay=False,
+            help="Analytics DuckDB file (default: the demo one).",
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Check metrics against an analytics database without scanning data; exit 1 on errors."""
+    findings = backend(ctx).validate(metric_id, db)
+    if as_json:
+        emit_json(findings)
+    elif findings:
+        table(findings, ["severity", "metric_id", "field", "message"])
+    else:
+        emit("all metrics validate clean")
+    if any(f["severity"] == "error" for f in findings):
+        raise typer.Exit(1)
+
+
+@app.command("table-map")
+def table_map(ctx: typer.Context, as_json: Json = False) -> None:
+    """Which metrics read which table (table_name and tables)."""
+    mapping = backend(ctx).table_map()
+    if as_json:
+        emit_json(mapping)
+    else:
+        for name, metrics in mapping.items():
+            emit(f"{name}: {', '.join(metrics)}")
