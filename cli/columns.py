@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from cli.backend import LocalBackend, backend_for
 from cli.output import emit, emit_json, fields, table
@@ -108,6 +107,8 @@ def import_(
     reason: Reason = None,
 ) -> None:
     """Describe many columns from a YAML file, as one atomic batch."""
+    import yaml
+
     backend = _local(ctx, "import")
     try:
         entries: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -127,6 +128,8 @@ def export(
     table_id: Annotated[str | None, typer.Option("--table", help="Only this table.")] = None,
 ) -> None:
     """Print column metadata as YAML (the format `da columns import` reads)."""
+    import yaml
+
     from registry.queries import list_columns
 
     rows = list_columns(_local(ctx, "export").registry, table_id)

@@ -6,12 +6,13 @@ import typer
 
 from cli.admin import local
 from cli.output import emit
-from registry.starter import build_demo, load_starter_pack
-from registry.validation import validate
 
 
 def demo(ctx: typer.Context) -> None:
     """Build the demo analytics database, load the starter pack, validate it, say what next."""
+    from registry.starter import build_demo, load_starter_pack
+    from registry.validation import validate
+
     settings = ctx.obj.settings
     registry = local(ctx, "demo").registry
     database = build_demo(settings.demo_db_path)

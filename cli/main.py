@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,8 +12,9 @@ from cli import admin, audit, columns, demo, metrics, serve
 from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
-from registry import DatabaseLockedError, RegistryError, load_settings
-from registry.repository import default_actor
+from registry.connection import DatabaseLockedError
+from registry.errors import RegistryError
+from registry.settings import default_actor, load_settings
 
 # Errors the user can act on; anything else is a bug and keeps its traceback.
 USER_ERRORS = (RegistryError, EventStoreError, DatabaseLockedError, OSError)
@@ -84,6 +84,8 @@ def main(
 @app.command("version")
 def show_version() -> None:
     """Print the installed version of the registry."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         emit(version("metrics-registry"))
     except PackageNotFoundError:

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from cli.backend import Backend, backend_for
 from cli.output import emit, emit_json, fields, is_terminal, table, unified_diff
 from projections import METRIC_TABLE
 from registry.errors import InvalidDefinitionError, Issue
 from registry.models import METRIC_FIELDS
-from registry.yaml_io import dump_metric, from_yaml_keys
 
 app = typer.Typer(help="Read and change metric definitions.", no_args_is_help=True)
 
@@ -96,6 +94,10 @@ def search(
 
 def read_definition(path: Path) -> dict[str, Any]:
     """One metric from a YAML file, with its category defaulting to the file's folder."""
+    import yaml
+
+    from registry.yaml_io import from_yaml_keys
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -125,6 +127,10 @@ def create(
 
 def parse_settings(pairs: list[str]) -> dict[str, Any]:
     """`field=value` pairs; a value in [..] or {..} is read as YAML (lists, mappings)."""
+    import yaml
+
+    from registry.yaml_io import from_yaml_keys
+
     parsed: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -291,6 +297,8 @@ def export(
 ) -> None:
     """Export metrics as <dir>/<category>/<name>.yml (now, or as of a time or position)."""
     if version is not None:
+        from registry.yaml_io import dump_metric
+
         metric_id, _, number = version.partition("@")
         metric = backend(ctx).get_metric(metric_id, int(number) if number.isdigit() else None)
         emit(dump_metric({k: metric.get(k) for k in METRIC_FIELDS}).rstrip())

@@ -5,7 +5,6 @@ They only delegate to commands and queries; every write goes through the event l
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,15 +16,7 @@ from registry.commands import COLUMN, METRIC, WriteContext
 from registry.errors import NotFoundError
 from registry.imports import ImportOptions
 from registry.session import Registry, attach
-
-
-def default_actor() -> str:
-    """The OS user name, or `unknown` where there is none."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
+from registry.settings import default_actor
 
 Rows = list[dict[str, Any]]
 Names = list[str]  # aliases: inside the class `list` names the method

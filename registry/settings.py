@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,3 +58,11 @@ def load_settings(
         analytics_db=Path(analytics) if analytics else None,
         max_body_bytes=int(limit),
     )
+
+
+def default_actor() -> str:
+    """The OS user name, or `unknown` where there is none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
