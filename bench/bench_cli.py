@@ -37,7 +37,10 @@ def main() -> None:
         ("da version", [da, "version"]),
         ("da metrics list", [da, "--data-dir", data, "metrics", "list"]),
         ("da metrics list --json", [da, "--data-dir", data, "metrics", "list", "--json"]),
-        ("da metrics show revenue/mrr --json", [da, "--data-dir", data, "metrics", "show", "revenue/mrr", "--json"]),
+        (
+            "da metrics show revenue/mrr --json",
+            [da, "--data-dir", data, "metrics", "show", "revenue/mrr", "--json"],
+        ),
     ):
         median, best = timed(args, runs)
         print(f"{label:<36} median {median:5.3f} s   best {best:5.3f} s")

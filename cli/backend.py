@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from registry import Settings, open_registry, queries
-from registry.commands import COLUMN, METRIC, WriteContext
+from registry.commands import WriteContext
 from registry.errors import RegistryError
+from registry.plans import COLUMN, METRIC
 from registry.session import Registry
 
 Json = Any

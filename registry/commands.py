@@ -1,5 +1,7 @@
 """Commands: validate everything, then append the event and project it in one transaction.
 
+The decisions themselves are pure functions in `registry.plans`.
+
 Each command reads the stream's last event, plans at most one new event from it (a pure
 decision), and appends it with the version it read as the expected version. A write that
 changes nothing appends nothing and says so (`WriteResult.changed` is False). Another writer
@@ -12,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from events import (
@@ -23,7 +25,7 @@ from events import (
     StreamTip,
     VersionConflictError,
 )
-from projections import COLUMNS, METRICS, StreamKind, column_stream_id
+from projections import column_stream_id
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -31,41 +33,23 @@ from registry.errors import (
     NotFoundError,
     UnknownFieldError,
 )
-from registry.models import (
-    ColumnMetadata,
-    Definition,
-    MetricDefinition,
-    build,
-    build_issues,
-    metric_input,
+from registry.models import ColumnMetadata, MetricDefinition, build, build_issues, metric_input
+from registry.plans import (
+    COLUMN,
+    METRIC,
+    Current,
+    Plan,
+    Planner,
+    Subject,
+    plan_delete,
+    plan_restore,
+    plan_rollback,
+    plan_update,
+    plan_upsert,
 )
 from registry.session import Registry
 
 _ATTEMPTS = 50
-
-
-@dataclass(frozen=True)
-class Subject:
-    """A kind of stream bound to the model that validates its definitions."""
-
-    kind: StreamKind
-    model: type[Definition]
-    label: str
-    fixed: tuple[str, ...]  # fields that make up the id and so cannot be updated
-
-    def stream_id(self, definition: Definition) -> str:
-        if isinstance(definition, MetricDefinition):
-            return definition.id
-        assert isinstance(definition, ColumnMetadata)  # noqa: S101 - the only other model
-        return column_stream_id(definition.table_id, definition.column_name)
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return tuple(self.model.model_fields)
-
-
-METRIC = Subject(METRICS, MetricDefinition, "metric", ("category", "name"))
-COLUMN = Subject(COLUMNS, ColumnMetadata, "column", ("table_id", "column_name"))
 
 
 @dataclass(frozen=True)
@@ -92,133 +76,6 @@ class WriteResult:
     changed_fields: tuple[str, ...] = ()
     position: int | None = None
     replayed: bool = False  # the answer to an earlier request with the same idempotency key
-
-
-@dataclass(frozen=True)
-class Current:
-    """What a command needs to know of a stream: its version, definition, and if it is deleted."""
-
-    version: int
-    definition: dict[str, Any]
-    deleted: bool
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The one event a command decided to append."""
-
-    fact: str
-    definition: dict[str, Any]
-    changed: tuple[str, ...]
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-Planner = Callable[[Current | None], Plan | None]
-
-
-# -- pure decisions ---------------------------------------------------------------------------
-
-
-def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
-    """Names of the fields whose values differ (lists and mappings compared as values)."""
-    return tuple(k for k in new if old.get(k) != new.get(k))
-
-
-def plan_upsert(definition: dict[str, Any]) -> Planner:
-    """Create the stream (or re-create a deleted one), or update it to this definition."""
-
-    def plan(state: Current | None) -> Plan | None:
-        if state is None or state.deleted:
-            filled = tuple(k for k, v in definition.items() if v not in (None, [], {}))
-            return Plan("Created", definition, filled)
-        changed = changed_fields(state.definition, definition)
-        return Plan("Updated", definition, changed) if changed else None
-
-    return plan
-
-
-def _live(subject: Subject, stream_id: str, state: Current | None) -> Current:
-    if state is None or state.deleted:
-        raise NotFoundError(f"{subject.label} {stream_id!r} does not exist")
-    return state
-
-
-def plan_update(subject: Subject, stream_id: str, fields: dict[str, Any]) -> Planner:
-    """Change named fields of a live definition."""
-    unknown = sorted(set(fields) - set(subject.fields))
-    if unknown:
-        raise UnknownFieldError(unknown, list(subject.fields))
-    fixed = [Issue(f, "is part of the id and cannot change") for f in subject.fixed if f in fields]
-
-    def plan(state: Current | None) -> Plan | None:
-        live = _live(subject, stream_id, state)
-        moved = [i for i in fixed if fields[i.location] != live.definition.get(i.location)]
-        if moved:
-            raise InvalidDefinitionError(moved, stream_id)
-        merged = build(subject.model, {**live.definition, **fields}, stream_id).to_definition()
-        changed = changed_fields(live.definition, merged)
-        return Plan("Updated", merged, changed) if changed else None
-
-    return plan
-
-
-def plan_delete(subject: Subject, stream_id: str) -> Planner:
-    """Tombstone a live definition; the tombstone keeps what it removed."""
-
-    def plan(state: Current | None) -> Plan | None:
-        live = _live(subject, stream_id, state)
-        return Plan("Deleted", live.definition, ())
-
-    return plan
-
-
-def plan_restore(subject: Subject, stream_id: str) -> Planner:
-    """Bring back a deleted definition as it was when deleted."""
-
-    def plan(state: Current | None) -> Plan | None:
-        if state is None:
-            raise NotFoundError(f"{subject.label} {stream_id!r} does not exist")
-        if not state.deleted:
-            raise ConflictError(
-                f"{subject.label} {stream_id!r} is not deleted", current_version=state.version
-            )
-        return Plan("Restored", state.definition, tuple(state.definition))
-
-    return plan
-
-
-def plan_rollback(
-    subject: Subject, stream_id: str, target: RecordedEvent | None, to_version: int
-) -> Planner:
-    """Make version `to_version`'s definition current again (restoring a deleted stream too)."""
-
-    def plan(state: Current | None) -> Plan | None:
-        if state is None:
-            raise NotFoundError(f"{subject.label} {stream_id!r} does not exist")
-        if target is None:
-            raise NotFoundError(
-                f"{subject.label} {stream_id!r} has no version {to_version} "
-                f"(its versions are 1 to {state.version})"
-            )
-        if target.event_type == subject.kind.tombstone:
-            raise InvalidDefinitionError(
-                [
-                    Issue(
-                        "to_version",
-                        f"version {to_version} is a deletion; roll back to a "
-                        "version that holds a definition",
-                    )
-                ],
-                stream_id,
-            )
-        definition = dict(target.payload["definition"])
-        old = {} if state.deleted else state.definition
-        changed = changed_fields(old, definition)
-        if not changed and not state.deleted:
-            return None
-        return Plan("RolledBack", definition, changed, {"to_version": to_version})
-
-    return plan
 
 
 # -- running a plan ---------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from registry.commands import METRIC
 from registry.errors import RefusedError
+from registry.plans import METRIC
 from registry.queries import definition_of, get_version, list_metrics, require_metric
 from registry.session import Registry
 from registry.yaml_io import dump_metric, export_paths, metric_files, write_atomically

@@ -13,19 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.commands import (
-    METRIC,
-    Current,
-    Plan,
-    WriteContext,
-    apply_plans,
-    current_states,
-    plan_delete,
-    plan_upsert,
-    run_atomically,
-)
+from registry.commands import WriteContext, apply_plans, current_states, run_atomically
 from registry.errors import RefusedError
 from registry.parse_cache import ParseCache
+from registry.plans import METRIC, Current, Plan, plan_delete, plan_upsert
 from registry.queries import owned_metric_ids
 from registry.session import Registry
 from registry.yaml_io import YamlSource, read_source

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
-from registry.commands import COLUMN, METRIC, Subject
 from registry.errors import NotFoundError
+from registry.plans import COLUMN, METRIC, Subject
 from registry.session import Registry
 
 _METRICS_SQL = METRIC_TABLE.select_sql

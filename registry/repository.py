@@ -12,9 +12,10 @@ from typing import Any
 from events import Connection
 from projections import column_stream_id
 from registry import commands, exports, imports, queries
-from registry.commands import COLUMN, METRIC, WriteContext
+from registry.commands import WriteContext
 from registry.errors import NotFoundError
 from registry.imports import ImportOptions
+from registry.plans import COLUMN, METRIC
 from registry.session import Registry, attach
 from registry.settings import default_actor
 

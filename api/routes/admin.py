@@ -15,8 +15,9 @@ from api.deps import Admin, RegistryDep
 from api.routes.metrics import ERRORS, Category, Name, metric_response
 from api.schemas import DeletedOut, MetricIn, MetricOut, MetricPatch, RestoreIn, RollbackIn, TokenIn
 from registry import commands, queries
-from registry.commands import METRIC, WriteContext, WriteResult
+from registry.commands import WriteContext, WriteResult
 from registry.imports import ImportOptions, reconcile
+from registry.plans import METRIC
 from registry.session import RegistryPool
 from registry.tokens import create_token as make_token
 from registry.tokens import list_tokens, revoke_token

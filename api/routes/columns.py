@@ -13,8 +13,8 @@ from api.routes.metrics import ERRORS, AsOf, AtPosition
 from api.schemas import ColumnIn, ColumnOut, ColumnPatch
 from projections import column_stream_id
 from registry import commands, queries
-from registry.commands import COLUMN
 from registry.errors import NotFoundError
+from registry.plans import COLUMN
 
 router = APIRouter(prefix="/api", tags=["columns"])
 TableId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=255)]

@@ -15,9 +15,9 @@ from fastapi import Path as PathParam
 from api.deps import Reader, RegistryDep, SettingsDep
 from api.schemas import ErrorOut, MetricList, MetricOut
 from registry import queries
-from registry.commands import METRIC
 from registry.exports import export_yaml
 from registry.models import NAME_PATTERN
+from registry.plans import METRIC
 from registry.validation import validate
 
 router = APIRouter(prefix="/api", tags=["metrics"])
