@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cli import admin, audit, columns, demo, metrics, serve
+from cli import admin, audit, columns, demo, metrics, profile, serve
 from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
@@ -94,6 +94,7 @@ def show_version() -> None:
 
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
+app.command("profile")(profile.profile)
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(columns.app, name="columns")
 app.add_typer(audit.app, name="audit")

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from registry.session import Registry, attach
+from registry.session import Registry, attach, on_cursor
 from registry.settings import Settings, load_settings
 
 
-class DatabaseLockedError(RuntimeError):
+class RegistryUnavailableError(RuntimeError):
+    """The registry database cannot be read: missing, locked or broken."""
+
+
+class DatabaseLockedError(RegistryUnavailableError):
     """Another process holds the registry database open for writing."""
 
 
@@ -28,6 +34,28 @@ def connect(settings: Settings | None = None, read_only: bool = False) -> duckdb
                 "(is `da serve` running?)"
             ) from exc
         raise
+
+
+def quote_identifier(name: str) -> str:
+    """A SQL identifier, double-quoted with its quotes doubled: the one place names are quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def open_registry_read_only(settings: Settings) -> Registry:
+    """The registry on an existing database, read-only (nothing is created or migrated).
+
+    Raises RegistryUnavailableError (or DatabaseLockedError) when it cannot be read.
+    """
+    if not settings.db_path.is_file():
+        raise RegistryUnavailableError(f"no registry database at {settings.db_path}")
+    try:
+        conn = connect(settings, read_only=True)
+        conn.execute("SELECT count(*) FROM metric_definitions, column_metadata").fetchall()
+    except duckdb.Error as exc:
+        raise RegistryUnavailableError(
+            f"the registry database {settings.db_path} cannot be read: {exc}"
+        ) from exc
+    return on_cursor(conn, threading.RLock())
 
 
 class AnalyticsDatabase:
@@ -58,6 +86,59 @@ class AnalyticsDatabase:
             [table],
         ).fetchall()
         return {str(r[0]) for r in rows}
+
+    def describe(self, table: str) -> list[tuple[str, str]]:
+        """(column, DuckDB type) of an existing table, in table order."""
+        rows = self.conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        return [(str(c), str(t)) for c, t in rows]
+
+    def profile(self, table: str) -> tuple[int, dict[str, dict[str, Any]]]:
+        """Row count and per-column figures of an existing table, in one scan.
+
+        Names come from the database's own catalog and are quoted; none is taken from input.
+        """
+        columns = self.describe(table)
+        if not columns:
+            raise LookupError(f"table {table!r} does not exist in {self.path.name}")
+        parts = ["count(*)"]
+        for name, kind in columns:
+            q = quote_identifier(name)
+            ordered = not kind.endswith("[]") and not kind.startswith(("STRUCT", "MAP", "UNION"))
+            parts += [
+                f"count({q})",
+                f"approx_count_distinct({q})",
+                f"min({q})::VARCHAR" if ordered else "NULL",
+                f"max({q})::VARCHAR" if ordered else "NULL",
+            ]
+        source = quote_identifier(table)
+        scan_sql = f"SELECT {', '.join(parts)} FROM {source}"  # noqa: S608 - quoted catalog names
+        row = self.conn.execute(scan_sql).fetchone()
+        assert row is not None  # noqa: S101 - an aggregate always answers one row
+        total = int(row[0])
+        figures: dict[str, dict[str, Any]] = {}
+        for i, (name, kind) in enumerate(columns):
+            filled, distinct, low, high = row[1 + 4 * i : 5 + 4 * i]
+            figures[name] = {
+                "type": kind,
+                "null_share": 0.0 if total == 0 else round(1 - int(filled) / total, 4),
+                "distinct": int(distinct),
+                "min": low,
+                "max": high,
+                "samples": self._samples(source, quote_identifier(name)),
+            }
+        return total, figures
+
+    def _samples(self, source: str, column: str, count: int = 3) -> list[str]:
+        sample_sql = (
+            f"SELECT DISTINCT {column}::VARCHAR FROM (SELECT {column} FROM {source}"  # noqa: S608 - quoted catalog names
+            f" WHERE {column} IS NOT NULL LIMIT 1000) ORDER BY 1 LIMIT {int(count)}"
+        )
+        rows = self.conn.execute(sample_sql).fetchall()
+        return [str(r[0]) for r in rows]
 
     def check_query(self, sql: str) -> tuple[str | None, set[str]]:
         """Parse and bind one SELECT without running it: (the error or None, tables it reads)."""

@@ -94,9 +94,14 @@ def find_by_synonym(reg: Registry, term: str) -> list[dict[str, Any]]:
 
 def table_map(reg: Registry) -> dict[str, list[str]]:
     """`{table: [metric name, ...]}` over `table_name` and `tables`; tableless metrics left out."""
+    return table_map_of(_metrics(reg))
+
+
+def table_map_of(metrics: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The table map of some metric definitions (rows or YAML definitions alike)."""
     mapping: dict[str, list[str]] = {}
-    for metric in _metrics(reg):
-        tables = [metric["table_name"], *metric["tables"]]
+    for metric in metrics:
+        tables = [metric.get("table_name"), *(metric.get("tables") or [])]
         for table in dict.fromkeys(t for t in tables if t):
             mapping.setdefault(table, []).append(metric["name"])
     return {t: sorted(names) for t, names in sorted(mapping.items())}
