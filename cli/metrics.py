@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.backend import Backend, backend_for
-from cli.output import emit, emit_json, fields, is_terminal, table, unified_diff
+from cli.output import AnalyticsDb, emit, emit_json, fields, is_terminal, table, unified_diff
 from projections import METRIC_TABLE
 from registry.errors import InvalidDefinitionError, Issue
 from registry.models import METRIC_FIELDS
@@ -312,15 +312,7 @@ def export(
 def validate(
     ctx: typer.Context,
     metric_id: Annotated[str | None, typer.Argument(help="One metric (default: all).")] = None,
-    db: Annotated[
-        Path | None,
-        typer.Option(
-            "--db",
-            exists=True,
-            dir_okay=False,
-            help="Analytics DuckDB file (default: the demo one).",
-        ),
-    ] = None,
+    db: AnalyticsDb = None,
     as_json: Json = False,
 ) -> None:
     """Check metrics against an analytics database without scanning data; exit 1 on errors."""

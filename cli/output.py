@@ -6,9 +6,17 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+
+AnalyticsDb = Annotated[
+    Path | None,
+    typer.Option(
+        "--db", exists=True, dir_okay=False, help="Analytics DuckDB file (default: the demo one)."
+    ),
+]
 
 
 def _default(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.backend import RemoteBackend, backend_for, running_server
-from cli.output import emit, emit_json, table
+from cli.output import AnalyticsDb, emit, emit_json, table
 
 
 def _knowledge(ctx: typer.Context, metrics_dir: Path | None, profiled: list[str]) -> Any:
@@ -39,15 +39,7 @@ def _knowledge(ctx: typer.Context, metrics_dir: Path | None, profiled: list[str]
 
 def profile(
     ctx: typer.Context,
-    db: Annotated[
-        Path | None,
-        typer.Option(
-            "--db",
-            exists=True,
-            dir_okay=False,
-            help="Analytics DuckDB file (default: the demo one).",
-        ),
-    ] = None,
+    db: AnalyticsDb = None,
     table_name: Annotated[str | None, typer.Option("--table", help="Only this table.")] = None,
     metrics_dir: Annotated[
         Path | None,

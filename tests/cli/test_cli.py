@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.cli.conftest import Run
+from tests.cli.conftest import Run, held_open
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -316,25 +316,10 @@ def test_starter_pack_and_tokens(da: Run) -> None:
 
 
 def test_a_locked_database_with_no_server_is_one_sentence(da: Run, data: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
-            str(data / "state" / "system.duckdb"),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with held_open(data / "state" / "system.duckdb"):
         result = da("metrics", "list")
         assert result.exit_code == 1
         assert "is in use by another process" in result.stderr and "Traceback" not in result.stderr
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_installed_entry_point(tmp_path: Path) -> None:

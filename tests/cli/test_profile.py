@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from tests.cli.conftest import Run
+from starter_pack.demo_db import TABLES
+from tests.cli.conftest import Run, held_open
 
 
 def profiled(result: Any) -> dict[str, Any]:
@@ -27,15 +26,7 @@ def test_figures_match_the_data(da: Run, data: Path) -> None:
     assert report["source"] == "registry"
     analytics = duckdb.connect(str(data / "demo" / "analytics.duckdb"), read_only=True)
     tables = {t["table"] for t in report["tables"]}
-    assert tables == {
-        "orders",
-        "subscriptions",
-        "subscription_changes",
-        "user_events",
-        "opportunities",
-        "tickets",
-        "infra_costs",
-    }
+    assert tables == set(TABLES)
     for table in tables:
         count = analytics.execute(f"SELECT count(*) FROM {table}").fetchone()
         assert by_name(report, table)["rows"] == count[0]  # type: ignore[index]
@@ -119,19 +110,7 @@ def test_record_basetypes_never_overwrites_manual(da: Run) -> None:
 def test_falls_back_to_yaml_only_when_the_registry_cannot_be_read(
     da: Run, data: Path, tmp_path: Path
 ) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
-            str(data / "state" / "system.duckdb"),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with held_open(data / "state" / "system.duckdb"):
         folder = tmp_path / "metrics" / "revenue"
         folder.mkdir(parents=True)
         (folder / "gmv.yml").write_text("name: gmv\nsql: SELECT 1\ntable: orders\n")
@@ -142,9 +121,6 @@ def test_falls_back_to_yaml_only_when_the_registry_cannot_be_read(
         assert report["source"] == f"yaml:{tmp_path / 'metrics'}"
         assert report["tables"][0]["metrics"] == ["gmv"]
         assert "is in use by another process" in result.stderr
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_profile_errors(da: Run, tmp_path: Path) -> None:
