@@ -125,6 +125,45 @@ def metric_files(path: Path) -> list[Path]:
     )
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_SCALARS = yaml.SafeLoader.yaml_constructors
+_CONSTRUCTOR = yaml.SafeLoader("")  # builds the few non-string scalars (numbers, dates, ...)
+
+
+class _MergeKeys(Exception):
+    pass
+
+
+def _value(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR_TAG:
+            return node.value
+        build = _SCALARS.get(node.tag)
+        return build(_CONSTRUCTOR, node) if build is not None else node.value
+    if isinstance(node, yaml.SequenceNode):
+        return [_value(item) for item in node.value]
+    if any(key.tag == _MERGE_TAG for key, _ in node.value):
+        raise _MergeKeys
+    return {_value(key): _value(item) for key, item in node.value}
+
+
+def load_yaml(text: str) -> Any:
+    """What yaml.safe_load returns, about twice as fast on metric files.
+
+    PyYAML's C loader parses and composes in C but constructs objects through a generic Python
+    constructor; building plain dicts, lists and strings from the composed nodes directly skips
+    most of that. Files using merge keys (`<<`) go through the full safe loader.
+    """
+    root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    if root is None:
+        return None
+    try:
+        return _value(root)
+    except _MergeKeys:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+
+
 def read_source(
     path: Path, writer: str, label: str | None, cache: ParseCache | None = None
 ) -> YamlSource:
@@ -175,7 +214,7 @@ def read_file(path: Path, writer: str, label: str | None, raw: bytes | None = No
     """The valid metrics of one file, or every issue that makes it unreadable."""
     try:
         text = (raw if raw is not None else path.read_bytes()).decode("utf-8")
-        documents = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        documents = load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

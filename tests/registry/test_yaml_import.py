@@ -6,6 +6,7 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+import yaml
 
 from registry import MetricRepository, RefusedError
 from registry.imports import ImportOptions, reconcile
@@ -245,3 +246,20 @@ def test_a_changed_file_is_read_again_not_served_from_the_parse_cache(
     write(source, "revenue/mrr.yml", MRR)  # back to a content seen before: a cache hit
     assert repo.reconcile_from_yaml(source)["updated"] == ["revenue/mrr"]
     assert repo.get("revenue/mrr")["display_name"] == "MRR"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: mrr\nsql: |\n  SELECT 1\n  FROM t\nvalidation: {min: 0, max: 1.5, strict: yes, note: null}\n",
+        "- name: a\n  dimensions: [x, 'y', \"z\"]\n- name: b\n  when: 2024-01-01\n  n: 0x1f\n",
+        "base: &base {unit: USD, grain: monthly}\nmetric:\n  <<: *base\n  name: arr\n",
+        "anchored: &a [1, 2]\nagain: *a\nempty: ~\nflag: off\n",
+        "just a string\n",
+        "",
+    ],
+)
+def test_the_fast_yaml_loader_reads_what_safe_load_reads(text: str) -> None:
+    from registry.yaml_io import load_yaml
+
+    assert load_yaml(text) == yaml.safe_load(text)
