@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.backend import LocalBackend, backend_for
+from cli.admin import local
+from cli.backend import backend_for
 from cli.output import emit, emit_json, fields, table
 from registry.commands import WriteContext, import_columns
-from registry.errors import InvalidDefinitionError, Issue, RegistryError
+from registry.errors import InvalidDefinitionError, Issue
 
 app = typer.Typer(help="Read and change column metadata.", no_args_is_help=True)
 Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
@@ -26,15 +27,6 @@ COLUMNS = [
     "source",
     "updated_at",
 ]
-
-
-def _local(ctx: typer.Context, what: str) -> LocalBackend:
-    backend = backend_for(ctx.obj)
-    if not isinstance(backend, LocalBackend):
-        raise RegistryError(
-            f"`da columns {what}` works on the embedded database only; stop the server first"
-        )
-    return backend
 
 
 @app.command("list")
@@ -109,7 +101,7 @@ def import_(
     """Describe many columns from a YAML file, as one atomic batch."""
     import yaml
 
-    backend = _local(ctx, "import")
+    backend = local(ctx, "columns import")
     try:
         entries: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -132,7 +124,7 @@ def export(
 
     from registry.queries import list_columns
 
-    rows = list_columns(_local(ctx, "export").registry, table_id)
+    rows = list_columns(local(ctx, "columns export").registry, table_id)
     keep = COLUMNS[:-1]
     emit(
         yaml.safe_dump(

@@ -11,6 +11,12 @@ from typing import Literal
 
 SCHEMA_VERSION = 4
 
+
+def quote_identifier(name: str) -> str:
+    """A SQL identifier, double-quoted with its quotes doubled: the one place names are quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 Kind = Literal["scalar", "list", "json", "stream_id", "created_at", "updated_at"]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 
+from projections.tables import quote_identifier
 from registry.session import Registry, attach, on_cursor
 from registry.settings import Settings, load_settings
 
@@ -34,11 +35,6 @@ def connect(settings: Settings | None = None, read_only: bool = False) -> duckdb
                 "(is `da serve` running?)"
             ) from exc
         raise
-
-
-def quote_identifier(name: str) -> str:
-    """A SQL identifier, double-quoted with its quotes doubled: the one place names are quoted."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def open_registry_read_only(settings: Settings) -> Registry:

@@ -16,6 +16,7 @@ from typing import Any
 
 from events import Connection, EventStore, NewEvent
 from projections import COLUMNS, KINDS, METRICS, Projector, StreamKind, column_stream_id
+from projections.tables import quote_identifier
 
 MIGRATION_ACTOR = "migration"
 
@@ -41,12 +42,13 @@ def set_aside_legacy_tables(conn: Connection) -> list[LegacyTable]:
         columns = [r[0] for r in conn.execute(_COLUMNS_SQL, [table.name]).fetchall()]
         if not columns:
             continue
-        counted = conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()  # noqa: S608 - fixed name
+        counted = conn.execute(table.count_sql).fetchone()
         if (counted and counted[0] == 0) and columns == list(table.column_names):
             continue  # an empty v4 table: nothing to adopt
         version = 4 if set(table.column_names) <= set(columns) else 3
         backup = _free_name(conn, f"legacy_{table.name}_v{version}")
-        conn.execute(f"ALTER TABLE {table.name} RENAME TO {backup}")
+        rename_sql = f"ALTER TABLE {table.name} RENAME TO {quote_identifier(backup)}"
+        conn.execute(rename_sql)
         found.append((kind, backup))
     return found
 
@@ -64,7 +66,8 @@ def adopt_legacy_tables(store: EventStore, projector: Projector, legacy: list[Le
     batch_id = f"migration-{uuid.uuid4()}"
     events: list[NewEvent] = []
     for kind, backup in legacy:
-        cursor = store.conn.execute(f"SELECT * FROM {backup}")  # noqa: S608 - name chosen by us
+        read_sql = f"SELECT * FROM {quote_identifier(backup)}"  # noqa: S608 - a name chosen here
+        cursor = store.conn.execute(read_sql)
         names = [d[0] for d in cursor.description]
         for values in cursor.fetchall():
             row = dict(zip(names, values, strict=True))
