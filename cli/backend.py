@@ -141,20 +141,27 @@ class LocalBackend:
             high = queries.version_at(self.registry, METRIC, metric_id, times[1])
         return _jsonable(queries.diff(self.registry, METRIC, metric_id, low, high).as_dict())
 
-    def import_path(self, path: Path, dry_run: bool, prune: bool, source_ref: str | None) -> Json:
+    def import_path(
+        self, path: Path, dry_run: bool, prune: bool, source_ref: str | None, progress: Any = None
+    ) -> Json:
         from registry.imports import ImportOptions, reconcile
 
         options = ImportOptions(
             actor=self.target.actor, label=source_ref, prune=prune, dry_run=dry_run
         )
-        return _jsonable(reconcile(self.registry, path, options).as_dict())
+        return _jsonable(reconcile(self.registry, path, options, progress).as_dict())
 
     def export(
-        self, directory: Path, as_of: datetime | None, at: int | None, overwrite: bool
+        self,
+        directory: Path,
+        as_of: datetime | None,
+        at: int | None,
+        overwrite: bool,
+        progress: Any = None,
     ) -> Json:
         from registry.exports import export_yaml
 
-        files = export_yaml(self.registry, directory, as_of, at, overwrite)
+        files = export_yaml(self.registry, directory, as_of, at, overwrite, progress)
         return [str(f) for f in files]
 
     def validate(self, metric_id: str | None, database: Path | None) -> Json:
@@ -330,7 +337,10 @@ class RemoteBackend:
             params={k: v for k, v in params.items() if v is not None},
         )
 
-    def import_path(self, path: Path, dry_run: bool, prune: bool, source_ref: str | None) -> Json:
+    def import_path(
+        self, path: Path, dry_run: bool, prune: bool, source_ref: str | None, progress: Any = None
+    ) -> Json:
+        """Over HTTP the server does the work in one request: there is no progress to show."""
         params: dict[str, Any] = {"dry_run": dry_run, "prune": prune, "source": "yaml_import"}
         if source_ref:
             params["source_ref"] = source_ref
@@ -358,7 +368,12 @@ class RemoteBackend:
         )
 
     def export(
-        self, directory: Path, as_of: datetime | None, at: int | None, overwrite: bool
+        self,
+        directory: Path,
+        as_of: datetime | None,
+        at: int | None,
+        overwrite: bool,
+        progress: Any = None,
     ) -> Json:
         params = {
             k: v

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,13 +34,21 @@ def backend(ctx: typer.Context) -> Backend:
     return backend_for(ctx.obj)
 
 
-def working(message: str) -> AbstractContextManager[Any]:
-    """A spinner on a terminal while a long call runs; silent when output is piped."""
+@contextmanager
+def progress_bar(message: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal, fed (done, total) by the registry; nothing when piped."""
     if not is_terminal():
-        return nullcontext()
-    from rich.console import Console
+        yield None
+        return
+    from rich.progress import Progress
 
-    return Console(stderr=True).status(message)
+    with Progress(transient=True) as bar:
+        task = bar.add_task(message, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 def show_metric(metric: dict[str, Any], as_json: bool) -> None:
@@ -261,8 +270,8 @@ def import_(
     as_json: Json = False,
 ) -> None:
     """Import (reconcile) YAML metric files as one atomic batch."""
-    with working(f"importing {path}"):
-        report = backend(ctx).import_path(path, dry_run, prune, source_ref)
+    with progress_bar(f"importing {path}") as advance:
+        report = backend(ctx).import_path(path, dry_run, prune, source_ref, advance)
     if as_json:
         emit_json(report)
         return
@@ -303,8 +312,8 @@ def export(
         metric = backend(ctx).get_metric(metric_id, int(number) if number.isdigit() else None)
         emit(dump_metric({k: metric.get(k) for k in METRIC_FIELDS}).rstrip())
         return
-    with working(f"exporting to {directory}"):
-        files = backend(ctx).export(directory, as_of, at, overwrite)
+    with progress_bar(f"exporting to {directory}") as advance:
+        files = backend(ctx).export(directory, as_of, at, overwrite, advance)
     emit_json(files) if as_json else emit(f"exported {len(files)} metrics to {directory}")
 
 

@@ -9,7 +9,7 @@ from registry.errors import RefusedError
 from registry.plans import METRIC
 from registry.queries import definition_of, get_version, list_metrics, require_metric
 from registry.session import Registry
-from registry.yaml_io import dump_metric, export_paths, metric_files, write_atomically
+from registry.yaml_io import Progress, dump_metric, export_paths, metric_files, write_atomically
 
 
 def export_yaml(
@@ -18,6 +18,7 @@ def export_yaml(
     as_of: datetime | None = None,
     at_position: int | None = None,
     overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> list[Path]:
     """Write `<dir>/<category>/<name>.yml` for every live metric; returns the files written.
 
@@ -37,8 +38,10 @@ def export_yaml(
     except ValueError as exc:
         raise RefusedError(f"export refused: {exc}. Nothing was written.") from exc
     stale = {p.resolve() for p in metric_files(directory)} if directory.exists() else set()
-    for target, definition in targets:
+    for done, (target, definition) in enumerate(targets, start=1):
         write_atomically(target, dump_metric(definition))
+        if progress is not None:
+            progress(done, len(targets))
     written = {t for t, _ in targets}
     for leftover in stale - written:
         leftover.unlink()

@@ -19,7 +19,7 @@ from registry.parse_cache import ParseCache
 from registry.plans import METRIC, Current, Plan, plan_delete, plan_upsert
 from registry.queries import owned_metric_ids
 from registry.session import Registry
-from registry.yaml_io import YamlSource, read_source
+from registry.yaml_io import Progress, YamlSource, read_source
 
 YAML_IMPORT = "yaml_import"
 
@@ -84,7 +84,9 @@ def _status(current: Current | None, desired: dict[str, Any], plan: Plan | None)
     return "updated"
 
 
-def reconcile(reg: Registry, path: Path, options: ImportOptions) -> ReconcileReport:
+def reconcile(
+    reg: Registry, path: Path, options: ImportOptions, progress: Progress | None = None
+) -> ReconcileReport:
     """Bring the registry in line with a YAML file or directory; all or nothing.
 
     Without prune this is a plain import: unreadable files are skipped and reported. With
@@ -92,7 +94,7 @@ def reconcile(reg: Registry, path: Path, options: ImportOptions) -> ReconcileRep
     the run is refused (RefusedError, nothing written) for a single file, an empty source or
     any unreadable file.
     """
-    source = read_source(path, options.writer, options.label, ParseCache(reg.conn))
+    source = read_source(path, options.writer, options.label, ParseCache(reg.conn), progress)
     if options.prune:
         _refuse_prune(path, source)
     batch_id = f"import-{uuid.uuid4()}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ class YamlSource:
 
 
 FileResult = tuple[list[SourceMetric], list[Issue]]
+Progress = Callable[[int, int], None]
 
 
 # -- key mapping (both directions) ------------------------------------------------------------
@@ -165,11 +166,16 @@ def load_yaml(text: str) -> Any:
 
 
 def read_source(
-    path: Path, writer: str, label: str | None, cache: ParseCache | None = None
+    path: Path,
+    writer: str,
+    label: str | None,
+    cache: ParseCache | None = None,
+    progress: Progress | None = None,
 ) -> YamlSource:
     """Read and validate every metric file of a path; problems are collected, not raised.
 
-    With a cache, files whose parse is already known are not parsed again.
+    With a cache, files whose parse is already known are not parsed again; `progress` is told
+    (files done, files in all) after each file.
     """
     source = YamlSource()
     seen: dict[str, Path] = {}
@@ -178,7 +184,9 @@ def read_source(
     keys = {f: cache_key(f, writer, label, raw) for f, raw in contents.items() if raw is not None}
     cached = cache.lookup(list(keys.values())) if cache is not None and keys else {}
     fresh: dict[str, list[dict[str, Any]]] = {}
-    for file in files:
+    for done, file in enumerate(files, start=1):
+        if progress is not None:
+            progress(done, len(files))
         key = keys.get(file)
         issues: list[Issue] = []
         if key is not None and key in cached:

@@ -114,3 +114,9 @@ def test_export_never_writes_outside_its_folder(tmp_path: Path) -> None:
     with pytest.raises(RefusedError, match="would leave"):
         export_yaml(repo.registry, tmp_path / "out")
     assert list(tmp_path.rglob("*.yml")) == []
+
+
+def test_export_reports_its_progress(starter: MetricRepository, tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    export_yaml(starter.registry, tmp_path / "out", progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (1, 11) and seen[-1] == (11, 11) and len(seen) == 11

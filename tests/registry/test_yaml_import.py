@@ -263,3 +263,9 @@ def test_the_fast_yaml_loader_reads_what_safe_load_reads(text: str) -> None:
     from registry.yaml_io import load_yaml
 
     assert load_yaml(text) == yaml.safe_load(text)
+
+
+def test_a_run_reports_its_progress_file_by_file(repo: MetricRepository, source: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    reconcile(repo.registry, source, ImportOptions(actor="a"), progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 2), (2, 2)]
