@@ -10,7 +10,7 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -209,21 +209,10 @@ class LocalBackend:
 
     # audit
     def events(self, after: int, limit: int, filters: dict[str, Any]) -> Json:
-        head = self.registry.store.head().position
-        found = self.registry.store.read(after, head, limit, **filters)
-        return _jsonable({"events": [asdict(e) for e in found], "head": head})
+        return _jsonable(queries.event_page(self.registry, after, limit, **filters))
 
     def verify(self, anchor: str | None) -> Json:
-        from events import Anchor, verify_chain
-
-        report = verify_chain(self.registry.conn, Anchor.parse(anchor) if anchor else None)
-        return {
-            "ok": report.ok,
-            "checked": report.checked,
-            "head": str(report.head) if report.head else None,
-            "broken_at": report.broken_at,
-            "problem": report.problem,
-        }
+        return queries.verify_log(self.registry, anchor)
 
 
 class RemoteBackend:

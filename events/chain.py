@@ -143,6 +143,16 @@ class VerifyReport:
     broken_at: int | None = None
     problem: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        head = str(self.head) if self.head else None
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "head": head,
+            "broken_at": self.broken_at,
+            "problem": self.problem,
+        }
+
 
 def _payload_problem(conn: duckdb.DuckDBPyConnection, upto: int) -> tuple[int, str] | None:
     """First event whose payload no longer matches its recorded payload hash.

@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from events import Anchor, verify_chain
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
-from registry.errors import NotFoundError
+from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.plans import COLUMN, METRIC, Subject
 from registry.session import Registry
 
@@ -300,3 +301,23 @@ def version_at(reg: Registry, subject: Subject, stream_id: str, moment: datetime
         if e.position <= position
     ]
     return max(versions, default=0)
+
+
+def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[str, Any]:
+    """Events after a position, in log order; follow `next_after` to read on without gaps.
+
+    The head is read first, so events appended meanwhile wait for the next page.
+    """
+    head = reg.store.head().position
+    found = reg.store.read(after, head, limit, **filters)
+    next_after = found[-1].position if len(found) == limit else max(head, after)
+    return {"events": [asdict(e) for e in found], "next_after": next_after, "head": head}
+
+
+def verify_log(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
+    """Verify the hash chain (against a `POSITION:HASH` anchor if given) as plain data."""
+    try:
+        kept = Anchor.parse(anchor) if anchor else None
+    except ValueError as exc:
+        raise InvalidDefinitionError([Issue("anchor", str(exc))]) from exc
+    return verify_chain(reg.conn, kept).as_dict()

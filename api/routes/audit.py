@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from api.deps import Auditor, RegistryDep
 from api.routes.metrics import ERRORS
-from events import Anchor, verify_chain
+from registry import queries
 
 router = APIRouter(prefix="/api", tags=["audit"])
 
@@ -28,12 +27,14 @@ def events(
     until: datetime | None = None,
 ) -> dict[str, Any]:
     """Events in log order after a position. Follow `next_after` to read on without gaps."""
-    head = reg.store.head().position  # first: events appended meanwhile wait for the next page
-    found = reg.store.read(
-        after, head, limit, stream_id=stream, actor=actor, event_type=type, since=since, until=until
-    )
-    next_after = found[-1].position if len(found) == limit else max(head, after)
-    return {"events": [asdict(e) for e in found], "next_after": next_after, "head": head}
+    filters = {
+        "stream_id": stream,
+        "actor": actor,
+        "event_type": type,
+        "since": since,
+        "until": until,
+    }
+    return queries.event_page(reg, after, limit, **filters)
 
 
 @router.get("/audit/verify", responses=ERRORS, summary="Verify the hash chain")
@@ -43,15 +44,4 @@ def verify(
     anchor: Annotated[str | None, Query(description="POSITION:HASH printed earlier")] = None,
 ) -> dict[str, Any]:
     """Recompute the whole chain; with an anchor, prove the log up to it is unchanged."""
-    try:
-        kept = Anchor.parse(anchor) if anchor else None
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    report = verify_chain(reg.conn, kept)
-    return {
-        "ok": report.ok,
-        "checked": report.checked,
-        "head": str(report.head) if report.head else None,
-        "broken_at": report.broken_at,
-        "problem": report.problem,
-    }
+    return queries.verify_log(reg, anchor)

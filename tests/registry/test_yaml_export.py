@@ -118,5 +118,7 @@ def test_export_never_writes_outside_its_folder(tmp_path: Path) -> None:
 
 def test_export_reports_its_progress(starter: MetricRepository, tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
-    export_yaml(starter.registry, tmp_path / "out", progress=lambda done, total: seen.append((done, total)))
+    export_yaml(
+        starter.registry, tmp_path / "out", progress=lambda done, total: seen.append((done, total))
+    )
     assert seen[0] == (1, 11) and seen[-1] == (11, 11) and len(seen) == 11

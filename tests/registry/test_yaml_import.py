@@ -267,5 +267,10 @@ def test_the_fast_yaml_loader_reads_what_safe_load_reads(text: str) -> None:
 
 def test_a_run_reports_its_progress_file_by_file(repo: MetricRepository, source: Path) -> None:
     seen: list[tuple[int, int]] = []
-    reconcile(repo.registry, source, ImportOptions(actor="a"), progress=lambda done, total: seen.append((done, total)))
+    reconcile(
+        repo.registry,
+        source,
+        ImportOptions(actor="a"),
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen == [(1, 2), (2, 2)]
