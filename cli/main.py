@@ -1,7 +1,7 @@
 """The `da` app, its global options, and its single error boundary."""
 
-from __future__ import annotations
-
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +26,11 @@ class ErrorBoundary(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # Any: typer's vendored click Context
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`da metrics list | head`): stop quietly, as cat and grep do.
+            # stdout is pointed at devnull so the interpreter's final flush cannot fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except USER_ERRORS as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
