@@ -27,8 +27,8 @@ from common import definition  # noqa: E402
 from events import NewEvent, verify_chain  # noqa: E402
 from projections import METRICS  # noqa: E402
 from registry import attach  # noqa: E402
-from registry.plans import METRIC  # noqa: E402
 from registry.queries import history, metrics_as_of  # noqa: E402
+from registry.subjects import METRIC  # noqa: E402
 
 
 def events_for(start: int, count: int, metrics: int) -> list[NewEvent]:

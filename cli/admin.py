@@ -1,7 +1,5 @@
 """`da projections ...` and `da starter-pack load`: upkeep of the embedded database."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`da audit ...`: the event log for auditors."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated
 

@@ -13,13 +13,15 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry import Settings, open_registry, queries
-from registry.commands import WriteContext
 from registry.errors import RegistryError
-from registry.plans import COLUMN, METRIC
 from registry.session import Registry
+from registry.subjects import COLUMN, METRIC
+
+if TYPE_CHECKING:  # commands load the pydantic models: only writes import them
+    from registry.commands import WriteContext
 
 Json = Any
 
@@ -71,6 +73,8 @@ class LocalBackend:
         return self._registry
 
     def ctx(self, reason: str | None = None) -> WriteContext:
+        from registry.commands import WriteContext
+
         return WriteContext(actor=self.target.actor, reason=reason)
 
     def with_version(self, metric_id: str) -> Json:

@@ -1,7 +1,5 @@
 """`da columns ...`: what each table column means."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +8,6 @@ import typer
 from cli.admin import local
 from cli.backend import backend_for
 from cli.output import emit, emit_json, fields, table
-from registry.commands import WriteContext, import_columns
 from registry.errors import InvalidDefinitionError, Issue
 
 app = typer.Typer(help="Read and change column metadata.", no_args_is_help=True)
@@ -108,6 +105,8 @@ def import_(
         raise InvalidDefinitionError([Issue(str(file), f"broken YAML: {exc}")]) from exc
     if not isinstance(entries, list):
         raise InvalidDefinitionError([Issue(str(file), "must hold a list of column entries")])
+    from registry.commands import WriteContext, import_columns
+
     written = import_columns(
         backend.registry, entries, WriteContext(actor=ctx.obj.actor, reason=reason)
     )

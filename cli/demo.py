@@ -1,7 +1,5 @@
 """`da demo`: a working registry on a fresh machine, in one command."""
 
-from __future__ import annotations
-
 import typer
 
 from cli.admin import local

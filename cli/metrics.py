@@ -1,7 +1,5 @@
 """`da metrics ...`: every metric command, each one call to the backend and one rendering."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,7 +12,6 @@ from cli.backend import Backend, backend_for
 from cli.output import AnalyticsDb, emit, emit_json, fields, is_terminal, table, unified_diff
 from projections import METRIC_TABLE
 from registry.errors import InvalidDefinitionError, Issue
-from registry.models import METRIC_FIELDS
 
 app = typer.Typer(help="Read and change metric definitions.", no_args_is_help=True)
 
@@ -306,11 +303,12 @@ def export(
 ) -> None:
     """Export metrics as <dir>/<category>/<name>.yml (now, or as of a time or position)."""
     if version is not None:
+        from registry.subjects import METRIC
         from registry.yaml_io import dump_metric
 
         metric_id, _, number = version.partition("@")
         metric = backend(ctx).get_metric(metric_id, int(number) if number.isdigit() else None)
-        emit(dump_metric({k: metric.get(k) for k in METRIC_FIELDS}).rstrip())
+        emit(dump_metric({k: metric.get(k) for k in METRIC.fields}).rstrip())
         return
     with progress_bar(f"exporting to {directory}") as advance:
         files = backend(ctx).export(directory, as_of, at, overwrite, advance)

@@ -1,7 +1,5 @@
 """`da profile`: analytics tables profiled against the registry's current projection."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Any
 

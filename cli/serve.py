@@ -1,7 +1,5 @@
 """`da serve` and `da tokens`: the HTTP API and who may use it."""
 
-from __future__ import annotations
-
 import json
 import os
 from datetime import UTC, datetime
@@ -12,7 +10,6 @@ import typer
 from cli.output import emit, emit_json
 from registry import Settings, open_registry
 from registry.tokens import ROLES, create_token, has_admin, list_tokens, revoke_token
-from registry.yaml_io import write_atomically
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -29,6 +26,7 @@ def serve(
     import uvicorn  # imported here: only this command pays for the web stack
 
     from api.app import create_app
+    from registry.yaml_io import write_atomically
 
     settings: Settings = ctx.obj.settings
     registry = open_registry(settings)

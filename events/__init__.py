@@ -3,8 +3,9 @@
 This package knows nothing about what the events mean.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from events.chain import GENESIS_HASH, Anchor, VerifyReport, verify_chain
-from events.envelope import NewEvent, RecordedEvent
 from events.errors import (
     ChainBrokenError,
     ConcurrentWriteError,
@@ -12,6 +13,7 @@ from events.errors import (
     IdempotencyConflictError,
     VersionConflictError,
 )
+from events.recorded import RecordedEvent
 from events.store import (
     Connection,
     EventStore,
@@ -22,6 +24,19 @@ from events.store import (
     utc_now,
 )
 from events.upcasting import Upcasters
+
+if TYPE_CHECKING:
+    from events.envelope import NewEvent
+
+
+def __getattr__(name: str) -> Any:
+    # NewEvent needs pydantic (~150 ms to import); only writers pay for it, on first use.
+    if name == "NewEvent":
+        from events.envelope import NewEvent
+
+        return NewEvent
+    raise AttributeError(f"module 'events' has no attribute {name!r}")
+
 
 __all__ = [
     "GENESIS_HASH",

@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
 
 from events.chain import GENESIS_HASH, epoch_us, event_hash, payload_digest
-from events.envelope import NewEvent, RecordedEvent
 from events.errors import ConcurrentWriteError, IdempotencyConflictError, VersionConflictError
+from events.recorded import RecordedEvent
 from events.schema import (
     CREATE_EVENT_LOG_SQL,
     CREATE_STREAM_INDEX_SQL,
@@ -30,6 +30,9 @@ from events.schema import (
     SELECT_EVENTS_SQL,
 )
 from events.upcasting import Upcasters
+
+if TYPE_CHECKING:
+    from events.envelope import NewEvent
 
 StreamKey = tuple[str, str]
 Connection = duckdb.DuckDBPyConnection

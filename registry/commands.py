@@ -35,12 +35,9 @@ from registry.errors import (
 )
 from registry.models import ColumnMetadata, MetricDefinition, build, build_issues, metric_input
 from registry.plans import (
-    COLUMN,
-    METRIC,
     Current,
     Plan,
     Planner,
-    Subject,
     plan_delete,
     plan_restore,
     plan_rollback,
@@ -48,6 +45,7 @@ from registry.plans import (
     plan_upsert,
 )
 from registry.session import Registry
+from registry.subjects import COLUMN, METRIC, Subject
 
 _ATTEMPTS = 50
 

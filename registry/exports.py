@@ -6,9 +6,9 @@ from datetime import datetime
 from pathlib import Path
 
 from registry.errors import RefusedError
-from registry.plans import METRIC
 from registry.queries import definition_of, get_version, list_metrics, require_metric
 from registry.session import Registry
+from registry.subjects import METRIC
 from registry.yaml_io import Progress, dump_metric, export_paths, metric_files, write_atomically
 
 

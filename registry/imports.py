@@ -16,9 +16,10 @@ from typing import Any
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
 from registry.errors import RefusedError
 from registry.parse_cache import ParseCache
-from registry.plans import METRIC, Current, Plan, plan_delete, plan_upsert
+from registry.plans import Current, Plan, plan_delete, plan_upsert
 from registry.queries import owned_metric_ids
 from registry.session import Registry
+from registry.subjects import METRIC
 from registry.yaml_io import Progress, YamlSource, read_source
 
 YAML_IMPORT = "yaml_import"

@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from events import Connection, EventStore, NewEvent
+from events import Connection, EventStore
 from projections import COLUMNS, KINDS, METRICS, Projector, StreamKind, column_stream_id
 from projections.tables import quote_identifier
+
+if TYPE_CHECKING:
+    from events.envelope import NewEvent
 
 MIGRATION_ACTOR = "migration"
 
@@ -91,6 +94,8 @@ def _adoption_event(kind: StreamKind, row: dict[str, Any], batch_id: str) -> New
     for stamp in ("created_at", "updated_at"):
         if isinstance(row.get(stamp), datetime):
             payload[stamp] = row[stamp].isoformat()
+    from events.envelope import NewEvent  # pydantic: only when there is something to adopt
+
     return NewEvent(
         stream_type=kind.stream_type,
         stream_id=stream_id,

@@ -10,6 +10,7 @@ cached: they are parsed again, and reported, every time. Entries are never updat
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 
 from events import Connection
-from registry.models import METRIC_FIELDS
+from registry.subjects import METRIC
 
 CREATE_PARSE_CACHE_SQL = (
     "CREATE TABLE IF NOT EXISTS yaml_parse_cache"
@@ -29,14 +30,19 @@ _STORE_SQL = (
     " (SELECT unnest(?) AS key, unnest(?) AS definitions)"
     " WHERE key NOT IN (SELECT key FROM yaml_parse_cache)"
 )
-_MODEL_SHAPE = hashlib.sha256(repr(METRIC_FIELDS).encode()).hexdigest()
 
 Definitions = list[dict[str, Any]]
 
 
+@functools.cache
+def _model_shape() -> str:
+    # Computed on first use: it loads the metric model, which the read paths never need.
+    return hashlib.sha256(repr(METRIC.fields).encode()).hexdigest()
+
+
 def cache_key(path: Path, writer: str, label: str | None, data: bytes) -> str:
     """The key of one file's parse: its bytes, path, writer, label and the model's shape."""
-    digest = hashlib.sha256(f"{_MODEL_SHAPE}\0{path.resolve()}\0{writer}\0{label}\0".encode())
+    digest = hashlib.sha256(f"{_model_shape()}\0{path.resolve()}\0{writer}\0{label}\0".encode())
     digest.update(data)
     return digest.hexdigest()
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events import RecordedEvent
-from projections import COLUMNS, METRICS, StreamKind, column_stream_id
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -18,31 +17,8 @@ from registry.errors import (
     NotFoundError,
     UnknownFieldError,
 )
-from registry.models import ColumnMetadata, Definition, MetricDefinition, build
-
-
-@dataclass(frozen=True)
-class Subject:
-    """A kind of stream bound to the model that validates its definitions."""
-
-    kind: StreamKind
-    model: type[Definition]
-    label: str
-    fixed: tuple[str, ...]  # fields that make up the id and so cannot be updated
-
-    def stream_id(self, definition: Definition) -> str:
-        if isinstance(definition, MetricDefinition):
-            return definition.id
-        assert isinstance(definition, ColumnMetadata)  # noqa: S101 - the only other model
-        return column_stream_id(definition.table_id, definition.column_name)
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return tuple(self.model.model_fields)
-
-
-METRIC = Subject(METRICS, MetricDefinition, "metric", ("category", "name"))
-COLUMN = Subject(COLUMNS, ColumnMetadata, "column", ("table_id", "column_name"))
+from registry.models import build
+from registry.subjects import Subject
 
 
 @dataclass(frozen=True)

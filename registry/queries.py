@@ -10,8 +10,8 @@ from typing import Any
 from events import Anchor, verify_chain
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
-from registry.plans import COLUMN, METRIC, Subject
 from registry.session import Registry
+from registry.subjects import COLUMN, METRIC, Subject
 
 _METRICS_SQL = METRIC_TABLE.select_sql
 _COLUMNS_SQL = COLUMN_TABLE.select_sql

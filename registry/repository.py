@@ -15,9 +15,9 @@ from registry import commands, exports, imports, queries
 from registry.commands import WriteContext
 from registry.errors import NotFoundError
 from registry.imports import ImportOptions
-from registry.plans import COLUMN, METRIC
 from registry.session import Registry, attach
 from registry.settings import default_actor
+from registry.subjects import COLUMN, METRIC
 
 Rows = list[dict[str, Any]]
 Names = list[str]  # aliases: inside the class `list` names the method

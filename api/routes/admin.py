@@ -17,8 +17,8 @@ from api.schemas import DeletedOut, MetricIn, MetricOut, MetricPatch, RestoreIn,
 from registry import commands, queries
 from registry.commands import WriteContext, WriteResult
 from registry.imports import ImportOptions, reconcile
-from registry.plans import METRIC
 from registry.session import RegistryPool
+from registry.subjects import METRIC
 from registry.tokens import create_token as make_token
 from registry.tokens import list_tokens, revoke_token
 

@@ -14,7 +14,7 @@ from api.schemas import ColumnIn, ColumnOut, ColumnPatch
 from projections import column_stream_id
 from registry import commands, queries
 from registry.errors import NotFoundError
-from registry.plans import COLUMN
+from registry.subjects import COLUMN
 
 router = APIRouter(prefix="/api", tags=["columns"])
 TableId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=255)]

@@ -17,7 +17,7 @@ from api.schemas import ErrorOut, MetricList, MetricOut
 from registry import queries
 from registry.exports import export_yaml
 from registry.models import NAME_PATTERN
-from registry.plans import METRIC
+from registry.subjects import METRIC
 from registry.validation import validate
 
 router = APIRouter(prefix="/api", tags=["metrics"])
