@@ -13,12 +13,13 @@ from events.errors import (
     IdempotencyConflictError,
     VersionConflictError,
 )
-from events.recorded import RecordedEvent
+from events.recorded import EventSummary, RecordedEvent
 from events.store import (
     Connection,
     EventStore,
     LogHead,
     StreamTip,
+    decode_payload,
     encode_payload,
     ensure_event_log,
     utc_now,
@@ -46,6 +47,7 @@ __all__ = [
     "ConcurrentWriteError",
     "EventStore",
     "EventStoreError",
+    "EventSummary",
     "IdempotencyConflictError",
     "LogHead",
     "NewEvent",
@@ -54,6 +56,7 @@ __all__ = [
     "Upcasters",
     "VerifyReport",
     "VersionConflictError",
+    "decode_payload",
     "encode_payload",
     "ensure_event_log",
     "utc_now",

@@ -20,7 +20,7 @@ import orjson
 
 from events.chain import GENESIS_HASH, epoch_us, event_hash, payload_digest
 from events.errors import ConcurrentWriteError, IdempotencyConflictError, VersionConflictError
-from events.recorded import RecordedEvent
+from events.recorded import EventSummary, RecordedEvent
 from events.schema import (
     CREATE_EVENT_LOG_SQL,
     CREATE_STREAM_INDEX_SQL,
@@ -47,6 +47,17 @@ _STREAM_TIP_SQL = (
     " arg_max(payload, version) FROM event_log WHERE stream_id = ? AND stream_type = ?"
 )
 # The last event of many streams: max(position) per stream, joined back on the primary key.
+_STREAM_FILTER = " WHERE stream_id = ? AND stream_type = ? AND version <= ? ORDER BY version"
+_STREAM_SQL = SELECT_EVENTS_SQL + _STREAM_FILTER
+# The envelope without hashes, the payload replaced by the values at a list of JSON paths.
+SUMMARY_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in ("payload_hash", "prev_hash", "hash"))
+_SUMMARIES_SQL = (
+    "SELECT "  # noqa: S608 - fixed column names
+    + ", ".join("json_extract(payload, ?)" if c == "payload" else c for c in SUMMARY_COLUMNS)
+    + " FROM event_log"
+    + _STREAM_FILTER
+)
+_PAYLOAD_SQL = "SELECT payload FROM event_log WHERE position = ?"
 _STREAM_TIPS_SQL = (
     "WITH last AS (SELECT max(position) AS position FROM event_log"
     " WHERE stream_type = ? AND stream_id IN (SELECT unnest(?)) GROUP BY stream_id)"
@@ -77,6 +88,10 @@ def encode_payload(payload: Mapping[str, Any]) -> str:
     append, and byte for byte the same canonical form.
     """
     return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _version_bound(up_to_version: int | None) -> int:
+    return up_to_version if up_to_version is not None else 2**31 - 1
 
 
 def decode_payload(text: str) -> dict[str, Any]:
@@ -240,12 +255,21 @@ class EventStore:
         self, stream_type: str, stream_id: str, up_to_version: int | None = None
     ) -> list[RecordedEvent]:
         """Every event of one stream in version order, optionally up to a version."""
-        rows = self.conn.execute(
-            SELECT_EVENTS_SQL
-            + " WHERE stream_id = ? AND stream_type = ? AND version <= ? ORDER BY version",
-            [stream_id, stream_type, up_to_version if up_to_version is not None else 2**31 - 1],
-        ).fetchall()
-        return [self._to_event(r) for r in rows]
+        params = [stream_id, stream_type, _version_bound(up_to_version)]
+        return [self._to_event(r) for r in self.conn.execute(_STREAM_SQL, params).fetchall()]
+
+    def stream_summaries(
+        self, stream_type: str, stream_id: str, payload_keys: Sequence[str]
+    ) -> list[EventSummary]:
+        """Every event of one stream in version order, without hashes, with some payload keys.
+
+        DuckDB extracts the keys, so a long history is read without decoding every full
+        payload; an event of an outgrown schema is upcast whole first, then picked from.
+        """
+        paths = [f'$."{key}"' for key in payload_keys]
+        params = [paths, stream_id, stream_type, _version_bound(None)]
+        rows = self.conn.execute(_SUMMARIES_SQL, params).fetchall()
+        return [self._to_summary(r, payload_keys) for r in rows]
 
     def read_event(self, stream_type: str, stream_id: str, version: int) -> RecordedEvent | None:
         """One event of a stream by its version, or None."""
@@ -313,6 +337,21 @@ class EventStore:
         values["event_schema"] = schema
         values["payload"] = payload
         return RecordedEvent(**values)
+
+    def _to_summary(self, row: Sequence[Any], keys: Sequence[str]) -> EventSummary:
+        values = dict(zip(SUMMARY_COLUMNS, row, strict=True))
+        if values["event_schema"] < self.upcasters.current_schema(values["event_type"]):
+            # An old schema may rename or move keys: upcast the whole payload, then pick.
+            [(text,)] = self.conn.execute(_PAYLOAD_SQL, [values["position"]]).fetchall()
+            schema, payload = self.upcasters.upcast(
+                values["event_type"], values["event_schema"], decode_payload(text)
+            )
+            values["event_schema"] = schema
+            values["payload"] = {k: payload[k] for k in keys if k in payload}
+        else:
+            parts = zip(keys, values["payload"], strict=True)
+            values["payload"] = {k: orjson.loads(v) for k, v in parts if v is not None}
+        return EventSummary(**values)
 
     # -- appending ----------------------------------------------------------------------------
 

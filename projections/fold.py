@@ -29,7 +29,8 @@ class StreamState:
     last_event_type: str
 
 
-def _timestamp(payload: dict[str, Any], key: str, default: datetime) -> datetime:
+def payload_time(payload: dict[str, Any], key: str, default: datetime) -> datetime:
+    """A time the payload carries (migration events keep the original ones), else `default`."""
     value = payload.get(key)
     return datetime.fromisoformat(value) if isinstance(value, str) else default
 
@@ -37,7 +38,7 @@ def _timestamp(payload: dict[str, Any], key: str, default: datetime) -> datetime
 def apply_event(kind: StreamKind, state: StreamState | None, event: RecordedEvent) -> StreamState:
     """The state after one more event of the same stream."""
     created_at = (
-        _timestamp(event.payload, "created_at", event.recorded_at)
+        payload_time(event.payload, "created_at", event.recorded_at)
         if state is None
         else state.created_at
     )
@@ -47,7 +48,7 @@ def apply_event(kind: StreamKind, state: StreamState | None, event: RecordedEven
         definition=dict(event.payload.get("definition") or {}),
         deleted=event.event_type == kind.tombstone,
         created_at=created_at,
-        updated_at=_timestamp(event.payload, "updated_at", event.recorded_at),
+        updated_at=payload_time(event.payload, "updated_at", event.recorded_at),
         last_event_type=event.event_type,
     )
 

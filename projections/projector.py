@@ -17,9 +17,9 @@ from typing import Any
 
 import duckdb
 
-from events import EventStore, RecordedEvent
-from projections.fold import apply_event
-from projections.rows import encode_value, row_to_dict, state_to_row
+from events import EventStore, RecordedEvent, decode_payload
+from projections.fold import apply_event, payload_time
+from projections.rows import definition_to_dict, encode_value, row_to_dict, state_to_row
 from projections.streams import KINDS, StreamKind
 from projections.tables import (
     CREATE_CHECKPOINT_SQL,
@@ -109,6 +109,17 @@ class FoldQueries:
 _FOLDS = {
     (k.stream_type, only): FoldQueries.of(k.table, only) for k in KINDS for only in (False, True)
 }
+# Each live stream's last event up to a position (its payload as text) and its first event's
+# time and `created_at` (which migration events carry).
+_AS_OF_SQL = (
+    "WITH winners AS (SELECT max(position) AS last, min(position) AS first FROM event_log"
+    " WHERE stream_type = $stream_type AND position <= $position GROUP BY stream_id)"
+    " SELECT e.stream_id, e.event_type, e.event_schema, e.recorded_at, e.payload,"
+    " f.recorded_at, f.payload->>'$.created_at'"
+    " FROM winners w JOIN event_log e ON e.position = w.last"
+    " JOIN event_log f ON f.position = w.first"
+    " WHERE e.event_type <> $tombstone"
+)
 UPDATE_CHECKPOINT_SQL = "UPDATE projection_checkpoint SET position = ? WHERE name = ?"
 
 
@@ -238,13 +249,30 @@ class Projector:
         return rows
 
     def rows_at(self, kind: StreamKind, position: int) -> list[dict[str, Any]]:
-        """Every live row of one kind as it stood after `position` (what a reader saw then)."""
-        queries = _FOLDS[(kind.stream_type, False)]
-        current = self.conn.execute(
-            queries.select_current, self._params(kind, position, None)
+        """Every live row of one kind as it stood after `position` (what a reader saw then).
+
+        DuckDB picks each stream's last and first event up to the position; Python decodes
+        the winners' payloads. (Casting 20-odd typed columns into Python objects costs more
+        than parsing the JSON text, and old payload schemas are upcast on the way.)
+        """
+        found = self.conn.execute(
+            _AS_OF_SQL,
+            {"stream_type": kind.stream_type, "position": position, "tombstone": kind.tombstone},
         ).fetchall()
-        rows = current + [tuple(r) for r in self._old_schema_rows(kind, position, None)]
-        return [row_to_dict(kind.table, r) for r in rows]
+        upcast = self.store.upcasters.upcast
+        rows = []
+        for stream_id, event_type, schema, recorded_at, text, first_at, created in found:
+            _, payload = upcast(event_type, schema, decode_payload(text))
+            rows.append(
+                definition_to_dict(
+                    kind.table,
+                    stream_id,
+                    payload.get("definition") or {},
+                    payload_time({"created_at": created}, "created_at", first_at),
+                    payload_time(payload, "updated_at", recorded_at),
+                )
+            )
+        return rows
 
     # -- rebuild and check --------------------------------------------------------------------
 

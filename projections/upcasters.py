@@ -1,7 +1,8 @@
 """Upcasters for payload schemas the registry has outgrown.
 
 Metric payload schema 1 stored the definition with the YAML file's keys: `table` for
-`table_name`, and one `sql_by_X` key per variant instead of the `sql_variants` mapping.
+`table_name`, and one `sql_by_X` key per variant instead of the `sql_variants` mapping, in the
+definition and in the names of the changed fields.
 Schema 2 stores the v4 column names. Schema-1 events stay as they were written; they are
 converted whenever they are read.
 """
@@ -29,7 +30,16 @@ def metric_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
         else:
             converted[key] = value
     converted["sql_variants"] = variants or None
-    return {**payload, "definition": converted}
+    upcast = {**payload, "definition": converted}
+    if isinstance(payload.get("changed"), list):
+        upcast["changed"] = list(dict.fromkeys(_v2_name(name) for name in payload["changed"]))
+    return upcast
+
+
+def _v2_name(name: str) -> str:
+    if name == "table":
+        return "table_name"
+    return "sql_variants" if name.startswith("sql_by_") else name
 
 
 def build_upcasters() -> Upcasters:

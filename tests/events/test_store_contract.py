@@ -126,3 +126,20 @@ def test_upcaster_converts_old_payloads_on_read(store: EventStore) -> None:
     assert (read.event_schema, read.payload) == (2, {"count": 7})
     raw = store.conn.execute("SELECT event_schema, payload FROM event_log").fetchone()
     assert raw == (1, '{"n":7,"text":"é|:x"}')
+
+
+def test_stream_summaries_hold_some_payload_keys(store: EventStore) -> None:
+    """Summaries: the envelope without hashes, just the asked keys (if present), upcast."""
+    store.append([event("a", 1, payload={"n": 1, "tags": ["x"], "deep": {"k": None}})])
+    store.append([event("a", 2, payload={"n": 2})], idempotency_key="k2")
+    full = store.read_stream("thing", "a")
+    summaries = store.stream_summaries("thing", "a", ("tags", "deep"))
+    assert [e.payload for e in summaries] == [{"tags": ["x"], "deep": {"k": None}}, {}]
+    assert [(e.position, e.version, e.recorded_at, e.idempotency_key) for e in summaries] == [
+        (e.position, e.version, e.recorded_at, e.idempotency_key) for e in full
+    ]
+
+    upcasting = Upcasters()
+    upcasting.register("ThingChanged", 1, lambda p: {"count": p["n"], "tags": p.get("tags")})
+    upcast = EventStore(store.conn, upcasting).stream_summaries("thing", "a", ("count", "n"))
+    assert [(e.event_schema, e.payload) for e in upcast] == [(2, {"count": 1}), (2, {"count": 2})]

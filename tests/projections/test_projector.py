@@ -120,7 +120,7 @@ def test_schema_1_events_are_upcast_in_every_read(tmp_path: Any) -> None:
                 stream_id="revenue/mrr",
                 event_type="MetricCreated",
                 event_schema=1,
-                payload={"definition": old_definition, "changed": []},
+                payload={"definition": old_definition, "changed": ["table", "sql_by_plan", "sql"]},
                 actor="v1-writer",
             )
         ]
@@ -130,6 +130,7 @@ def test_schema_1_events_are_upcast_in_every_read(tmp_path: Any) -> None:
     assert row is not None
     assert (row["table_name"], row["sql_variants"]) == ("subscriptions", {"by_plan": "SELECT 2"})
     assert repo.get_version("revenue/mrr", 1)["table_name"] == "subscriptions"
+    assert repo.history("revenue/mrr")[0]["changed"] == ["table_name", "sql_variants", "sql"]
     repo.registry.projector.rebuild()
     assert repo.get("revenue/mrr") == row
     assert repo.update("revenue/mrr", unit="USD")["sql_variants"] == {"by_plan": "SELECT 2"}  # type: ignore[index]
