@@ -142,10 +142,12 @@ class EventStore:
         conn: duckdb.DuckDBPyConnection,
         upcasters: Upcasters | None = None,
         clock: Clock = utc_now,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.conn = conn
         self.upcasters = upcasters or Upcasters()
         self._clock = clock
+        self._on_commit = on_commit  # told after each committed transaction (caches listen)
         self._head: LogHead | None = None
         self._tx: _Transaction | None = None
 
@@ -176,6 +178,8 @@ class EventStore:
                 self._head = self._tx.head
         finally:
             self._tx = None
+        if self._on_commit is not None:
+            self._on_commit()
 
     def _rollback(self) -> None:
         # DuckDB has already rolled back a failed commit; then there is nothing left to undo.

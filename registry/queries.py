@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -283,9 +284,31 @@ def search_metrics(reg: Registry, text: str) -> list[dict[str, Any]]:
 
 
 def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], int]:
-    """The current definition of a metric and its version; NotFoundError if missing."""
-    row = require_metric(reg, metric_id)
-    return row, reg.store.stream_version(METRIC.kind.stream_type, metric_id)
+    """The current definition of a metric and its version; NotFoundError if missing.
+
+    The canonical lookup that agents and services repeat: a server's registries keep answers
+    in their read cache until the next write (a missing metric is not cached).
+    """
+
+    def read() -> tuple[dict[str, Any], int]:
+        row = require_metric(reg, metric_id)
+        return row, reg.store.stream_version(METRIC.kind.stream_type, metric_id)
+
+    if reg.cache is None:
+        return read()
+    row, version = reg.cache.get(("metric", metric_id), read)
+    return _copy_row(row), version
+
+
+def cached_metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], int] | None:
+    """`metric_with_version`'s answer if the read cache holds it now, else None (no I/O)."""
+    hit = None if reg.cache is None else reg.cache.peek(("metric", metric_id))
+    return None if hit is None else (_copy_row(hit[0]), hit[1])
+
+
+def _copy_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A copy a caller may change without touching the cached row (lists and maps too)."""
+    return {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in row.items()}
 
 
 def metric_versions(reg: Registry, position: int | None = None) -> dict[str, int]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from events import ConcurrentWriteError, Connection, EventStore, ensure_event_log, utc_now
 from events.store import Clock
 from projections import Projector, build_upcasters, ensure_tables
+from registry.cache import ReadCache
 from registry.migration import adopt_legacy_tables, set_aside_legacy_tables
 from registry.parse_cache import CREATE_PARSE_CACHE_SQL
 from registry.tokens import CREATE_TOKENS_SQL
@@ -27,21 +28,24 @@ class Registry:
     # Writers that share a lock queue for it instead of racing DuckDB's optimistic conflicts
     # and retrying (a server's registries share one; the file has one writer process anyway).
     write_lock: threading.RLock = field(default_factory=threading.RLock)
+    # Answers of hot queries until the next commit: only a RegistryPool, whose registries are
+    # the database's only writers, turns it on (see registry.cache).
+    cache: ReadCache | None = None
 
     @property
     def conn(self) -> Connection:
         return self.store.conn
 
 
-def attach(conn: Connection, clock: Clock = utc_now) -> Registry:
+def attach(conn: Connection, clock: Clock = utc_now, cache: ReadCache | None = None) -> Registry:
     """Make a connection's database ready (log, v4 tables, migration, catch-up) and wrap it."""
-    store = EventStore(conn, build_upcasters(), clock)
+    store = _store(conn, clock, cache)
     ensure_event_log(conn)
     legacy = set_aside_legacy_tables(conn)
     ensure_tables(conn)
     conn.execute(CREATE_PARSE_CACHE_SQL)
     conn.execute(CREATE_TOKENS_SQL)
-    registry = Registry(store, Projector(store))
+    registry = Registry(store, Projector(store), cache=cache)
     if legacy:
         adopt_legacy_tables(registry.store, registry.projector, legacy)
     _catch_up(registry)
@@ -65,10 +69,20 @@ def _catch_up(registry: Registry) -> None:
     raise ConcurrentWriteError("could not bring the projection up to date: too many writers")
 
 
-def on_cursor(conn: Connection, write_lock: threading.RLock, clock: Clock = utc_now) -> Registry:
+def on_cursor(
+    conn: Connection,
+    write_lock: threading.RLock,
+    clock: Clock = utc_now,
+    cache: ReadCache | None = None,
+) -> Registry:
     """A registry on a cursor of a database that `attach` has already prepared (cheap)."""
-    store = EventStore(conn, build_upcasters(), clock)
-    return Registry(store, Projector(store), write_lock)
+    store = _store(conn, clock, cache)
+    return Registry(store, Projector(store), write_lock, cache)
+
+
+def _store(conn: Connection, clock: Clock, cache: ReadCache | None) -> EventStore:
+    on_commit = None if cache is None else cache.invalidate
+    return EventStore(conn, build_upcasters(), clock, on_commit=on_commit)
 
 
 class RegistryPool:
@@ -81,7 +95,10 @@ class RegistryPool:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.main = attach(conn)
+        # One read cache for all: every write goes through one of these registries, so each
+        # commit reaches the cache. (Nothing else may write to the database meanwhile.)
+        self.cache = ReadCache()
+        self.main = attach(conn, cache=self.cache)
         self._idle: queue.LifoQueue[Registry] = queue.LifoQueue()
 
     @contextmanager
@@ -89,7 +106,7 @@ class RegistryPool:
         try:
             registry = self._idle.get_nowait()
         except queue.Empty:
-            registry = on_cursor(self.conn.cursor(), self.main.write_lock)
+            registry = on_cursor(self.conn.cursor(), self.main.write_lock, cache=self.cache)
         try:
             yield registry
         finally:

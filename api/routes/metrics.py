@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import Reader, RegistryDep, SettingsDep
 from api.schemas import ErrorOut, MetricList, MetricOut
@@ -45,7 +46,11 @@ def with_versions(
 
 def metric_response(reg: RegistryDep, metric_id: str, response: Response) -> dict[str, Any]:
     """One metric with its version, and its ETag header."""
-    row, version = queries.metric_with_version(reg, metric_id)
+    return _shaped(queries.metric_with_version(reg, metric_id), response)
+
+
+def _shaped(found: tuple[dict[str, Any], int], response: Response) -> dict[str, Any]:
+    row, version = found
     response.headers["ETag"] = f'"v{version}"'
     return {**row, "version": version}
 
@@ -83,11 +88,17 @@ def search(
 @router.get(
     "/metrics/{category}/{name}", response_model=MetricOut, responses=ERRORS, summary="Get a metric"
 )
-def get_metric(
+async def get_metric(
     reg: RegistryDep, _: Reader, category: Category, name: Name, response: Response
 ) -> dict[str, Any]:
     """The current definition of one metric, with its version (also as the ETag)."""
-    return metric_response(reg, f"{category}/{name}", response)
+    # The hottest route: a cached answer is served on the event loop, without the two
+    # thread-pool hops a sync route costs; only a cache miss reads the database in a thread.
+    metric_id = f"{category}/{name}"
+    found = queries.cached_metric_with_version(reg, metric_id)
+    if found is None:
+        found = await run_in_threadpool(queries.metric_with_version, reg, metric_id)
+    return _shaped(found, response)
 
 
 @router.get("/metrics/{category}/{name}/history", responses=ERRORS, summary="History of a metric")
