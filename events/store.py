@@ -46,7 +46,6 @@ _STREAM_TIP_SQL = (
     "SELECT max(version), arg_max(event_type, version), arg_max(event_schema, version),"
     " arg_max(payload, version) FROM event_log WHERE stream_id = ? AND stream_type = ?"
 )
-# The last event of many streams: max(position) per stream, joined back on the primary key.
 _STREAM_FILTER = " WHERE stream_id = ? AND stream_type = ? AND version <= ? ORDER BY version"
 _STREAM_SQL = SELECT_EVENTS_SQL + _STREAM_FILTER
 # The envelope without hashes, the payload replaced by the values at a list of JSON paths.
@@ -58,6 +57,7 @@ _SUMMARIES_SQL = (
     + _STREAM_FILTER
 )
 _PAYLOAD_SQL = "SELECT payload FROM event_log WHERE position = ?"
+# The last event of many streams: max(position) per stream, joined back on the primary key.
 _STREAM_TIPS_SQL = (
     "WITH last AS (SELECT max(position) AS position FROM event_log"
     " WHERE stream_type = ? AND stream_id IN (SELECT unnest(?)) GROUP BY stream_id)"
