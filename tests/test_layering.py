@@ -67,3 +67,43 @@ def test_no_code_updates_or_deletes_the_event_log() -> None:
             "DROP TABLE EVENT_LOG",
         ):
             assert verb not in text, f"{path.relative_to(ROOT)} contains {verb}"
+
+
+def test_every_third_party_import_is_a_runtime_dependency() -> None:
+    """A module the shipped packages import must be installed by `pip install .` alone.
+
+    (Test extras do not count: `da --api-url ...` once needed httpx, which only the test
+    extras installed, so it failed for users while every test passed.)
+    """
+    import sys
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, packages_distributions, requires
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_dist_name(d) for d in project["dependencies"]}
+    installed_with = set(declared)  # what the declared ones pull in, too
+    for dist in declared:
+        try:
+            needs = requires(dist) or []
+        except PackageNotFoundError:  # not for this platform (uvloop on Windows)
+            continue
+        installed_with |= {_dist_name(r) for r in needs if "extra ==" not in r}
+    providers = packages_distributions()
+    missing = set()
+    for _, path in package_files():
+        for module in imported_modules(path):
+            top = module.split(".")[0]
+            if top in ALLOWED or top in sys.stdlib_module_names or top == "__future__":
+                continue
+            dists = {_dist_name(d) for d in providers.get(top, [top])}
+            if not dists & installed_with:
+                missing.add(f"{top} ({path.relative_to(ROOT)})")
+    assert not missing, f"imported but not a runtime dependency: {sorted(missing)}"
+
+
+def _dist_name(requirement: str) -> str:
+    """`typer>=0.26,<0.29` or `uvloop; sys_platform != 'win32'` -> its normalised name."""
+    import re
+
+    name = re.split(r"[\s;<>=!~\[(]", requirement.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
