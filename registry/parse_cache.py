@@ -2,7 +2,7 @@
 
 Parsing YAML (PyYAML builds its objects in Python, even with the C loader) is most of the
 cost of an import. A file's parse depends only on its bytes, its path (the folder is the
-default category), the writer, the label and the shape of the metric model, so the valid
+default category), the writer, the label and the code that validates it, so the valid
 definitions of a file are kept under a hash of all of these. Unreadable files are never
 cached: they are parsed again, and reported, every time. Entries are never updated in place
 (a changed file has a new key); the table can be emptied at any time.
@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 
 from events import Connection
-from registry.subjects import METRIC
 
 CREATE_PARSE_CACHE_SQL = (
     "CREATE TABLE IF NOT EXISTS yaml_parse_cache"
@@ -34,15 +33,22 @@ _STORE_SQL = (
 Definitions = list[dict[str, Any]]
 
 
+# The modules whose rules decide what a file parses to: any change to them (a new field, a
+# stricter validator) gives every file a new key, so nothing parsed under old rules is reused.
+_RULES = ("models.py", "yaml_io.py")
+
+
 @functools.cache
-def _model_shape() -> str:
-    # Computed on first use: it loads the metric model, which the read paths never need.
-    return hashlib.sha256(repr(METRIC.fields).encode()).hexdigest()
+def _rules_digest() -> str:
+    digest = hashlib.sha256()
+    for name in _RULES:
+        digest.update(Path(__file__).with_name(name).read_bytes())
+    return digest.hexdigest()
 
 
 def cache_key(path: Path, writer: str, label: str | None, data: bytes) -> str:
-    """The key of one file's parse: its bytes, path, writer, label and the model's shape."""
-    digest = hashlib.sha256(f"{_model_shape()}\0{path.resolve()}\0{writer}\0{label}\0".encode())
+    """The key of one file's parse: its bytes, path, writer, label and the parsing rules."""
+    digest = hashlib.sha256(f"{_rules_digest()}\0{path.resolve()}\0{writer}\0{label}\0".encode())
     digest.update(data)
     return digest.hexdigest()
 

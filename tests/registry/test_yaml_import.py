@@ -248,6 +248,25 @@ def test_a_changed_file_is_read_again_not_served_from_the_parse_cache(
     assert repo.get("revenue/mrr")["display_name"] == "MRR"  # type: ignore[index]
 
 
+def test_new_parsing_rules_never_reuse_parses_made_under_the_old_ones(
+    repo: MetricRepository, source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry import parse_cache, yaml_io
+
+    parsed: list[Path] = []
+    read_file = yaml_io.read_file
+    monkeypatch.setattr(yaml_io, "read_file", lambda f, *a: parsed.append(f) or read_file(f, *a))
+    repo.import_from_yaml(source)
+    first = len(parsed)
+    repo.import_from_yaml(source)
+    assert first > 0 and len(parsed) == first  # the same rules: served from the cache
+
+    # Another registry/models.py or yaml_io.py (a stricter validator, say) means other rules.
+    monkeypatch.setattr(parse_cache, "_rules_digest", lambda: "the rules of a newer release")
+    repo.import_from_yaml(source)
+    assert len(parsed) == 2 * first
+
+
 @pytest.mark.parametrize(
     "text",
     [
