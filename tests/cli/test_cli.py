@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,20 @@ def test_demo_is_ready_and_idempotent(da: Run) -> None:
     assert again.exit_code == 0
     assert "starter pack: 11 metrics in the registry (0 written now)" in again.stdout
     assert "validated against the demo database: 0 findings" in again.stdout
+
+
+def test_tables_are_aligned_one_record_a_line(da: Run) -> None:
+    lines = da("metrics", "list", "--category", "revenue").stdout.splitlines()
+    header, rows = lines[0], lines[1:]
+    assert header.split() == ["ID", "DISPLAY_NAME", "TYPE", "UNIT", "TABLE_NAME", "VERSION"]
+    assert [r.split()[0] for r in rows] == [
+        "revenue/arr",
+        "revenue/churn_rate",
+        "revenue/mrr",
+        "revenue/total_revenue",
+    ]
+    unit = header.index("UNIT")
+    assert {r[unit:].split()[0] for r in rows} == {"USD", "percentage"}  # one column, aligned
 
 
 def test_list_show_search(da: Run) -> None:
@@ -342,3 +357,21 @@ def test_installed_entry_point(tmp_path: Path) -> None:
         check=True,
     )
     assert len(json.loads(listed.stdout)) == 11
+
+    # A reader that went away (`da ... | head -1`) ends the command quietly, as with cat:
+    # the pipe's read end is closed before `da` starts, so its first write fails for sure.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        shown = subprocess.run(
+            [str(da), "--data-dir", str(tmp_path), "metrics", "show", "revenue/mrr"],
+            stdout=write_end,
+            capture_output=False,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (shown.returncode, shown.stderr) == (141, "")
