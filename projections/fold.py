@@ -29,16 +29,16 @@ class StreamState:
     last_event_type: str
 
 
-def payload_time(payload: dict[str, Any], key: str, default: datetime) -> datetime:
-    """A time the payload carries (migration events keep the original ones), else `default`."""
-    value = payload.get(key)
+def carried_time(value: Any, default: datetime) -> datetime:
+    """A time an event's payload carries as text (migration events keep the original ones),
+    else `default`."""
     return datetime.fromisoformat(value) if isinstance(value, str) else default
 
 
 def apply_event(kind: StreamKind, state: StreamState | None, event: RecordedEvent) -> StreamState:
     """The state after one more event of the same stream."""
     created_at = (
-        payload_time(event.payload, "created_at", event.recorded_at)
+        carried_time(event.payload.get("created_at"), event.recorded_at)
         if state is None
         else state.created_at
     )
@@ -48,7 +48,7 @@ def apply_event(kind: StreamKind, state: StreamState | None, event: RecordedEven
         definition=dict(event.payload.get("definition") or {}),
         deleted=event.event_type == kind.tombstone,
         created_at=created_at,
-        updated_at=payload_time(event.payload, "updated_at", event.recorded_at),
+        updated_at=carried_time(event.payload.get("updated_at"), event.recorded_at),
         last_event_type=event.event_type,
     )
 

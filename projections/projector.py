@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from events import EventStore, RecordedEvent, decode_payload
-from projections.fold import apply_event, payload_time
+from projections.fold import apply_event, carried_time
 from projections.rows import definition_to_dict, encode_value, row_to_dict, state_to_row
 from projections.streams import KINDS, StreamKind
 from projections.tables import (
@@ -268,8 +268,8 @@ class Projector:
                     kind.table,
                     stream_id,
                     payload.get("definition") or {},
-                    payload_time({"created_at": created}, "created_at", first_at),
-                    payload_time(payload, "updated_at", recorded_at),
+                    carried_time(created, first_at),
+                    carried_time(payload.get("updated_at"), recorded_at),
                 )
             )
         return rows
