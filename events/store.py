@@ -467,6 +467,9 @@ class EventStore:
             [pa.array(values, type=types[name]) for name, values in columns],
             names=list(EVENT_COLUMNS),
         )
+        # DuckDB refuses to register a table while an earlier result (a head or tip read in
+        # this transaction) is unfinished; run any such result to its end first.
+        self.conn.complete()
         self.conn.register("_new_events", table)
         try:
             self.conn.execute("INSERT INTO event_log SELECT * FROM _new_events")

@@ -375,3 +375,16 @@ def test_installed_entry_point(tmp_path: Path) -> None:
     finally:
         os.close(write_end)
     assert (shown.returncode, shown.stderr) == (141, "")
+
+
+def test_import_of_many_new_metrics_into_a_non_empty_registry(da: Run, tmp_path: Path) -> None:
+    """More metrics than the store's row-by-row threshold, after `da demo` wrote the pack."""
+    folder = tmp_path / "many" / "bulk"
+    folder.mkdir(parents=True)
+    for i in range(17):
+        (folder / f"m{i}.yml").write_text(f"name: m{i}\nsql: SELECT {i}\ntable: t\n")
+    result = da("metrics", "import", str(folder.parent), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(as_json(result)["added"]) == sorted(f"bulk/m{i}" for i in range(17))  # type: ignore[index]
+    assert as_json(da("metrics", "show", "bulk/m16", "--json"))["sql"] == "SELECT 16"  # type: ignore[index]
+    assert json.loads(da("audit", "verify", "--json").stdout)["ok"] is True

@@ -143,3 +143,43 @@ def test_stream_summaries_hold_some_payload_keys(store: EventStore) -> None:
     upcasting.register("ThingChanged", 1, lambda p: {"count": p["n"], "tags": p.get("tags")})
     upcast = EventStore(store.conn, upcasting).stream_summaries("thing", "a", ("count", "n"))
     assert [(e.event_schema, e.payload) for e in upcast] == [(2, {"count": 1}), (2, {"count": 2})]
+
+
+BULK = 40  # above the store's columnar threshold
+
+
+def bulk(prefix: str, n: int = BULK) -> list[NewEvent]:
+    return [event(f"{prefix}{i}", i) for i in range(n)]
+
+
+def test_bulk_append_after_single_appends(store: EventStore) -> None:
+    store.append([event("a", 1)])
+    store.append([event("a", 2)])
+    recorded = EventStore(store.conn).append(bulk("b"))  # as a new process would: no cached head
+    assert [e.position for e in recorded] == list(range(3, 3 + BULK))
+    assert count(store) == 2 + BULK
+    assert verify_chain(store.conn).ok
+
+
+def test_bulk_append_after_reads(store: EventStore) -> None:
+    store.append(bulk("a"))
+    store = EventStore(store.conn)
+    store.head()
+    store.stream_tip("thing", "a1")
+    store.read_stream("thing", "a2")
+    recorded = store.append(bulk("b"))
+    assert recorded[-1].position == 2 * BULK
+    assert verify_chain(store.conn).ok
+
+
+def test_bulk_append_inside_a_transaction_that_already_read(store: EventStore) -> None:
+    EventStore(store.conn).append([event("a", 1)])
+    with store.transaction():
+        assert store.stream_tip("thing", "a") is not None
+        store.head()
+        store.conn.execute("SELECT position FROM event_log").fetchone()  # left unfinished
+        store.append(bulk("b"))
+        store.append(bulk("c"))
+    assert count(store) == 1 + 2 * BULK
+    assert [e.position for e in store.read()] == list(range(1, 2 + 2 * BULK))
+    assert verify_chain(store.conn).ok
