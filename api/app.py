@@ -21,6 +21,7 @@ from registry import (
     Settings,
 )
 from registry.connection import connect
+from registry.errors import StorageError, TooLargeError, UnavailableError
 from registry.session import RegistryPool
 from registry.tokens import Authenticator
 
@@ -53,18 +54,26 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
     return _error(422, summary or "invalid request", errors)
 
 
+# Registry errors to HTTP statuses: the only place this mapping is made (most specific first).
+STATUS_OF: tuple[tuple[type[RegistryError], int], ...] = (
+    (InvalidDefinitionError, 422),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (TooLargeError, 413),
+    (RefusedError, 400),
+    (StorageError, 507),
+    (UnavailableError, 503),
+    (RegistryError, 400),
+)
+
+
 async def _registry_error(_: Request, exc: Exception) -> JSONResponse:
-    """Registry errors to HTTP: the only place this mapping is made."""
-    if isinstance(exc, InvalidDefinitionError):
-        errors = [{"loc": i.location, "msg": i.message} for i in exc.issues]
-        return _error(422, str(exc), errors)
-    if isinstance(exc, NotFoundError):
-        return _error(404, str(exc))
-    if isinstance(exc, ConflictError):
-        return _error(409, str(exc), current_version=exc.current_version)
-    if isinstance(exc, RefusedError):
-        return _error(400, str(exc))
-    return _error(400, str(exc))
+    """A registry error as its status and the registry's own words (and located issues)."""
+    status = next(code for kind, code in STATUS_OF if isinstance(exc, kind))
+    issues = exc.issues if isinstance(exc, InvalidDefinitionError) else []
+    errors = [{"loc": i.location, "msg": i.message} for i in issues]
+    extra = {"current_version": exc.current_version} if isinstance(exc, ConflictError) else {}
+    return _error(status, str(exc), errors, **extra)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -73,10 +82,6 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     return response
-
-
-async def _missing_file(_: Request, exc: Exception) -> JSONResponse:
-    return _error(503, f"not available on this server: {exc}")
 
 
 class BodyLimit:
@@ -143,6 +148,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(FileNotFoundError, _missing_file)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Body, Depends, Header, HTTPException, Query, Request
+from fastapi import Path as PathParam
 
+from api.schemas import ErrorOut
 from registry import Registry, Settings
+from registry.models import NAME_PATTERN, TABLE_ID_PATTERN
 from registry.session import RegistryPool
 from registry.tokens import Authenticator, Principal
+
+if TYPE_CHECKING:
+    from registry.commands import WriteContext
 
 READERS = frozenset({"admin", "auditor", "analyst"})
 AUDITORS = frozenset({"admin", "auditor"})
@@ -64,3 +71,75 @@ RegistryDep = Annotated[Registry, Depends(get_registry)]
 Reader = Annotated[Principal, Depends(_role(READERS, "read"))]
 Auditor = Annotated[Principal, Depends(_role(AUDITORS, "read the audit log"))]
 Admin = Annotated[Principal, Depends(_role(ADMINS, "write"))]
+
+
+# -- parameters and error declarations shared by the routers (routers never import each other)
+
+Category = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=100)]
+Name = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=100)]
+TableId = Annotated[str, PathParam(pattern=TABLE_ID_PATTERN, max_length=255)]
+ColumnName = Annotated[str, PathParam(min_length=1, max_length=255)]
+AsOf = Annotated[
+    datetime | None, Query(description="Read the registry as it was at this time (UTC).")
+]
+AtPosition = Annotated[int | None, Query(ge=0, description="... or after this log position.")]
+Reason = Annotated[str | None, Query(max_length=2000, description="Why: kept in the history.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(max_length=200, description="A retried request with this key gets the first answer."),
+]
+IfMatch = Annotated[
+    str | None, Header(description='The version the write is based on, e.g. "v3".')
+]
+# A JSON object body that the registry validates (and words the problems of) itself.
+WriteBody = Annotated[dict[str, Any], Body()]
+OptionalWriteBody = Annotated[dict[str, Any] | None, Body()]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    400: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    413: {"model": ErrorOut},
+    507: {"model": ErrorOut},
+}
+
+
+def expected_version(if_match: str | None, in_body: int | None) -> int | None:
+    """The version a write is based on: `If-Match: "v3"` (or W/"v3", or 3), else the body's."""
+    if if_match is None:
+        return in_body
+    text = if_match.strip().removeprefix("W/").strip('"').removeprefix("v")
+    if not text.isdigit():
+        raise HTTPException(
+            status_code=400, detail=f'If-Match {if_match!r} is not a version such as "v3"'
+        )
+    return int(text)
+
+
+def write_context(
+    who: Principal,
+    body: dict[str, Any] | None = None,
+    if_match: str | None = None,
+    idempotency_key: str | None = None,
+    reason: str | None = None,
+) -> tuple[dict[str, Any], WriteContext]:
+    """A write's fields and its context: who, why, the expected version and the key.
+
+    `reason` and `expected_version` in the body are the request's, not the definition's;
+    the registry checks them (and the fields) in its own words.
+    """
+    from registry.commands import WriteContext, request_meta
+
+    fields, meta = request_meta(body or {})
+    return fields, WriteContext(
+        actor=who.name,
+        reason=meta.reason if meta.reason is not None else reason,
+        expected_version=expected_version(if_match, meta.expected_version),
+        idempotency_key=idempotency_key,
+    )

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from projections import COLUMN_TABLE, METRIC_TABLE, ProjectionTable
-from registry.models import ColumnMetadata, MetricDefinition
 
 _WIRE_TYPES: dict[str, Any] = {
     "scalar": (str | None, None),
@@ -36,67 +35,6 @@ else:
     ColumnOut = _out_model("ColumnOut", COLUMN_TABLE, "A column's metadata and its version.")
 
 
-class WriteOptions(BaseModel):
-    """Why a change is made, and the version it was based on."""
-
-    reason: str | None = Field(default=None, max_length=2000)
-    expected_version: int | None = Field(default=None, ge=0)
-
-
-class MetricIn(MetricDefinition):
-    """A complete metric definition to create (or replace: POST is an upsert)."""
-
-    reason: str | None = Field(default=None, max_length=2000)
-    expected_version: int | None = Field(default=None, ge=0)
-
-
-def _optional(model: type[BaseModel]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        annotation: Any = info.annotation
-        fields[name] = (annotation | None, None)
-    return fields
-
-
-if TYPE_CHECKING:
-    MetricPatch = BaseModel
-else:
-    MetricPatch = create_model(
-        "MetricPatch",
-        __doc__="Fields to change; only the fields given are changed.",
-        __config__=ConfigDict(extra="forbid"),
-        **{k: v for k, v in _optional(MetricDefinition).items() if k not in ("name", "category")},
-        reason=(str | None, None),
-        expected_version=(int | None, None),
-    )
-
-
-class ColumnIn(BaseModel):
-    """A column's metadata to create or replace."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    basetype: str | None = None
-    description: str | None = None
-    confidence: str = "manual"
-    source: str = "manual"
-    reason: str | None = Field(default=None, max_length=2000)
-    expected_version: int | None = Field(default=None, ge=0)
-
-
-class ColumnPatch(BaseModel):
-    """Some fields of a column's metadata to set."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    basetype: str | None = None
-    description: str | None = None
-    confidence: str | None = None
-    source: str | None = None
-    reason: str | None = Field(default=None, max_length=2000)
-    expected_version: int | None = Field(default=None, ge=0)
-
-
 class RollbackIn(BaseModel):
     """The version to make current again, and why."""
 
@@ -104,12 +42,7 @@ class RollbackIn(BaseModel):
 
     to_version: int = Field(ge=1)
     reason: str | None = Field(default=None, max_length=2000)
-
-
-class RestoreIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str | None = Field(default=None, max_length=2000)
+    expected_version: int | None = Field(default=None, ge=0)
 
 
 class ErrorItem(BaseModel):
@@ -141,8 +74,3 @@ class TokenIn(BaseModel):
 
     name: str
     role: str
-
-
-COLUMN_FIELDS = tuple(
-    f for f in ColumnMetadata.model_fields if f not in ("table_id", "column_name")
-)

@@ -11,6 +11,7 @@ from events.errors import (
     ConcurrentWriteError,
     EventStoreError,
     IdempotencyConflictError,
+    StorageFailedError,
     VersionConflictError,
 )
 from events.recorded import EventSummary, RecordedEvent
@@ -49,6 +50,7 @@ __all__ = [
     "EventStoreError",
     "EventSummary",
     "IdempotencyConflictError",
+    "StorageFailedError",
     "LogHead",
     "NewEvent",
     "RecordedEvent",

@@ -34,6 +34,11 @@ class ConcurrentWriteError(EventStoreError):
     """
 
 
+class StorageFailedError(EventStoreError):
+    """The storage under the log failed (disk full, I/O error); the transaction was rolled
+    back and nothing of it was written. Not a race: retrying at once does not help."""
+
+
 class ChainBrokenError(EventStoreError):
     """The hash chain does not verify."""
 

@@ -19,7 +19,12 @@ import duckdb
 import orjson
 
 from events.chain import GENESIS_HASH, epoch_us, event_hash, payload_digest
-from events.errors import ConcurrentWriteError, IdempotencyConflictError, VersionConflictError
+from events.errors import (
+    ConcurrentWriteError,
+    IdempotencyConflictError,
+    StorageFailedError,
+    VersionConflictError,
+)
 from events.recorded import EventSummary, RecordedEvent
 from events.schema import (
     CREATE_EVENT_LOG_SQL,
@@ -170,6 +175,8 @@ class EventStore:
         except BaseException as exc:
             self._head = None
             self._rollback()
+            if isinstance(exc, duckdb.IOException | duckdb.FatalException):
+                raise StorageFailedError(f"{exc}; nothing was written") from exc
             if isinstance(exc, duckdb.TransactionException):
                 raise ConcurrentWriteError(str(exc)) from exc
             raise
@@ -180,6 +187,18 @@ class EventStore:
             self._tx = None
         if self._on_commit is not None:
             self._on_commit()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Run reads in one consistent snapshot (a read-only transaction); joins an open one."""
+        if self._tx is not None:
+            yield
+            return
+        self.conn.begin()
+        try:
+            yield
+        finally:
+            self._rollback()  # nothing was written: there is nothing to commit
 
     def _rollback(self) -> None:
         # DuckDB has already rolled back a failed commit; then there is nothing left to undo.

@@ -205,6 +205,47 @@ class Projector:
         state = apply_event(kind, apply_event(kind, None, first), event)
         self.conn.execute(table.insert_sql, state_to_row(table, state))
 
+    def row_after(self, event: RecordedEvent) -> dict[str, Any] | None:
+        """The row an event just applied left in its table (None for a tombstone).
+
+        Built from the event; only a later version's `created_at` is read from the table, in
+        the append's own transaction. Equal to what a reader of the table sees once committed.
+        """
+        kind = self._kinds[event.stream_type]
+        if event.event_type == kind.tombstone:
+            return None
+        definition = event.payload.get("definition") or {}
+        if event.version == 1 or "created_at" not in kind.table.column_names:
+            created = carried_time(event.payload.get("created_at"), event.recorded_at)
+        else:
+            key = list(kind.key_of(event.stream_id, definition))
+            [(created,)] = self.conn.execute(kind.table.created_at_by_key_sql, key).fetchall()
+        return self._row(kind, event, definition, created)
+
+    def row_from_log(self, event: RecordedEvent) -> dict[str, Any] | None:
+        """The row an event left, rebuilt from the log alone (the answer a replay repeats)."""
+        kind = self._kinds[event.stream_type]
+        if event.event_type == kind.tombstone:
+            return None
+        first = event
+        if event.version > 1:
+            first = self.store.read_event(kind.stream_type, event.stream_id, 1) or event
+        created = carried_time(first.payload.get("created_at"), first.recorded_at)
+        return self._row(kind, event, event.payload.get("definition") or {}, created)
+
+    @staticmethod
+    def _row(
+        kind: StreamKind, event: RecordedEvent, definition: dict[str, Any], created: Any
+    ) -> dict[str, Any]:
+        updated = carried_time(event.payload.get("updated_at"), event.recorded_at)
+        return definition_to_dict(kind.table, event.stream_id, definition, created, updated)
+
+    def current_row(self, kind: StreamKind, stream_id: str) -> dict[str, Any] | None:
+        """A stream's row as the table holds it now (in the caller's transaction), or None."""
+        rows = self.conn.execute(kind.table.select_by_key_sql, list(kind.split(stream_id)))
+        found = rows.fetchall()
+        return row_to_dict(kind.table, found[0]) if found else None
+
     def _apply_set_based(self, events: Sequence[RecordedEvent]) -> None:
         touched: dict[str, set[str]] = {}
         for event in events:

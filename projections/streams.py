@@ -40,6 +40,13 @@ class StreamKind:
             return (stream_id,)
         return tuple(definition[k] for k in self.table.key)
 
+    def split(self, stream_id: str) -> tuple[str, ...]:
+        """The projection row key a stream id names (a table id never holds ':')."""
+        if self.table.key == ("id",):
+            return (stream_id,)
+        table_id, _, column_name = stream_id.partition(":")
+        return (table_id, column_name)
+
 
 FACTS = ("Created", "Updated", "Deleted", "Restored", "RolledBack", "Adopted")
 

@@ -73,6 +73,14 @@ class ProjectionTable:
         return f"DELETE FROM {self.name} WHERE {stream_id} IN (SELECT unnest(?))"  # noqa: S608 - fixed spec
 
     @property
+    def select_by_key_sql(self) -> str:
+        return f"{self.select_sql} WHERE {self._key_clause}"
+
+    @property
+    def created_at_by_key_sql(self) -> str:
+        return f"SELECT created_at FROM {self.name} WHERE {self._key_clause}"  # noqa: S608 - fixed spec
+
+    @property
     def count_sql(self) -> str:
         return f"SELECT count(*) FROM {self.name}"  # noqa: S608 - fixed spec
 

@@ -22,6 +22,7 @@ from events import (
     IdempotencyConflictError,
     NewEvent,
     RecordedEvent,
+    StorageFailedError,
     StreamTip,
     VersionConflictError,
 )
@@ -31,6 +32,7 @@ from registry.errors import (
     InvalidDefinitionError,
     Issue,
     NotFoundError,
+    StorageError,
     UnknownFieldError,
 )
 from registry.models import ColumnMetadata, MetricDefinition, build, build_issues, metric_input
@@ -74,6 +76,8 @@ class WriteResult:
     changed_fields: tuple[str, ...] = ()
     position: int | None = None
     replayed: bool = False  # the answer to an earlier request with the same idempotency key
+    # The projection row after the write, built in its transaction (None after a deletion).
+    row: dict[str, Any] | None = None
 
 
 # -- running a plan ---------------------------------------------------------------------------
@@ -101,7 +105,7 @@ def _event(subject: Subject, stream_id: str, plan: Plan, ctx: WriteContext) -> N
     )
 
 
-def _result(event: RecordedEvent) -> WriteResult:
+def _result(event: RecordedEvent, row: dict[str, Any] | None = None) -> WriteResult:
     return WriteResult(
         id=event.stream_id,
         version=event.version,
@@ -109,6 +113,7 @@ def _result(event: RecordedEvent) -> WriteResult:
         event_type=event.event_type,
         changed_fields=tuple(event.payload.get("changed") or ()),
         position=event.position,
+        row=row,
     )
 
 
@@ -135,7 +140,7 @@ def _replayed(
     )
     if not same:
         raise ConflictError(f"idempotency key {key!r} was already used for a different change")
-    return replace(_result(first), replayed=True)
+    return replace(_result(first, reg.projector.row_from_log(first)), replayed=True)
 
 
 T = TypeVar("T")
@@ -152,6 +157,8 @@ def run_atomically(reg: Registry, work: Callable[[], T], what: str) -> T:
                 return work()
         except ConcurrentWriteError:
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not security
+        except StorageFailedError as exc:
+            raise StorageError(f"{what}: the database could not store it: {exc}") from exc
         except VersionConflictError as exc:
             raise ConflictError(str(exc), current_version=exc.actual) from exc
         except IdempotencyConflictError as exc:
@@ -179,14 +186,15 @@ def execute(
             )
         plan = planner(_current(subject, head))
         if plan is None:
-            return WriteResult(stream_id, version, changed=False)
+            row = reg.projector.current_row(subject.kind, stream_id)
+            return WriteResult(stream_id, version, changed=False, row=row)
         recorded = reg.store.append(
             [_event(subject, stream_id, plan, ctx)],
             expected_versions={(subject.kind.stream_type, stream_id): version},
             idempotency_key=ctx.idempotency_key,
         )
         reg.projector.apply(recorded)
-        return _result(recorded[0])
+        return _result(recorded[0], reg.projector.row_after(recorded[0]))
 
     return run_atomically(reg, work, f"{subject.label} {stream_id!r}")
 
@@ -268,14 +276,6 @@ def save_column(reg: Registry, fields: dict[str, Any], ctx: WriteContext) -> Wri
     return execute(reg, COLUMN, COLUMN.stream_id(model), plan_upsert(model.to_definition()), ctx)
 
 
-def update_column(
-    reg: Registry, table_id: str, column_name: str, fields: dict[str, Any], ctx: WriteContext
-) -> WriteResult:
-    """Change named fields of a column's metadata."""
-    stream_id = column_stream_id(table_id, column_name)
-    return execute(reg, COLUMN, stream_id, plan_update(COLUMN, stream_id, fields), ctx)
-
-
 def delete_column(reg: Registry, table_id: str, column_name: str, ctx: WriteContext) -> WriteResult:
     """Delete a column's metadata (a tombstone event)."""
     stream_id = column_stream_id(table_id, column_name)
@@ -340,3 +340,32 @@ def import_columns(
         return apply_plans(reg, COLUMN, plans, versions, ctx)
 
     return run_atomically(reg, work, "column import")
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """What a write request says about itself rather than about the definition."""
+
+    reason: str | None = None
+    expected_version: int | None = None
+
+
+_MAX_REASON = 2000
+
+
+def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:
+    """Split a write request's body into the definition's fields and the request's own
+    `reason` and `expected_version`; InvalidDefinitionError names a bad one."""
+    fields = dict(body)
+    reason = fields.pop("reason", None)
+    expected = fields.pop("expected_version", None)
+    issues = []
+    if reason is not None and (not isinstance(reason, str) or len(reason) > _MAX_REASON):
+        issues.append(Issue("reason", f"must be text of at most {_MAX_REASON} characters"))
+    if expected is not None and (
+        isinstance(expected, bool) or not isinstance(expected, int) or expected < 0
+    ):
+        issues.append(Issue("expected_version", f"{expected!r} is not a version (0, 1, 2, ...)"))
+    if issues:
+        raise InvalidDefinitionError(issues)
+    return fields, RequestMeta(reason, expected)

@@ -53,5 +53,17 @@ class UnknownFieldError(InvalidDefinitionError):
         super().__init__(issues)
 
 
+class StorageError(RegistryError):
+    """The database could not store the change (disk full, I/O error); nothing was written."""
+
+
+class UnavailableError(RegistryError):
+    """Something the answer needs is not there (an analytics database, a file)."""
+
+
+class TooLargeError(RegistryError, ValueError):
+    """An input is larger than the registry accepts."""
+
+
 class RefusedError(RegistryError, ValueError):
     """A run was refused as a whole, and nothing was written."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from registry.errors import RefusedError
-from registry.queries import definition_of, get_version, list_metrics, require_metric
+from registry.queries import definition_of, list_metrics
 from registry.session import Registry
 from registry.subjects import METRIC
 from registry.yaml_io import Progress, dump_metric, export_paths, metric_files, write_atomically
@@ -48,13 +51,26 @@ def export_yaml(
     return [t for t, _ in targets]
 
 
-def metric_yaml(reg: Registry, metric_id: str, version: int | None = None) -> str:
-    """One metric as YAML: its current definition, or the one it had at a version."""
-    if version is None:
-        return dump_metric(definition_of(require_metric(reg, metric_id)))
-    snapshot = get_version(reg, METRIC, metric_id, version)
-    fields = {k: snapshot.get(k) for k in METRIC.fields}
-    return dump_metric(fields)
+def metric_yaml(metric: dict[str, Any]) -> str:
+    """One metric (a definition, a row or a version's answer) as the YAML of its export file."""
+    return dump_metric({k: metric.get(k) for k in METRIC.fields})
+
+
+def export_zip(
+    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+) -> bytes:
+    """The registry (now, or as of a time or position) as a zip of `<category>/<name>.yml`."""
+    buffer = io.BytesIO()
+    rows = list_metrics(reg, as_of=as_of, at_position=at_position)
+    root = Path("/export")  # names are checked as paths below a folder, as export_yaml does
+    try:
+        targets = list(export_paths(root, (definition_of(r) for r in rows)))
+    except ValueError as exc:
+        raise RefusedError(f"export refused: {exc}") from exc
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for target, definition in targets:
+            archive.writestr(target.relative_to(root).as_posix(), dump_metric(definition))
+    return buffer.getvalue()
 
 
 def install_export(files: dict[str, bytes], directory: Path, overwrite: bool = False) -> list[Path]:

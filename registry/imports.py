@@ -68,10 +68,19 @@ def _refuse_prune(path: Path, source: YamlSource) -> None:
             "so that a metric missing from it really was removed. Nothing was written."
         )
     if source.unreadable:
-        listed = "; ".join(f"{u.path}: {u}" for u in source.unreadable)
-        raise RefusedError(f"prune refused: unreadable files, nothing was written: {listed}")
+        names = ", ".join(_relative(u.path, path) for u in source.unreadable)
+        count = len(source.unreadable)
+        raise RefusedError(
+            f"prune refused: {count} file{'s' if count > 1 else ''} could not be read ({names});"
+            " fix them or import without prune. Nothing was written."
+        )
     if not source.metrics:
         raise RefusedError(f"prune refused: {path} holds no metrics. Nothing was written.")
+
+
+def _relative(file: Path, root: Path) -> str:
+    """A file's path relative to the import root, as the user named the root."""
+    return file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
 
 
 def _status(current: Current | None, desired: dict[str, Any], plan: Plan | None) -> str:

@@ -16,7 +16,9 @@ from registry.errors import InvalidDefinitionError, Issue
 METRIC_TYPES = ("sum", "count", "avg", "ratio")
 NAME_PATTERN = r"^[a-z0-9_]+$"
 _NAME_RE = re.compile(NAME_PATTERN)
-_VARIANT_RE = re.compile(r"^by_[a-z0-9_]+$")
+# A variant's key: a lowercase identifier (`by_plan`, `weekly`); its YAML key is `sql_<key>`.
+_VARIANT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_RESERVED_VARIANTS = frozenset({"variants"})  # `sql_variants` is the column's own YAML key
 TABLE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 
 
@@ -83,6 +85,14 @@ class MetricDefinition(Definition):
     def id(self) -> str:
         return f"{self.category}/{self.name}"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_absent(cls, data: Any) -> Any:
+        """A NULL where a field has a default (rows adopted from plain SQL) takes the default."""
+        if not isinstance(data, dict):
+            return data
+        return {k: v for k, v in data.items() if v is not None or k not in _DEFAULTED}
+
     @model_validator(mode="after")
     def _default_display_name(self) -> MetricDefinition:
         if not self.display_name:
@@ -99,11 +109,11 @@ class MetricDefinition(Definition):
     @field_validator("sql_variants")
     @classmethod
     def _variant_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        bad = [k for k in value if not _VARIANT_RE.match(k)]
+        bad = [k for k in value if not _VARIANT_RE.match(k) or k in _RESERVED_VARIANTS]
         if bad:
             raise ValueError(
-                f"keys {', '.join(repr(k) for k in bad)} must look like by_<word> "
-                "(lowercase letters, digits and _)"
+                f"keys {', '.join(repr(k) for k in bad)} must be lowercase identifiers "
+                "(letters, digits and _, starting with a letter; not 'variants')"
             )
         empty = [k for k, v in value.items() if not v.strip()]
         if empty:
@@ -124,13 +134,18 @@ class ColumnMetadata(Definition):
     @field_validator("column_name")
     @classmethod
     def _printable(cls, value: str) -> str:
-        if any(ord(ch) < 32 for ch in value) or value != value.strip():
-            raise ValueError("must not contain control characters or surrounding spaces")
+        # Any printable text but '/': a column name is one path segment of its URL.
+        if any(ord(ch) < 32 for ch in value) or value != value.strip() or "/" in value:
+            raise ValueError("must not contain '/', control characters or surrounding spaces")
         return value
 
 
 METRIC_FIELDS = tuple(MetricDefinition.model_fields)
-COLUMN_FIELDS = tuple(ColumnMetadata.model_fields)
+_DEFAULTED = frozenset(
+    name
+    for name, info in MetricDefinition.model_fields.items()
+    if not info.is_required() and info.get_default(call_default_factory=True) is not None
+)
 
 Model = TypeVar("Model", bound=Definition)
 

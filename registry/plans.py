@@ -75,13 +75,17 @@ def plan_update(subject: Subject, stream_id: str, fields: dict[str, Any]) -> Pla
     unknown = sorted(set(fields) - set(subject.fields))
     if unknown:
         raise UnknownFieldError(unknown, list(subject.fields))
-    fixed = [Issue(f, "is part of the id and cannot change") for f in subject.fixed if f in fields]
+    fixed = subject.id_fields(stream_id)
+    moved = [
+        Issue(f, "is part of the id and cannot change")
+        for f in subject.fixed
+        if f in fields and fields[f] != fixed[f]
+    ]
+    if moved:
+        raise InvalidDefinitionError(moved, stream_id)
 
     def plan(state: Current | None) -> Plan | None:
         live = _live(subject, stream_id, state)
-        moved = [i for i in fixed if fields[i.location] != live.definition.get(i.location)]
-        if moved:
-            raise InvalidDefinitionError(moved, stream_id)
         merged = build(subject.model, {**live.definition, **fields}, stream_id).to_definition()
         changed = changed_fields(live.definition, merged)
         return Plan("Updated", merged, changed) if changed else None

@@ -291,8 +291,9 @@ def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], 
     """
 
     def read() -> tuple[dict[str, Any], int]:
-        row = require_metric(reg, metric_id)
-        return row, reg.store.stream_version(METRIC.kind.stream_type, metric_id)
+        with reg.store.snapshot():  # row and version from one state, never a commit apart
+            row = require_metric(reg, metric_id)
+            return row, reg.store.stream_version(METRIC.kind.stream_type, metric_id)
 
     if reg.cache is None:
         return read()

@@ -36,6 +36,13 @@ class Subject:
     def fields(self) -> tuple[str, ...]:
         return tuple(self.model.model_fields)
 
+    def id_fields(self, stream_id: str) -> dict[str, str]:
+        """The fields a stream id fixes (category and name; table and column)."""
+        if self.kind is METRICS:
+            category, _, name = stream_id.partition("/")
+            return {"category": category, "name": name}
+        return dict(zip(self.fixed, self.kind.split(stream_id), strict=True))
+
     def stream_id(self, definition: Any) -> str:
         """The stream id of a validated definition of this subject."""
         if self.kind is METRICS:

@@ -22,7 +22,8 @@ from registry.parse_cache import ParseCache, cache_key
 
 YAML_SUFFIXES = (".yml", ".yaml")
 RENAMED = {"table": "table_name"}  # YAML key -> column
-VARIANT_PREFIX = "sql_"  # YAML `sql_by_X` -> sql_variants["by_X"]
+VARIANT_PREFIX = "sql_"  # YAML `sql_X` -> sql_variants["X"] (`sql_by_plan`, `sql_weekly`)
+VARIANTS = "sql_variants"  # the column's own key, also accepted in YAML as a mapping
 
 try:  # the C (libyaml) loader and dumper are several times faster
     from yaml import CSafeDumper as _Dumper
@@ -32,7 +33,7 @@ except ImportError:  # PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 # Key order in exported files: the v4 column order.
-_EXPORT_ORDER = [f for f in METRIC_FIELDS if f != "sql_variants"]
+_EXPORT_ORDER = [f for f in METRIC_FIELDS if f != VARIANTS]
 
 
 @dataclass(frozen=True)
@@ -73,31 +74,36 @@ Progress = Callable[[int, int], None]
 # -- key mapping (both directions) ------------------------------------------------------------
 
 
+def column_of(key: str) -> str:
+    """The v4 column a YAML key fills (`table` -> table_name, `sql_X` -> sql_variants)."""
+    if key != VARIANTS and key.startswith(VARIANT_PREFIX):
+        return VARIANTS
+    return RENAMED.get(key, key)
+
+
 def from_yaml_keys(data: dict[str, Any]) -> dict[str, Any]:
-    """A YAML mapping with v4 column names: `table` -> `table_name`, `sql_by_X` -> sql_variants."""
+    """A YAML mapping with v4 column names: `table` -> `table_name`, `sql_X` -> sql_variants."""
     result: dict[str, Any] = {}
     variants: dict[str, Any] = {}
     for key, value in data.items():
         key = str(key)
-        if key.startswith(VARIANT_PREFIX + "by_"):
+        if column_of(key) == VARIANTS and key != VARIANTS:
             variants[key.removeprefix(VARIANT_PREFIX)] = value
         else:
-            result[RENAMED.get(key, key)] = value
+            result[column_of(key)] = value
     if variants:
-        result["sql_variants"] = {**(result.get("sql_variants") or {}), **variants}
+        given = result.get(VARIANTS)
+        result[VARIANTS] = {**(given if isinstance(given, dict) else {}), **variants}
     return result
 
 
 def to_yaml_keys(definition: dict[str, Any]) -> dict[str, Any]:
-    """A definition as YAML keys, leaving out empty and default values."""
-    defaults = MetricDefinition.model_fields
+    """A definition as YAML keys, leaving out empty values (`type` and `grain` always kept)."""
     out: dict[str, Any] = {}
     yaml_names = {column: key for key, column in RENAMED.items()}
     for name in _EXPORT_ORDER:
         value = definition.get(name)
         if value in (None, [], {}) or (name == "display_name" and value == definition["name"]):
-            continue
-        if name in ("type", "grain") and value == defaults[name].default:
             continue
         out[yaml_names.get(name, name)] = value
     for variant, sql in sorted((definition.get("sql_variants") or {}).items()):
@@ -276,9 +282,7 @@ class _KeyLines:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                name = RENAMED.get(key.value, key.value)
-                if str(name).startswith(VARIANT_PREFIX + "by_"):
-                    name = "sql_variants"
+                name = column_of(str(key.value))
                 self.lines[(*path, name)] = key.start_mark.line + 1
                 self._walk(value, (*path, name))
         elif isinstance(node, yaml.SequenceNode):

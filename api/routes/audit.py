@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import Auditor, RegistryDep
-from api.routes.metrics import ERRORS
-from registry import queries
+from api.deps import ERRORS, Auditor, RegistryDep
+from registry import answers
 
 router = APIRouter(prefix="/api", tags=["audit"])
 
@@ -34,7 +33,7 @@ def events(
         "since": since,
         "until": until,
     }
-    return queries.event_page(reg, after, limit, **filters)
+    return answers.event_page(reg, after, limit, **filters)
 
 
 @router.get("/audit/verify", responses=ERRORS, summary="Verify the hash chain")
@@ -44,4 +43,4 @@ def verify(
     anchor: Annotated[str | None, Query(description="POSITION:HASH printed earlier")] = None,
 ) -> dict[str, Any]:
     """Recompute the whole chain; with an anchor, prove the log up to it is unchanged."""
-    return queries.verify_log(reg, anchor)
+    return answers.verify(reg, anchor)

@@ -1,35 +1,36 @@
-"""Column metadata: list, get, put, delete, history, and as-of reads."""
+"""Column metadata: list, get, put, patch, delete, history, and as-of reads."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Response
 
-from api.deps import Admin, Reader, RegistryDep
-from api.routes.admin import WRITE_ERRORS, IfMatch, context, expected_version
-from api.routes.metrics import ERRORS, AsOf, AtPosition
-from api.schemas import ColumnIn, ColumnOut, ColumnPatch
-from projections import column_stream_id
-from registry import commands, queries
-from registry.errors import NotFoundError
-from registry.subjects import COLUMN
+from api.deps import (
+    ERRORS,
+    WRITE_ERRORS,
+    Admin,
+    AsOf,
+    AtPosition,
+    ColumnName,
+    IdempotencyKey,
+    IfMatch,
+    Reader,
+    Reason,
+    RegistryDep,
+    TableId,
+    WriteBody,
+    write_context,
+)
+from api.schemas import ColumnOut, DeletedOut
+from registry import answers
 
 router = APIRouter(prefix="/api", tags=["columns"])
-TableId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=255)]
-ColumnName = Annotated[str, PathParam(min_length=1, max_length=255)]
 
 
-def column_response(
-    reg: RegistryDep, table_id: str, column: str, response: Response
-) -> dict[str, Any]:
-    row = queries.get_column(reg, table_id, column)
-    if row is None:
-        raise NotFoundError(f"column {table_id}.{column} has no metadata")
-    version = reg.store.stream_version(COLUMN.kind.stream_type, column_stream_id(table_id, column))
-    response.headers["ETag"] = f'"v{version}"'
-    return {**row, "version": version}
+def _tagged(answer: dict[str, Any], response: Response) -> dict[str, Any]:
+    response.headers["ETag"] = answers.etag(answer["version"])
+    return answer
 
 
 @router.get("/columns/{table_id}", responses=ERRORS, summary="Columns of a table")
@@ -41,20 +42,7 @@ def list_columns(
     at_position: AtPosition = None,
 ) -> dict[str, Any]:
     """Every described column of a table, ordered by name; as of a time or position if asked."""
-    if as_of is None and at_position is None:
-        rows = queries.list_columns(reg, table_id)
-        position = None
-    else:
-        rows = [
-            r for r in queries.columns_as_of(reg, as_of, at_position) if r["table_id"] == table_id
-        ]
-        position = queries.resolve_position(reg, as_of, at_position)
-    versions = reg.store.versions_at(COLUMN.kind.stream_type, position)
-    columns = [
-        {**r, "version": versions.get(column_stream_id(table_id, r["column_name"]), 0)}
-        for r in rows
-    ]
-    return {"table_id": table_id, "columns": columns, "count": len(columns)}
+    return answers.column_list(reg, table_id, as_of, at_position)
 
 
 @router.get(
@@ -64,14 +52,13 @@ def get_column(
     reg: RegistryDep, _: Reader, table_id: TableId, column: ColumnName, response: Response
 ) -> dict[str, Any]:
     """A column's current metadata and version."""
-    return column_response(reg, table_id, column, response)
+    return _tagged(answers.column(reg, table_id, column), response)
 
 
 @router.get("/columns/{table_id}/{column}/history", responses=ERRORS, summary="History of a column")
 def history(reg: RegistryDep, _: Reader, table_id: TableId, column: ColumnName) -> dict[str, Any]:
     """Every version of a column's metadata."""
-    entries = queries.history(reg, COLUMN, column_stream_id(table_id, column))
-    return {"table_id": table_id, "column_name": column, "versions": [e.as_dict() for e in entries]}
+    return answers.column_history(reg, table_id, column)
 
 
 @router.put(
@@ -86,19 +73,14 @@ def put_column(
     who: Admin,
     table_id: TableId,
     column: ColumnName,
-    body: ColumnIn,
+    body: WriteBody,
     response: Response,
     if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    """Create or replace a column's metadata."""
-    fields = {
-        "table_id": table_id,
-        "column_name": column,
-        **body.model_dump(exclude={"reason", "expected_version"}),
-    }
-    ctx = context(who, body.reason, expected_version(if_match, body.expected_version))
-    commands.save_column(reg, fields, ctx)
-    return column_response(reg, table_id, column, response)
+    """Create or replace a column's metadata (basetype, description, confidence, source)."""
+    fields, ctx = write_context(who, body, if_match, idempotency_key)
+    return _tagged(answers.put_column(reg, table_id, column, fields, ctx), response)
 
 
 @router.patch(
@@ -113,19 +95,19 @@ def patch_column(
     who: Admin,
     table_id: TableId,
     column: ColumnName,
-    body: ColumnPatch,
+    body: WriteBody,
     response: Response,
     if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Change only the fields given (describing the column first if it is new)."""
-    fields = body.model_dump(exclude_unset=True, exclude={"reason", "expected_version"})
-    ctx = context(who, body.reason, expected_version(if_match, body.expected_version))
-    commands.set_column(reg, table_id, column, fields, ctx)
-    return column_response(reg, table_id, column, response)
+    fields, ctx = write_context(who, body, if_match, idempotency_key)
+    return _tagged(answers.set_column(reg, table_id, column, fields, ctx), response)
 
 
 @router.delete(
     "/admin/columns/{table_id}/{column}",
+    response_model=DeletedOut,
     responses=WRITE_ERRORS,
     summary="Delete a column's metadata",
     tags=["admin"],
@@ -135,8 +117,10 @@ def delete_column(
     who: Admin,
     table_id: TableId,
     column: ColumnName,
-    reason: Annotated[str | None, Query(max_length=2000)] = None,
+    reason: Reason = None,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Delete a column's metadata (a tombstone event)."""
-    result = commands.delete_column(reg, table_id, column, context(who, reason))
-    return {"status": "deleted", "id": result.id, "version": result.version}
+    _, ctx = write_context(who, None, if_match, idempotency_key, reason)
+    return answers.delete_column(reg, table_id, column, ctx)

@@ -151,11 +151,11 @@ def test_idempotency_key_returns_the_first_answer(api: Api) -> None:
 @pytest.mark.parametrize(
     ("body", "location", "message"),
     [
-        ({**MRR, "type": "summ"}, "type", "Input should be 'sum', 'count', 'avg' or 'ratio'"),
+        ({**MRR, "type": "summ"}, "type", "'summ' is not one of sum, count, avg, ratio"),
         ({**MRR, "colour": "red"}, "colour", "unknown field"),
-        ({**MRR, "tables": "orders"}, "tables", "Input should be a valid list"),
-        ({**MRR, "name": "Bad Name"}, "name", "String should match pattern"),
-        ({"category": "revenue", "sql": "SELECT 1"}, "name", "Field required"),
+        ({**MRR, "tables": "orders"}, "tables", "'orders' is not a list of strings"),
+        ({**MRR, "name": "Bad Name"}, "name", "must be lowercase letters, digits and _"),
+        ({"category": "revenue", "sql": "SELECT 1"}, "name", "is required"),
         ({**MRR, "sql": "  "}, "sql", "must not be empty"),
     ],
 )

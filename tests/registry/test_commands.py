@@ -110,8 +110,8 @@ def test_update_cannot_move_a_metric_to_another_id(repo: MetricRepository) -> No
         ({"tables": "orders"}, "tables: 'orders' is not a list of strings"),
         ({"synonyms": ["a", 3]}, "synonyms.1: 3 is not a string"),
         (
-            {"sql_variants": {"plan": "SELECT 1"}},
-            "sql_variants: keys 'plan' must look like by_<word>",
+            {"sql_variants": {"By Plan": "SELECT 1", "variants": "SELECT 2"}},
+            "sql_variants: keys 'By Plan', 'variants' must be lowercase identifiers",
         ),
         ({"colour": "red"}, "colour: unknown field"),
     ],

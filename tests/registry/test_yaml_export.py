@@ -11,6 +11,7 @@ import yaml
 from freezegun import freeze_time
 
 from registry import MetricRepository, RefusedError
+from registry import answers
 from registry.exports import export_yaml, metric_yaml
 from registry.queries import definition_of
 
@@ -70,9 +71,10 @@ def test_export_as_of_a_time_and_a_position(repo: MetricRepository, tmp_path: Pa
 def test_one_metric_at_a_version(repo: MetricRepository) -> None:
     repo.create(name="mrr", category="revenue", sql="SELECT 1", table_name="t")
     repo.update("revenue/mrr", sql="SELECT 2")
-    old = yaml.safe_load(metric_yaml(repo.registry, "revenue/mrr", version=1))
+    old = yaml.safe_load(metric_yaml(answers.metric(repo.registry, "revenue/mrr", version=1)))
     assert (old["sql"], old["table"]) == ("SELECT 1", "t")
-    assert yaml.safe_load(metric_yaml(repo.registry, "revenue/mrr"))["sql"] == "SELECT 2"
+    now = yaml.safe_load(metric_yaml(answers.metric(repo.registry, "revenue/mrr")))
+    assert (now["sql"], now["type"], now["grain"]) == ("SELECT 2", "sum", "monthly")
 
 
 def test_export_refuses_a_non_empty_folder_unless_overwriting(
