@@ -4,7 +4,8 @@ from typing import Annotated
 
 import typer
 
-from cli.backend import LocalBackend, backend_for
+from cli.backend import backend_for
+from cli.backend.local import LocalBackend
 from cli.output import emit, emit_json
 from registry.errors import RegistryError
 

@@ -6,13 +6,12 @@ from typing import Annotated, Any
 import typer
 
 from cli.admin import local
-from cli.backend import backend_for
-from cli.output import emit, emit_json, fields, table
+from cli.backend import Write, backend_for
+from cli.output import ExpectedVersion, Reason, emit, emit_json, fields, table
 from registry.errors import InvalidDefinitionError, Issue
 
 app = typer.Typer(help="Read and change column metadata.", no_args_is_help=True)
 Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
-Reason = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the history.")]
 Table = Annotated[str, typer.Argument(help="The table id, e.g. in.c-sales.orders.")]
 Column = Annotated[str, typer.Argument(help="The column name.")]
 COLUMNS = [
@@ -29,14 +28,14 @@ COLUMNS = [
 @app.command("list")
 def list_columns(ctx: typer.Context, table_id: Table, as_json: Json = False) -> None:
     """Every described column of a table."""
-    rows = backend_for(ctx.obj).list_columns(table_id)
+    rows = backend_for(ctx.obj).column_list(table_id)["columns"]
     emit_json(rows) if as_json else table(rows, COLUMNS[1:])
 
 
 @app.command("show")
 def show(ctx: typer.Context, table_id: Table, column: Column, as_json: Json = False) -> None:
     """One column's metadata."""
-    row = backend_for(ctx.obj).get_column(table_id, column)
+    row = backend_for(ctx.obj).column(table_id, column)
     emit_json(row) if as_json else fields(row, COLUMNS + ["version"])
 
 
@@ -52,6 +51,7 @@ def set_(
     confidence: Annotated[str | None, typer.Option(help="manual, inferred, verified, ...")] = None,
     source: Annotated[str | None, typer.Option(help="Who says so (default manual).")] = None,
     reason: Reason = None,
+    expected_version: ExpectedVersion = None,
     as_json: Json = False,
 ) -> None:
     """Set fields of a column's metadata (describing the column if it is new)."""
@@ -62,21 +62,29 @@ def set_(
         "source": source,
     }
     changes = {k: v for k, v in given.items() if v is not None}
-    row = backend_for(ctx.obj).set_column(table_id, column, changes, reason)
-    emit_json(row) if as_json else fields(row, COLUMNS)
+    write = Write(reason, expected_version)
+    row = backend_for(ctx.obj).set_column(table_id, column, changes, write)
+    emit_json(row) if as_json else fields(row, COLUMNS + ["version"])
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, table_id: Table, column: Column, reason: Reason = None) -> None:
+def delete(
+    ctx: typer.Context,
+    table_id: Table,
+    column: Column,
+    reason: Reason = None,
+    expected_version: ExpectedVersion = None,
+    as_json: Json = False,
+) -> None:
     """Delete a column's metadata (a tombstone: the history stays)."""
-    result = backend_for(ctx.obj).delete_column(table_id, column, reason)
-    emit(f"deleted {result['id']} (version {result['version']})")
+    result = backend_for(ctx.obj).delete_column(table_id, column, Write(reason, expected_version))
+    emit_json(result) if as_json else emit(f"deleted {result['id']} (version {result['version']})")
 
 
 @app.command("history")
 def history(ctx: typer.Context, table_id: Table, column: Column, as_json: Json = False) -> None:
     """Every version of a column's metadata."""
-    entries = backend_for(ctx.obj).column_history(table_id, column)
+    entries = backend_for(ctx.obj).column_history(table_id, column)["versions"]
     emit_json(entries) if as_json else table(
         entries, ["version", "event_type", "recorded_at", "actor", "reason", "changed"]
     )

@@ -8,15 +8,24 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.backend import Backend, backend_for
-from cli.output import AnalyticsDb, emit, emit_json, fields, is_terminal, table, unified_diff
+from cli.backend import Backend, Write, backend_for
+from cli.output import (
+    AnalyticsDb,
+    ExpectedVersion,
+    Reason,
+    emit,
+    emit_json,
+    fields,
+    is_terminal,
+    table,
+    unified_diff,
+)
 from projections import METRIC_TABLE
 from registry.errors import InvalidDefinitionError, Issue
 
 app = typer.Typer(help="Read and change metric definitions.", no_args_is_help=True)
 
 Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
-Reason = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the history.")]
 AsOf = Annotated[
     datetime | None, typer.Option("--as-of", help="As the registry was at this UTC time.")
 ]
@@ -64,7 +73,7 @@ def list_metrics(
     as_json: Json = False,
 ) -> None:
     """List live metrics (or as they were at a time or log position)."""
-    metrics = backend(ctx).list_metrics(category, as_of, at)
+    metrics = backend(ctx).metric_list(category, as_of, at)["metrics"]
     if as_json:
         emit_json(metrics)
     else:
@@ -79,7 +88,7 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show a metric's canonical definition (current, or at a version)."""
-    show_metric(backend(ctx).get_metric(metric_id, version), as_json)
+    show_metric(backend(ctx).metric(metric_id, version), as_json)
 
 
 @app.command("search")
@@ -91,7 +100,7 @@ def search(
     as_json: Json = False,
 ) -> None:
     """Find metrics by name, display name, description or synonym."""
-    found = backend(ctx).search(text)
+    found = backend(ctx).metric_search(text)["metrics"]
     if as_json:
         emit_json(found)
     else:
@@ -99,20 +108,16 @@ def search(
 
 
 def read_definition(path: Path) -> dict[str, Any]:
-    """One metric from a YAML file, with its category defaulting to the file's folder."""
-    import yaml
+    """One metric from a YAML file (category defaulting to its folder), checked as an import
+    checks files: every problem as `file:line: field: message`."""
+    from registry.yaml_io import read_file
 
-    from registry.yaml_io import from_yaml_keys
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InvalidDefinitionError([Issue(str(path), f"broken YAML: {exc}")]) from exc
-    if not isinstance(data, dict):
+    metrics, issues = read_file(path, writer="manual", label=None)
+    if issues:
+        raise InvalidDefinitionError(issues)
+    if len(metrics) != 1:
         raise InvalidDefinitionError([Issue(str(path), "must hold one metric (a mapping)")])
-    mapped = from_yaml_keys(data)
-    mapped.setdefault("category", path.resolve().parent.name)
-    return mapped
+    return metrics[0].definition
 
 
 @app.command("create")
@@ -125,10 +130,12 @@ def create(
         ),
     ],
     reason: Reason = None,
+    expected_version: ExpectedVersion = None,
     as_json: Json = False,
 ) -> None:
     """Create a metric from a YAML file (or replace the definition of an existing id)."""
-    show_metric(backend(ctx).create_metric(read_definition(file), reason), as_json)
+    write = Write(reason, expected_version)
+    show_metric(backend(ctx).create_metric(read_definition(file), write), as_json)
 
 
 def parse_settings(pairs: list[str]) -> dict[str, Any]:
@@ -161,33 +168,44 @@ def update(
         typer.Option("--set", help="field=value; lists as [a, b]. Repeat for more fields."),
     ],
     reason: Reason = None,
+    expected_version: ExpectedVersion = None,
     as_json: Json = False,
 ) -> None:
     """Change named fields of a metric."""
-    show_metric(backend(ctx).update_metric(metric_id, parse_settings(set_), reason), as_json)
+    write = Write(reason, expected_version)
+    show_metric(backend(ctx).update_metric(metric_id, parse_settings(set_), write), as_json)
 
 
 @app.command("delete")
 def delete(
-    ctx: typer.Context, metric_id: MetricArg, reason: Reason = None, as_json: Json = False
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    reason: Reason = None,
+    expected_version: ExpectedVersion = None,
+    as_json: Json = False,
 ) -> None:
     """Delete a metric (a tombstone: its history stays readable, and it can be restored)."""
-    result = backend(ctx).delete_metric(metric_id, reason)
+    result = backend(ctx).delete_metric(metric_id, Write(reason, expected_version))
     emit_json(result) if as_json else emit(f"deleted {result['id']} (version {result['version']})")
 
 
 @app.command("restore")
 def restore(
-    ctx: typer.Context, metric_id: MetricArg, reason: Reason = None, as_json: Json = False
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    reason: Reason = None,
+    expected_version: ExpectedVersion = None,
+    as_json: Json = False,
 ) -> None:
     """Restore a deleted metric as it was."""
-    show_metric(backend(ctx).restore_metric(metric_id, reason), as_json)
+    write = Write(reason, expected_version)
+    show_metric(backend(ctx).restore_metric(metric_id, write), as_json)
 
 
 @app.command("history")
 def history(ctx: typer.Context, metric_id: MetricArg, as_json: Json = False) -> None:
     """Every version of a metric: who changed what, when and why."""
-    entries = backend(ctx).history(metric_id)
+    entries = backend(ctx).metric_history(metric_id)["versions"]
     if as_json:
         emit_json(entries)
     else:
@@ -221,7 +239,7 @@ def diff(
                 "give --as-of twice: the older time, then the newer", param_hint="--as-of"
             )
         times = (as_of[0], as_of[1])
-    result = backend(ctx).diff(metric_id, (from_version, to_version), times)
+    result = backend(ctx).metric_diff(metric_id, (from_version, to_version), times)
     if as_json:
         emit_json(result)
         return
@@ -241,10 +259,12 @@ def rollback(
     metric_id: MetricArg,
     to: Annotated[int, typer.Option("--to", min=1, help="The version to make current again.")],
     reason: Annotated[str, typer.Option("--reason", help="Why: required for a rollback.")],
+    expected_version: ExpectedVersion = None,
     as_json: Json = False,
 ) -> None:
     """Make an earlier version current again, as a new event (nothing is rewritten)."""
-    show_metric(backend(ctx).roll_back(metric_id, to, reason), as_json)
+    write = Write(reason, expected_version)
+    show_metric(backend(ctx).roll_back(metric_id, to, write), as_json)
 
 
 @app.command("import")
@@ -303,12 +323,16 @@ def export(
 ) -> None:
     """Export metrics as <dir>/<category>/<name>.yml (now, or as of a time or position)."""
     if version is not None:
-        from registry.subjects import METRIC
-        from registry.yaml_io import dump_metric
+        from registry.exports import metric_yaml
 
-        metric_id, _, number = version.partition("@")
-        metric = backend(ctx).get_metric(metric_id, int(number) if number.isdigit() else None)
-        emit(dump_metric({k: metric.get(k) for k in METRIC.fields}).rstrip())
+        metric_id, at_sign, number = version.partition("@")
+        if at_sign and not number.isdigit():
+            raise typer.BadParameter(
+                f"{version!r} is not ID or ID@VERSION (a version is 1, 2, ...)",
+                param_hint="--metric",
+            )
+        metric = backend(ctx).metric(metric_id, int(number) if at_sign else None)
+        emit(metric_yaml(metric).rstrip())
         return
     with progress_bar(f"exporting to {directory}") as advance:
         files = backend(ctx).export(directory, as_of, at, overwrite, advance)
@@ -323,7 +347,7 @@ def validate(
     as_json: Json = False,
 ) -> None:
     """Check metrics against an analytics database without scanning data; exit 1 on errors."""
-    findings = backend(ctx).validate(metric_id, db)
+    findings = backend(ctx).validation(metric_id, db)["findings"]
     if as_json:
         emit_json(findings)
     elif findings:

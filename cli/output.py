@@ -9,6 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
+Reason = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the history.")]
+ExpectedVersion = Annotated[
+    int | None,
+    typer.Option(
+        "--expected-version",
+        min=0,
+        help="Refuse the write unless the current version is this one (0: must not exist).",
+    ),
+]
 AnalyticsDb = Annotated[
     Path | None,
     typer.Option(

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.backend import RemoteBackend, backend_for, running_server
+from cli.backend import backend_for, running_server
+from cli.backend.remote import RemoteBackend
 from cli.output import AnalyticsDb, emit, emit_json, table
 
 
@@ -22,11 +23,10 @@ def _knowledge(ctx: typer.Context, metrics_dir: Path | None, profiled: list[str]
             columns = {
                 (c["table_id"], c["column_name"]): c
                 for t in profiled
-                for c in backend.list_columns(t)
+                for c in backend.column_list(t)["columns"]
             }
-            return Knowledge(
-                f"server:{backend.url}", backend.list_metrics(None, None, None), columns
-            )
+            metrics = backend.metric_list(None, None, None)["metrics"]
+            return Knowledge(f"server:{backend.url}", metrics, columns)
     try:
         return knowledge_from_registry(open_registry_read_only(target.settings))
     except RegistryUnavailableError as exc:

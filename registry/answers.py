@@ -41,8 +41,14 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     if is_dataclass(value) and not isinstance(value, type):
-        return jsonable(asdict(value))
+        return json_object(asdict(value))
     return value
+
+
+def json_object(value: dict[str, Any]) -> dict[str, Any]:
+    """`jsonable` for a mapping, typed as one."""
+    out: dict[str, Any] = jsonable(value)
+    return out
 
 
 def etag(version: int) -> str:
@@ -56,9 +62,9 @@ def etag(version: int) -> str:
 def metric(reg: Registry, metric_id: str, version: int | None = None) -> dict[str, Any]:
     """A metric's current definition with its version (or the definition at a version)."""
     if version is not None:
-        return jsonable(queries.get_version(reg, METRIC, metric_id, version))
+        return json_object(queries.get_version(reg, METRIC, metric_id, version))
     row, current = queries.metric_with_version(reg, metric_id)
-    return jsonable({**row, "version": current})
+    return json_object({**row, "version": current})
 
 
 def cached_metric(reg: Registry, metric_id: str) -> dict[str, Any] | None:
@@ -124,7 +130,7 @@ def metric_diff(
         from_version = queries.version_at(reg, METRIC, metric_id, from_time)
     if to_time is not None:
         to_version = queries.version_at(reg, METRIC, metric_id, to_time)
-    return jsonable(queries.diff(reg, METRIC, metric_id, from_version, to_version).as_dict())
+    return json_object(queries.diff(reg, METRIC, metric_id, from_version, to_version).as_dict())
 
 
 # -- writes -------------------------------------------------------------------------------------
@@ -134,7 +140,7 @@ def written(result: WriteResult) -> dict[str, Any]:
     """A write's answer from what it wrote: the row and its version, or the deletion."""
     if result.row is None:
         return {"status": "deleted", "id": result.id, "version": result.version}
-    return jsonable({**result.row, "version": result.version})
+    return json_object({**result.row, "version": result.version})
 
 
 def create_metric(reg: Registry, fields: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
@@ -185,12 +191,14 @@ def import_metrics(
 ) -> dict[str, Any]:
     """Reconcile with a YAML file or folder: the report, with paths relative to the folder
     (or to `shown_root`, the folder an upload was unpacked in)."""
+    from dataclasses import replace
+
     from registry.imports import reconcile
 
-    report = reconcile(reg, path, options, progress).as_dict()
-    root = shown_root or (path if path.is_dir() else None)
-    if root is not None:
-        prefix = str(root) + "/"
+    root = shown_root or (path if path.is_dir() else path.parent.parent)
+    report = reconcile(reg, path, replace(options, shown_root=root), progress).as_dict()
+    prefix = str(root).rstrip("/") + "/"
+    if prefix != "/":
         report["unreadable"] = [p.removeprefix(prefix) for p in report["unreadable"]]
         report["problems"] = {
             k.removeprefix(prefix): [m.replace(prefix, "") for m in v]
@@ -210,7 +218,7 @@ def column(reg: Registry, table_id: str, column_name: str) -> dict[str, Any]:
         if row is None:
             raise NotFoundError(f"column {table_id}.{column_name} has no metadata")
         version = reg.store.stream_version(COLUMN.kind.stream_type, stream_id)
-    return jsonable({**row, "version": version})
+    return json_object({**row, "version": version})
 
 
 def column_list(
@@ -281,12 +289,12 @@ def delete_column(
 
 def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[str, Any]:
     """Events after a position in log order; follow `next_after` to read on without gaps."""
-    return jsonable(queries.event_page(reg, after, limit, **filters))
+    return json_object(queries.event_page(reg, after, limit, **filters))
 
 
 def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
     """The hash chain's verification (against a `POSITION:HASH` anchor if given)."""
-    return jsonable(queries.verify_log(reg, anchor))
+    return json_object(queries.verify_log(reg, anchor))
 
 
 # -- exports and validation ---------------------------------------------------------------------

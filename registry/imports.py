@@ -59,23 +59,32 @@ class ImportOptions:
     reason: str | None = None
     prune: bool = False
     dry_run: bool = False
+    shown_root: Path | None = None  # messages name files relative to it (an upload's folder)
 
 
-def _refuse_prune(path: Path, source: YamlSource) -> None:
+def _refuse_prune(path: Path, source: YamlSource, root: Path | None) -> None:
+    shown = _shown(path, root)
     if path.is_file():
         raise RefusedError(
-            f"prune refused: {path} is a single file; prune needs the whole directory "
+            f"prune refused: {shown} is a single file; prune needs the whole directory "
             "so that a metric missing from it really was removed. Nothing was written."
         )
     if source.unreadable:
-        names = ", ".join(_relative(u.path, path) for u in source.unreadable)
+        names = ", ".join(_relative(u.path, root or path) for u in source.unreadable)
         count = len(source.unreadable)
         raise RefusedError(
             f"prune refused: {count} file{'s' if count > 1 else ''} could not be read ({names});"
             " fix them or import without prune. Nothing was written."
         )
     if not source.metrics:
-        raise RefusedError(f"prune refused: {path} holds no metrics. Nothing was written.")
+        raise RefusedError(f"prune refused: {shown} holds no metrics. Nothing was written.")
+
+
+def _shown(path: Path, root: Path | None) -> str:
+    """How a message names the import's path: relative to the shown root, if there is one."""
+    if root is None:
+        return str(path)
+    return root.name if path == root else _relative(path, root)
 
 
 def _relative(file: Path, root: Path) -> str:
@@ -106,7 +115,7 @@ def reconcile(
     """
     source = read_source(path, options.writer, options.label, ParseCache(reg.conn), progress)
     if options.prune:
-        _refuse_prune(path, source)
+        _refuse_prune(path, source, options.shown_root)
     batch_id = f"import-{uuid.uuid4()}"
     ctx = WriteContext(
         actor=options.actor,

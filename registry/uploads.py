@@ -43,18 +43,19 @@ def _unpack(data: bytes, root: Path) -> None:
 
 
 def import_upload(
-    reg: Registry, data: bytes, zipped: bool, category: str, options: ImportOptions
+    reg: Registry, data: bytes, zipped: bool, file_name: str, options: ImportOptions
 ) -> dict[str, Any]:
-    """Reconcile with uploaded YAML; the report names files relative to the upload."""
+    """Reconcile with uploaded YAML (one file, named `<category>/<file>.yml`, or a zip of
+    them); the report names files relative to the upload."""
     from registry.answers import import_metrics
 
     with tempfile.TemporaryDirectory(prefix="da-upload-") as folder:
-        root = Path(folder) / "upload"
+        root = Path(folder) / "the upload"
         if zipped:
             _unpack(data, root)
             path = root
         else:
-            path = root / category / "upload.yml"
+            path = root.joinpath(*PurePosixPath(file_name).parts)
             path.parent.mkdir(parents=True)
             path.write_bytes(data)
         return import_metrics(reg, path, options, shown_root=root)

@@ -158,6 +158,9 @@ async def import_metrics(
     prune: bool = False,
     source_ref: Annotated[str | None, Query(max_length=200)] = None,
     category: Annotated[str, Query(pattern=r"^[a-z0-9_]+$")] = "uploads",
+    filename: Annotated[
+        str, Query(pattern=r"^[A-Za-z0-9_.\-]+\.ya?ml$", max_length=200)
+    ] = "upload.yml",
     source: Annotated[str, Query(pattern=r"^(web_upload|yaml_import)$")] = WEB_UPLOAD,
 ) -> dict[str, Any]:
     """Reconcile with an uploaded YAML file (body: YAML) or folder (body: a zip of
@@ -172,7 +175,7 @@ async def import_metrics(
 
     def run() -> dict[str, Any]:
         with pool.lease() as reg:
-            return import_upload(reg, data, zipped, category, options)
+            return import_upload(reg, data, zipped, f"{category}/{filename}", options)
 
     return await run_in_threadpool(run)
 

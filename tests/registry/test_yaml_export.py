@@ -10,8 +10,7 @@ import pytest
 import yaml
 from freezegun import freeze_time
 
-from registry import MetricRepository, RefusedError
-from registry import answers
+from registry import MetricRepository, RefusedError, answers
 from registry.exports import export_yaml, metric_yaml
 from registry.queries import definition_of
 

@@ -1,0 +1,125 @@
+"""Commands on the embedded database: each one call to `registry.answers`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cli.backend import Json, Progress, Target, Write
+from registry import answers, open_registry
+from registry.session import Registry
+
+if TYPE_CHECKING:  # commands load the pydantic models: only writes import them
+    from registry.commands import WriteContext
+
+
+class LocalBackend:
+    """The registry's answers, computed in this process."""
+
+    remote = False
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = open_registry(self.target.settings)
+        return self._registry
+
+    def ctx(self, write: Write) -> WriteContext:
+        from registry.commands import WriteContext
+
+        return WriteContext(
+            actor=self.target.actor,
+            reason=write.reason,
+            expected_version=write.expected_version,
+        )
+
+    # metrics
+    def metric_list(self, category: str | None, as_of: datetime | None, at: int | None) -> Json:
+        return answers.metric_list(self.registry, category, as_of, at)
+
+    def metric(self, metric_id: str, version: int | None) -> Json:
+        return answers.metric(self.registry, metric_id, version)
+
+    def metric_search(self, text: str) -> Json:
+        return answers.metric_search(self.registry, text)
+
+    def create_metric(self, fields: dict[str, Any], write: Write) -> Json:
+        return answers.create_metric(self.registry, fields, self.ctx(write))
+
+    def update_metric(self, metric_id: str, fields: dict[str, Any], write: Write) -> Json:
+        return answers.update_metric(self.registry, metric_id, fields, self.ctx(write))
+
+    def delete_metric(self, metric_id: str, write: Write) -> Json:
+        return answers.delete_metric(self.registry, metric_id, self.ctx(write))
+
+    def restore_metric(self, metric_id: str, write: Write) -> Json:
+        return answers.restore_metric(self.registry, metric_id, self.ctx(write))
+
+    def roll_back(self, metric_id: str, to_version: int, write: Write) -> Json:
+        return answers.roll_back_metric(self.registry, metric_id, to_version, self.ctx(write))
+
+    def metric_history(self, metric_id: str) -> Json:
+        return answers.metric_history(self.registry, metric_id)
+
+    def metric_diff(
+        self,
+        metric_id: str,
+        versions: tuple[int | None, int | None],
+        times: tuple[datetime | None, datetime | None],
+    ) -> Json:
+        return answers.metric_diff(self.registry, metric_id, *versions, *times)
+
+    def import_path(
+        self, path: Path, dry_run: bool, prune: bool, source_ref: str | None, progress: Progress
+    ) -> Json:
+        from registry.imports import ImportOptions
+
+        options = ImportOptions(
+            actor=self.target.actor, label=source_ref, prune=prune, dry_run=dry_run
+        )
+        return answers.import_metrics(self.registry, path, options, progress)
+
+    def export(
+        self,
+        directory: Path,
+        as_of: datetime | None,
+        at: int | None,
+        overwrite: bool,
+        progress: Progress,
+    ) -> Json:
+        return answers.export_folder(self.registry, directory, as_of, at, overwrite, progress)
+
+    def validation(self, metric_id: str | None, database: Path | None) -> Json:
+        db = database or self.target.settings.validation_db
+        return answers.validation(self.registry, db, metric_id)
+
+    def table_map(self) -> Json:
+        return answers.table_map(self.registry)
+
+    # columns
+    def column_list(self, table: str) -> Json:
+        return answers.column_list(self.registry, table)
+
+    def column(self, table: str, column: str) -> Json:
+        return answers.column(self.registry, table, column)
+
+    def set_column(self, table: str, column: str, fields: dict[str, Any], write: Write) -> Json:
+        return answers.set_column(self.registry, table, column, fields, self.ctx(write))
+
+    def delete_column(self, table: str, column: str, write: Write) -> Json:
+        return answers.delete_column(self.registry, table, column, self.ctx(write))
+
+    def column_history(self, table: str, column: str) -> Json:
+        return answers.column_history(self.registry, table, column)
+
+    # audit
+    def events(self, after: int, limit: int, filters: dict[str, Any]) -> Json:
+        return answers.event_page(self.registry, after, limit, **filters)
+
+    def verify(self, anchor: str | None) -> Json:
+        return answers.verify(self.registry, anchor)

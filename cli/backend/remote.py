@@ -1,0 +1,236 @@
+"""The same commands over the HTTP API of a running server; URLs from quoted segments."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from cli.backend import Json, Progress, Target, Write
+from registry.errors import RegistryError
+
+
+class RemoteError(RegistryError):
+    """The server refused a request; carries its words and status."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def url_path(*segments: str) -> str:
+    """A URL path from segments, each quoted whole (`/`, `?`, `#`, `%` and spaces included)."""
+    return "/" + "/".join(quote(s, safe="") for s in segments)
+
+
+def _metric(metric_id: str, *rest: str, admin: bool = False) -> str:
+    category, _, name = metric_id.partition("/")
+    return url_path("api", *(["admin"] if admin else []), "metrics", category, name, *rest)
+
+
+def _column(table: str, column: str, *rest: str, admin: bool = False) -> str:
+    return url_path("api", *(["admin"] if admin else []), "columns", table, column, *rest)
+
+
+def _params(**values: Any) -> dict[str, Any]:
+    """Query parameters without the unset ones; times as ISO text."""
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v
+        for k, v in values.items()
+        if v is not None
+    }
+
+
+def _write_headers(write: Write) -> dict[str, str]:
+    return {} if write.expected_version is None else {"If-Match": f'"v{write.expected_version}"'}
+
+
+class RemoteBackend:
+    """The registry's answers, as the server sends them."""
+
+    remote = True
+
+    def __init__(self, target: Target, url: str) -> None:
+        if not target.token:
+            raise RegistryError(
+                f"a server at {url} holds the registry database: pass --token or set DA_TOKEN"
+            )
+        import httpx  # imported here: local commands do not pay for it
+
+        self.url = url.rstrip("/")
+        self.client = httpx.Client(
+            base_url=self.url, timeout=120, headers={"Authorization": f"Bearer {target.token}"}
+        )
+        self.target = target
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise RemoteError(f"cannot reach the server at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise RemoteError(str(detail), response.status_code)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Json:
+        return self._call(method, path, **kwargs).json()
+
+    # metrics
+    def metric_list(self, category: str | None, as_of: datetime | None, at: int | None) -> Json:
+        params = _params(category=category, as_of=as_of, at_position=at)
+        return self._json("GET", "/api/metrics", params=params)
+
+    def metric(self, metric_id: str, version: int | None) -> Json:
+        suffix = ("versions", str(version)) if version is not None else ()
+        return self._json("GET", _metric(metric_id, *suffix))
+
+    def metric_search(self, text: str) -> Json:
+        return self._json("GET", "/api/metrics/search", params={"q": text})
+
+    def create_metric(self, fields: dict[str, Any], write: Write) -> Json:
+        body = {**fields, "reason": write.reason}
+        return self._json(
+            "POST", "/api/admin/metrics", json=body, headers=_write_headers(write)
+        )
+
+    def update_metric(self, metric_id: str, fields: dict[str, Any], write: Write) -> Json:
+        body = {**fields, "reason": write.reason}
+        return self._json(
+            "PATCH", _metric(metric_id, admin=True), json=body, headers=_write_headers(write)
+        )
+
+    def delete_metric(self, metric_id: str, write: Write) -> Json:
+        return self._json(
+            "DELETE",
+            _metric(metric_id, admin=True),
+            params=_params(reason=write.reason),
+            headers=_write_headers(write),
+        )
+
+    def restore_metric(self, metric_id: str, write: Write) -> Json:
+        return self._json(
+            "POST",
+            _metric(metric_id, "restore", admin=True),
+            json={"reason": write.reason},
+            headers=_write_headers(write),
+        )
+
+    def roll_back(self, metric_id: str, to_version: int, write: Write) -> Json:
+        return self._json(
+            "POST",
+            _metric(metric_id, "rollback", admin=True),
+            json={"to_version": to_version, "reason": write.reason},
+            headers=_write_headers(write),
+        )
+
+    def metric_history(self, metric_id: str) -> Json:
+        return self._json("GET", _metric(metric_id, "history"))
+
+    def metric_diff(
+        self,
+        metric_id: str,
+        versions: tuple[int | None, int | None],
+        times: tuple[datetime | None, datetime | None],
+    ) -> Json:
+        params = _params(
+            **{"from": versions[0], "to": versions[1], "from_time": times[0], "to_time": times[1]}
+        )
+        return self._json("GET", _metric(metric_id, "diff"), params=params)
+
+    def import_path(
+        self, path: Path, dry_run: bool, prune: bool, source_ref: str | None, progress: Progress
+    ) -> Json:
+        """Over HTTP the server does the work in one request: there is no progress to show."""
+        params = _params(
+            dry_run=dry_run, prune=prune, source="yaml_import", source_ref=source_ref
+        )
+        if path.is_file():
+            params.update(category=path.parent.name, filename=path.name)
+            body, kind = path.read_bytes(), "application/yaml"
+        else:
+            from registry.yaml_io import metric_files
+
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for file in metric_files(path):
+                    archive.write(file, file.relative_to(path).as_posix())
+            body, kind = buffer.getvalue(), "application/zip"
+        return self._json(
+            "POST",
+            "/api/admin/metrics/import",
+            params=params,
+            content=body,
+            headers={"Content-Type": kind},
+        )
+
+    def export(
+        self,
+        directory: Path,
+        as_of: datetime | None,
+        at: int | None,
+        overwrite: bool,
+        progress: Progress,
+    ) -> Json:
+        from registry.exports import install_export
+
+        content = self._call(
+            "GET", "/api/export", params=_params(as_of=as_of, at_position=at)
+        ).content
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        files = {name: archive.read(name) for name in archive.namelist()}
+        return [str(f) for f in install_export(files, directory, overwrite)]
+
+    def validation(self, metric_id: str | None, database: Path | None) -> Json:
+        if database is not None:
+            raise RegistryError(
+                "--db is not available over HTTP: the server validates against its own database"
+            )
+        path = _metric(metric_id, "validate") if metric_id else "/api/validate"
+        return self._json("GET", path)
+
+    def table_map(self) -> Json:
+        return self._json("GET", "/api/table-map")
+
+    # columns
+    def column_list(self, table: str) -> Json:
+        return self._json("GET", url_path("api", "columns", table))
+
+    def column(self, table: str, column: str) -> Json:
+        return self._json("GET", _column(table, column))
+
+    def set_column(self, table: str, column: str, fields: dict[str, Any], write: Write) -> Json:
+        return self._json(
+            "PATCH",
+            _column(table, column, admin=True),
+            json={**fields, "reason": write.reason},
+            headers=_write_headers(write),
+        )
+
+    def delete_column(self, table: str, column: str, write: Write) -> Json:
+        return self._json(
+            "DELETE",
+            _column(table, column, admin=True),
+            params=_params(reason=write.reason),
+            headers=_write_headers(write),
+        )
+
+    def column_history(self, table: str, column: str) -> Json:
+        return self._json("GET", _column(table, column, "history"))
+
+    # audit
+    def events(self, after: int, limit: int, filters: dict[str, Any]) -> Json:
+        names = {"stream_id": "stream", "event_type": "type"}
+        params = _params(**{names.get(k, k): v for k, v in filters.items()})
+        return self._json("GET", "/api/events", params={"after": after, "limit": limit, **params})
+
+    def verify(self, anchor: str | None) -> Json:
+        return self._json("GET", "/api/audit/verify", params=_params(anchor=anchor))
