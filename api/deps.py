@@ -88,9 +88,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(max_length=200, description="A retried request with this key gets the first answer."),
 ]
-IfMatch = Annotated[
-    str | None, Header(description='The version the write is based on, e.g. "v3".')
-]
+IfMatch = Annotated[str | None, Header(description='The version the write is based on, e.g. "v3".')]
 # A JSON object body that the registry validates (and words the problems of) itself.
 WriteBody = Annotated[dict[str, Any], Body()]
 OptionalWriteBody = Annotated[dict[str, Any] | None, Body()]

@@ -18,11 +18,11 @@ import duckdb
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import definition  # noqa: E402
+from common import definition
 
-from registry import attach  # noqa: E402
-from registry.imports import ImportOptions, reconcile  # noqa: E402
-from registry.yaml_io import dump_metric  # noqa: E402
+from registry import attach
+from registry.imports import ImportOptions, reconcile
+from registry.yaml_io import dump_metric
 
 
 def main() -> None:

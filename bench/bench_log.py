@@ -22,13 +22,13 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import definition  # noqa: E402
+from common import definition
 
-from events import NewEvent, verify_chain  # noqa: E402
-from projections import METRICS  # noqa: E402
-from registry import attach  # noqa: E402
-from registry.queries import history, metrics_as_of  # noqa: E402
-from registry.subjects import METRIC  # noqa: E402
+from events import NewEvent, verify_chain
+from projections import METRICS
+from registry import attach
+from registry.queries import history, metrics_as_of
+from registry.subjects import METRIC
 
 
 def events_for(start: int, count: int, metrics: int) -> list[NewEvent]:

@@ -18,11 +18,11 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import definition, median_ms  # noqa: E402
+from common import definition, median_ms
 
-from projections import METRIC_TABLE  # noqa: E402
-from registry import attach  # noqa: E402
-from registry.commands import WriteContext, create_metric, update_metric  # noqa: E402
+from projections import METRIC_TABLE
+from registry import attach
+from registry.commands import WriteContext, create_metric, update_metric
 
 COLUMNS = METRIC_TABLE.column_names
 UPSERT_SQL = (

@@ -14,13 +14,13 @@ from events.errors import (
     StorageFailedError,
     VersionConflictError,
 )
+from events.reading import decode_payload
 from events.recorded import EventSummary, RecordedEvent
 from events.store import (
     Connection,
     EventStore,
     LogHead,
     StreamTip,
-    decode_payload,
     encode_payload,
     ensure_event_log,
     utc_now,

@@ -31,7 +31,7 @@ _EXPORTS = {
     "load_settings": "registry.settings",
 }
 
-__all__ = sorted(_EXPORTS)  # noqa: PLE0605 - the keys above
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

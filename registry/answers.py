@@ -235,7 +235,8 @@ def column_list(
         else:
             position = queries.resolve_position(reg, as_of, at_position)
             rows = [
-                r for r in queries.columns_as_of(reg, at_position=position)
+                r
+                for r in queries.columns_as_of(reg, at_position=position)
                 if r["table_id"] == table_id
             ]
         versions = reg.store.versions_at(COLUMN.kind.stream_type, position)

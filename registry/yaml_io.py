@@ -162,13 +162,13 @@ def load_yaml(text: str) -> Any:
     constructor; building plain dicts, lists and strings from the composed nodes directly skips
     most of that. Files using merge keys (`<<`) go through the full safe loader.
     """
-    root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    root = yaml.compose(text, Loader=_Loader)
     if root is None:
         return None
     try:
         return _value(root)
     except _MergeKeys:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_Loader)
 
 
 def read_source(
@@ -272,7 +272,7 @@ class _KeyLines:
     def __init__(self, text: str) -> None:
         self.lines: dict[tuple[Any, ...], int] = {}
         try:
-            root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - a safe loader
+            root = yaml.compose(text, Loader=_Loader)
         except yaml.YAMLError:
             return
         if root is not None:

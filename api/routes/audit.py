@@ -21,7 +21,7 @@ def events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     stream: Annotated[str | None, Query(max_length=600)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
-    type: Annotated[str | None, Query(max_length=100)] = None,  # noqa: A002 - the wire name
+    type: Annotated[str | None, Query(max_length=100)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict[str, Any]:

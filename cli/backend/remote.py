@@ -98,9 +98,7 @@ class RemoteBackend:
 
     def create_metric(self, fields: dict[str, Any], write: Write) -> Json:
         body = {**fields, "reason": write.reason}
-        return self._json(
-            "POST", "/api/admin/metrics", json=body, headers=_write_headers(write)
-        )
+        return self._json("POST", "/api/admin/metrics", json=body, headers=_write_headers(write))
 
     def update_metric(self, metric_id: str, fields: dict[str, Any], write: Write) -> Json:
         body = {**fields, "reason": write.reason}
@@ -150,9 +148,7 @@ class RemoteBackend:
         self, path: Path, dry_run: bool, prune: bool, source_ref: str | None, progress: Progress
     ) -> Json:
         """Over HTTP the server does the work in one request: there is no progress to show."""
-        params = _params(
-            dry_run=dry_run, prune=prune, source="yaml_import", source_ref=source_ref
-        )
+        params = _params(dry_run=dry_run, prune=prune, source="yaml_import", source_ref=source_ref)
         if path.is_file():
             params.update(category=path.parent.name, filename=path.name)
             body, kind = path.read_bytes(), "application/yaml"

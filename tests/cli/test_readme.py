@@ -40,5 +40,7 @@ def test_the_guided_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_the_readme_opens_with_its_two_commands_and_ci_runs_the_second() -> None:
     commands = re.findall(r"```bash\n(.+?)\n```", README)[:2]
     assert commands[0].endswith("pip install -e . && da demo")
-    assert commands[1].endswith("pip install -e '.[test]' && pytest")
+    assert commands[1].endswith(
+        "pip install -e '.[test]' && ruff check . && ruff format --check . && mypy && pytest"
+    )
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
