@@ -335,3 +335,40 @@ def validation(reg: Registry, database: Path, metric_id: str | None = None) -> d
         )
     findings = [f.as_dict() for f in validate(reg, database, metric_id)]
     return {"findings": jsonable(findings), "count": len(findings)}
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+def new_token(reg: Registry, name: str, role: str) -> dict[str, str]:
+    """Create a token: `{name, role, token}`; the token is shown in this answer only."""
+    from registry.tokens import create_token
+
+    return {"name": name, "role": role, "token": create_token(reg.conn, name, role)}
+
+
+def token_list(reg: Registry) -> dict[str, Any]:
+    """Every token's name, role and dates; never the tokens themselves."""
+    from registry.tokens import list_tokens
+
+    return {"tokens": jsonable(list_tokens(reg.conn))}
+
+
+def revoked_token(reg: Registry, name: str) -> dict[str, str]:
+    """Revoke a token by name: `{"status": "revoked", "name"}`."""
+    from registry.tokens import revoke_token
+
+    revoke_token(reg.conn, name)
+    return {"status": "revoked", "name": name}
+
+
+def health(reg: Registry) -> dict[str, Any]:
+    """The log's head (position and hash) and whether the projections have caught up with it."""
+    with reg.store.snapshot():
+        head = reg.store.head()
+        checkpoint = reg.projector.checkpoint()
+    return {
+        "status": "ok",
+        "head": {"position": head.position, "hash": head.hash},
+        "projections_in_step": checkpoint == head.position,
+    }

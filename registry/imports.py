@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from registry import replies
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
 from registry.errors import RefusedError
 from registry.parse_cache import ParseCache
@@ -59,6 +60,7 @@ class ImportOptions:
     reason: str | None = None
     prune: bool = False
     dry_run: bool = False
+    idempotency_key: str | None = None  # a retried run with this key gets the first report
     shown_root: Path | None = None  # messages name files relative to it (an upload's folder)
 
 
@@ -92,6 +94,19 @@ def _relative(file: Path, root: Path) -> str:
     return file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
 
 
+def _request_digest(source: YamlSource, options: ImportOptions) -> str:
+    """What a run asks for: the metrics it read, the files it could not, and its options."""
+    return replies.request_digest(
+        {
+            "metrics": sorted((m.id, m.definition) for m in source.metrics),
+            "unreadable": sorted(str(u) for u in source.unreadable),
+            "writer": options.writer,
+            "label": options.label,
+            "prune": options.prune,
+        }
+    )
+
+
 def _status(current: Current | None, desired: dict[str, Any], plan: Plan | None) -> str:
     if current is None or current.deleted:
         return "added"
@@ -123,9 +138,14 @@ def reconcile(
         batch_id=batch_id,
         source=options.writer,
         source_ref=options.label,
+        idempotency_key=options.idempotency_key,
     )
+    key = None if options.dry_run else options.idempotency_key
+    digest = _request_digest(source, options) if key is not None else ""
 
     def work() -> ReconcileReport:
+        if key is not None and (first := replies.recall(reg.conn, key, digest)) is not None:
+            return ReconcileReport(**first)
         report = ReconcileReport(dry_run=options.dry_run, batch_id=batch_id)
         for unreadable in source.unreadable:
             report.unreadable.append(str(unreadable.path))
@@ -150,6 +170,8 @@ def reconcile(
         if not options.dry_run:
             versions = {sid: c.version for sid, c in currents.items()}
             report.written = [r.id for r in apply_plans(reg, METRIC, plans, versions, ctx)]
+        if key is not None:
+            replies.remember(reg.conn, key, digest, report.as_dict())
         return report
 
     return run_atomically(reg, work, f"import of {path}")

@@ -25,8 +25,6 @@ from api.schemas import DeletedOut, MetricOut, RollbackIn, TokenIn
 from registry import answers
 from registry.imports import ImportOptions
 from registry.session import RegistryPool
-from registry.tokens import create_token as make_token
-from registry.tokens import list_tokens, revoke_token
 from registry.uploads import import_upload
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -162,6 +160,7 @@ async def import_metrics(
         str, Query(pattern=r"^[A-Za-z0-9_.\-]+\.ya?ml$", max_length=200)
     ] = "upload.yml",
     source: Annotated[str, Query(pattern=r"^(web_upload|yaml_import)$")] = WEB_UPLOAD,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Reconcile with an uploaded YAML file (body: YAML) or folder (body: a zip of
     `<category>/<name>.yml`); writer `web_upload` (`yaml_import` for the CLI's file imports).
@@ -169,7 +168,12 @@ async def import_metrics(
     data = await request.body()
     zipped = request.headers.get("content-type", "").startswith("application/zip")
     options = ImportOptions(
-        actor=who.name, writer=source, label=source_ref, prune=prune, dry_run=dry_run
+        actor=who.name,
+        writer=source,
+        label=source_ref,
+        prune=prune,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
     )
     pool: RegistryPool = request.app.state.registries
 
@@ -185,22 +189,18 @@ async def import_metrics(
 )
 def create_token(reg: RegistryDep, _: Admin, body: TokenIn) -> dict[str, str]:
     """Create a token; it is shown in this answer only (the registry keeps only its hash)."""
-    return {
-        "name": body.name,
-        "role": body.role,
-        "token": make_token(reg.conn, body.name, body.role),
-    }
+    return answers.new_token(reg, body.name, body.role)
 
 
 @router.get("/tokens", responses=ERRORS, summary="List tokens", tags=["tokens"])
 def tokens(reg: RegistryDep, _: Admin) -> dict[str, Any]:
     """Every token's name, role and dates; never the tokens themselves."""
-    return {"tokens": [t.__dict__ for t in list_tokens(reg.conn)]}
+    return answers.token_list(reg)
 
 
 @router.delete("/tokens/{name}", responses=WRITE_ERRORS, summary="Revoke a token", tags=["tokens"])
 def revoke(request: Request, reg: RegistryDep, _: Admin, name: str) -> dict[str, str]:
     """Revoke a token by name; it stops working at once."""
-    revoke_token(reg.conn, name)
+    answer = answers.revoked_token(reg, name)
     request.app.state.authenticator.forget()
-    return {"status": "revoked", "name": name}
+    return answer

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import RegistryDep
+from registry import answers
 
 router = APIRouter(tags=["health"])
 
@@ -14,10 +15,4 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", summary="Is the registry up and in step?")
 def healthz(reg: RegistryDep) -> dict[str, Any]:
     """The log's head (position and hash) and whether the projections have caught up with it."""
-    head = reg.store.head()
-    checkpoint = reg.projector.checkpoint()
-    return {
-        "status": "ok",
-        "head": {"position": head.position, "hash": head.hash},
-        "projections_in_step": checkpoint == head.position,
-    }
+    return answers.health(reg)
