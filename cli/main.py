@@ -16,8 +16,15 @@ from registry.connection import DatabaseLockedError
 from registry.errors import RegistryError
 from registry.settings import default_actor, load_settings
 
-# Errors the user can act on; anything else is a bug and keeps its traceback.
-USER_ERRORS = (RegistryError, EventStoreError, DatabaseLockedError, OSError)
+# Errors the user can act on, and their exit codes: the CLI's one table (the API has its
+# own, class -> status). Anything else is a bug and keeps its traceback.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (RegistryError, 1),
+    (EventStoreError, 1),
+    (DatabaseLockedError, 1),
+    (OSError, 1),
+)
+USER_ERRORS = tuple(kind for kind, _ in EXIT_CODES)
 
 
 class ErrorBoundary(TyperGroup):
@@ -33,7 +40,8 @@ class ErrorBoundary(TyperGroup):
             raise typer.Exit(141) from None
         except USER_ERRORS as exc:
             typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
+            code = next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
+            raise typer.Exit(code) from None
 
 
 app = typer.Typer(

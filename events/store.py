@@ -49,7 +49,8 @@ _BULK_THRESHOLD = 16
 # arg_max over the stream index: ~3x cheaper in DuckDB than ORDER BY version DESC LIMIT 1.
 _STREAM_TIP_SQL = (
     "SELECT max(version), arg_max(event_type, version), arg_max(event_schema, version),"
-    " arg_max(payload, version) FROM event_log WHERE stream_id = ? AND stream_type = ?"
+    " arg_max(payload, version), min(recorded_at), arg_min(event_type, version)"
+    " FROM event_log WHERE stream_id = ? AND stream_type = ?"
 )
 # The last event of many streams: max(position) per stream, joined back on the primary key.
 _STREAM_TIPS_SQL = (
@@ -94,6 +95,9 @@ class StreamTip:
     event_type: str
     event_schema: int
     payload: dict[str, Any]
+    # The stream's first event: when it was recorded, and its type (None when not read).
+    first_recorded_at: datetime | None = None
+    first_event_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,9 +211,18 @@ class EventStore(LogReader):
         row = self.conn.execute(_STREAM_TIP_SQL, [stream_id, stream_type]).fetchone()
         tip = None
         if row is not None and row[0] is not None:
-            version, event_type, schema, text = row
+            version, event_type, schema, text, first_at, first_type = row
             schema, payload = self.upcasters.upcast(event_type, schema, decode_payload(text))
-            tip = StreamTip(stream_type, stream_id, int(version), event_type, schema, payload)
+            tip = StreamTip(
+                stream_type,
+                stream_id,
+                int(version),
+                event_type,
+                schema,
+                payload,
+                first_at,
+                first_type,
+            )
         if self._tx is not None and self._tx.versions is not None:
             self._tx.versions[(stream_type, stream_id)] = 0 if tip is None else tip.version
         return tip

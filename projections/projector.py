@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from events import EventStore, RecordedEvent, decode_payload
+from events import EventStore, RecordedEvent, StreamTip, decode_payload
 from projections.fold import apply_event, carried_time
 from projections.rows import definition_to_dict, encode_value, row_to_dict, state_to_row
 from projections.streams import KINDS, StreamKind
@@ -205,11 +205,14 @@ class Projector:
         state = apply_event(kind, apply_event(kind, None, first), event)
         self.conn.execute(table.insert_sql, state_to_row(table, state))
 
-    def row_after(self, event: RecordedEvent) -> dict[str, Any] | None:
+    def row_after(
+        self, event: RecordedEvent, tip: StreamTip | None = None
+    ) -> dict[str, Any] | None:
         """The row an event just applied left in its table (None for a tombstone).
 
-        Built from the event; only a later version's `created_at` is read from the table, in
-        the append's own transaction. Equal to what a reader of the table sees once committed.
+        Built from the event and the stream's tip read before it (its first event's time);
+        only an adopted stream's `created_at` (which its first payload carries) is read from
+        the table, in the append's own transaction. Equal to what a reader sees once committed.
         """
         kind = self._kinds[event.stream_type]
         if event.event_type == kind.tombstone:
@@ -217,6 +220,12 @@ class Projector:
         definition = event.payload.get("definition") or {}
         if event.version == 1 or "created_at" not in kind.table.column_names:
             created = carried_time(event.payload.get("created_at"), event.recorded_at)
+        elif (
+            tip is not None
+            and tip.first_recorded_at is not None
+            and (tip.first_event_type != kind.event("Adopted"))
+        ):
+            created = tip.first_recorded_at
         else:
             key = list(kind.key_of(event.stream_id, definition))
             [(created,)] = self.conn.execute(kind.table.created_at_by_key_sql, key).fetchall()

@@ -194,7 +194,7 @@ def execute(
             idempotency_key=ctx.idempotency_key,
         )
         reg.projector.apply(recorded)
-        return _result(recorded[0], reg.projector.row_after(recorded[0]))
+        return _result(recorded[0], reg.projector.row_after(recorded[0], head))
 
     return run_atomically(reg, work, f"{subject.label} {stream_id!r}")
 

@@ -46,9 +46,17 @@ Planner = Callable[[Current | None], Plan | None]
 # -- pure decisions ---------------------------------------------------------------------------
 
 
+_ABSENT: tuple[Any, ...] = (None, [], {})
+
+
 def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, ...]:
-    """Names of the fields whose values differ (lists and mappings compared as values)."""
-    return tuple(k for k in new if old.get(k) != new.get(k))
+    """Names of the fields whose values differ (lists and mappings compared as values; a
+    missing value, NULL and an empty list or mapping all mean "absent")."""
+    return tuple(
+        k
+        for k in new
+        if old.get(k) != new.get(k) and not (old.get(k) in _ABSENT and new.get(k) in _ABSENT)
+    )
 
 
 def plan_upsert(definition: dict[str, Any]) -> Planner:

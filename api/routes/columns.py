@@ -1,4 +1,9 @@
-"""Column metadata: list, get, put, patch, delete, history, and as-of reads."""
+"""Column metadata: list, get, put, patch, delete, history, and as-of reads.
+
+A column name is matched as a path (`{column:path}`): a name with a `/` (which the registry
+refuses) then reaches the registry and gets its answer, as it does from the embedded CLI.
+The history route is declared before the plain one, so it wins for `.../history`.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +51,18 @@ def list_columns(
 
 
 @router.get(
-    "/columns/{table_id}/{column}", response_model=ColumnOut, responses=ERRORS, summary="One column"
+    "/columns/{table_id}/{column:path}/history", responses=ERRORS, summary="History of a column"
+)
+def history(reg: RegistryDep, _: Reader, table_id: TableId, column: ColumnName) -> dict[str, Any]:
+    """Every version of a column's metadata."""
+    return answers.column_history(reg, table_id, column)
+
+
+@router.get(
+    "/columns/{table_id}/{column:path}",
+    response_model=ColumnOut,
+    responses=ERRORS,
+    summary="One column",
 )
 def get_column(
     reg: RegistryDep, _: Reader, table_id: TableId, column: ColumnName, response: Response
@@ -55,14 +71,8 @@ def get_column(
     return _tagged(answers.column(reg, table_id, column), response)
 
 
-@router.get("/columns/{table_id}/{column}/history", responses=ERRORS, summary="History of a column")
-def history(reg: RegistryDep, _: Reader, table_id: TableId, column: ColumnName) -> dict[str, Any]:
-    """Every version of a column's metadata."""
-    return answers.column_history(reg, table_id, column)
-
-
 @router.put(
-    "/admin/columns/{table_id}/{column}",
+    "/admin/columns/{table_id}/{column:path}",
     response_model=ColumnOut,
     responses=WRITE_ERRORS,
     summary="Describe a column",
@@ -84,7 +94,7 @@ def put_column(
 
 
 @router.patch(
-    "/admin/columns/{table_id}/{column}",
+    "/admin/columns/{table_id}/{column:path}",
     response_model=ColumnOut,
     responses=WRITE_ERRORS,
     summary="Set some fields of a column",
@@ -106,7 +116,7 @@ def patch_column(
 
 
 @router.delete(
-    "/admin/columns/{table_id}/{column}",
+    "/admin/columns/{table_id}/{column:path}",
     response_model=DeletedOut,
     responses=WRITE_ERRORS,
     summary="Delete a column's metadata",

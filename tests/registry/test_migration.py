@@ -117,3 +117,28 @@ def test_v4_filled_by_direct_sql_is_adopted_with_its_source(tmp_path: Path) -> N
     assert MetricRepository(conn).list() == before  # JSON compared as values, all else exactly
     row = conn.execute("SELECT source, actor FROM event_log").fetchone()
     assert row == ("yaml_import", "migration")
+
+
+def test_nulls_in_an_adopted_v4_row_mean_absent_and_stay_editable(tmp_path: Path) -> None:
+    settings = load_settings({}, data_dir=tmp_path)
+    settings.db_path.parent.mkdir(parents=True)
+    conn = duckdb.connect(str(settings.db_path))
+    conn.execute(METRIC_TABLE.ddl())
+    conn.execute(
+        "INSERT INTO metric_definitions (id, name, display_name, category, sql, type, grain,"
+        " tables, dimensions, sql_variants, validation)"
+        " VALUES ('ops/uptime', 'uptime', 'Uptime', 'ops', 'SELECT 1', NULL, NULL,"
+        " NULL, NULL, NULL, NULL)"
+    )
+    conn.close()
+    repo = MetricRepository(get_system_db(settings))
+    updated = repo.update("ops/uptime", unit="percentage", sql_variants={"weekly": "SELECT 2"})
+    assert updated is not None
+    assert (updated["unit"], updated["sql_variants"], updated["tables"]) == (
+        "percentage",
+        {"weekly": "SELECT 2"},
+        [],
+    )
+    assert (updated["type"], updated["grain"]) == ("sum", "monthly")
+    changed = repo.history("ops/uptime")[-1]["changed"]
+    assert set(changed) == {"unit", "sql_variants"}
