@@ -57,6 +57,28 @@ def test_duckdb_only_where_allowed(package: str, path: Path) -> None:
     assert "duckdb" not in [m.split(".")[0] for m in imported_modules(path)], relative
 
 
+ROUTES = sorted((ROOT / "api" / "routes").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", ROUTES, ids=lambda p: p.name)
+def test_routers_do_not_import_each_other(path: Path) -> None:
+    for module in imported_modules(path):
+        assert not module.startswith("api.routes"), f"{path.name} imports {module}"
+
+
+@pytest.mark.parametrize("path", ROUTES, ids=lambda p: p.name)
+def test_routes_do_not_reach_into_the_store_or_projector(path: Path) -> None:
+    """Routes call registry functions; the store, the projector and SQL stay behind them."""
+    tree = ast.parse(path.read_text())
+    reached = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in ("store", "projector", "conn")
+    }
+    assert not reached, f"{path.name} reaches into {sorted(reached)}"
+    assert "registry.queries" not in imported_modules(path), path.name
+
+
 def test_no_code_updates_or_deletes_the_event_log() -> None:
     for _, path in package_files():
         text = path.read_text().upper()

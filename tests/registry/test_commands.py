@@ -14,9 +14,11 @@ from registry import (
     InvalidDefinitionError,
     MetricRepository,
     NotFoundError,
+    Registry,
     UnknownFieldError,
 )
 from registry.commands import WriteContext, create_metric, update_metric
+from registry.errors import StorageError
 from tests.conftest import metric_fields
 
 
@@ -266,3 +268,39 @@ def test_every_write_is_in_the_chain_and_the_projection_in_step(repo: MetricRepo
     repo.restore("revenue/mrr")
     assert verify_chain(repo.registry.conn).ok
     assert repo.registry.projector.check() == []
+
+
+class FullDisk:
+    """A connection whose commit fails as DuckDB's does when the disk is full."""
+
+    def __init__(self, conn: object) -> None:
+        self._conn = conn
+
+    def commit(self) -> None:
+        import duckdb
+
+        raise duckdb.IOException("Could not write file: No space left on device")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+
+def test_a_full_disk_is_a_storage_error_tried_once_and_nothing_is_written(
+    registry: Registry,
+) -> None:
+    create_metric(registry, metric_fields(), WriteContext(actor="alice"))
+    real = registry.store.conn
+    registry.store.conn = FullDisk(real)  # type: ignore[assignment]
+    try:
+        with pytest.raises(StorageError, match="No space left on device") as caught:
+            update_metric(registry, "revenue/mrr", {"unit": "EUR"}, WriteContext(actor="alice"))
+    finally:
+        registry.store.conn = real
+    assert "nothing was written" in str(caught.value)
+    assert "concurrent" not in str(caught.value)
+    rows = registry.conn.execute("SELECT count(*), max(version) FROM event_log").fetchall()
+    assert rows == [(1, 1)]
+    assert (
+        update_metric(registry, "revenue/mrr", {"unit": "EUR"}, WriteContext(actor="alice")).version
+        == 2
+    )
