@@ -13,6 +13,7 @@ from api.schemas import ErrorOut
 from registry import Registry, Settings
 from registry.models import NAME_PATTERN, TABLE_ID_PATTERN
 from registry.session import RegistryPool
+from registry.times import parse_time
 from registry.tokens import Authenticator, Principal
 
 if TYPE_CHECKING:
@@ -79,9 +80,29 @@ Category = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=100)]
 Name = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=100)]
 TableId = Annotated[str, PathParam(pattern=TABLE_ID_PATTERN, max_length=255)]
 ColumnName = Annotated[str, PathParam(min_length=1, max_length=255)]
-AsOf = Annotated[
-    datetime | None, Query(description="Read the registry as it was at this time (UTC).")
-]
+
+
+def _time(name: str, description: str) -> Any:
+    """A query parameter holding a time, read by the registry's one parser (UTC out)."""
+
+    def parse(value: str | None = None) -> datetime | None:
+        return None if value is None else parse_time(value, name)
+
+    # Set as objects, not strings: this module's annotations are postponed, and the query's
+    # name and description live in this closure.
+    parse.__annotations__ = {
+        "value": Annotated[str | None, Query(alias=name, max_length=64, description=description)],
+        "return": datetime | None,
+    }
+    return Depends(parse)
+
+
+_ISO = " ISO 8601, e.g. 2026-01-31T12:00:00Z (no zone: UTC)."
+AsOf = Annotated[datetime | None, _time("as_of", "Read the registry as it was then." + _ISO)]
+FromTime = Annotated[datetime | None, _time("from_time", "... or the version then." + _ISO)]
+ToTime = Annotated[datetime | None, _time("to_time", "... or the version then." + _ISO)]
+Since = Annotated[datetime | None, _time("since", "Events recorded at or after." + _ISO)]
+Until = Annotated[datetime | None, _time("until", "Events recorded at or before." + _ISO)]
 AtPosition = Annotated[int | None, Query(ge=0, description="... or after this log position.")]
 Reason = Annotated[str | None, Query(max_length=2000, description="Why: kept in the history.")]
 IdempotencyKey = Annotated[

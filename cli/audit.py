@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from cli.backend import backend_for
-from cli.output import emit, emit_json, table
+from cli.output import emit, emit_json, table, time_option
 
 app = typer.Typer(help="Read and verify the event log.", no_args_is_help=True)
 Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
@@ -26,8 +26,8 @@ def _anchor(value: str | None) -> str | None:
 @app.command("log")
 def log(
     ctx: typer.Context,
-    since: Annotated[datetime | None, typer.Option(help="From this UTC time.")] = None,
-    until: Annotated[datetime | None, typer.Option(help="Up to this UTC time.")] = None,
+    since: Annotated[datetime | None, time_option("--since", "From this time.")] = None,
+    until: Annotated[datetime | None, time_option("--until", "Up to this time.")] = None,
     actor: Annotated[str | None, typer.Option(help="Only this actor's events.")] = None,
     metric: Annotated[str | None, typer.Option(help="Only this metric's events.")] = None,
     type_: Annotated[

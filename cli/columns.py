@@ -1,14 +1,13 @@
 """`da columns ...`: what each table column means."""
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cli.admin import local
 from cli.backend import Write, backend_for
 from cli.output import ExpectedVersion, Reason, emit, emit_json, fields, table
-from registry.errors import InvalidDefinitionError, Issue
 
 app = typer.Typer(help="Read and change column metadata.", no_args_is_help=True)
 Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
@@ -104,16 +103,11 @@ def import_(
     reason: Reason = None,
 ) -> None:
     """Describe many columns from a YAML file, as one atomic batch."""
-    import yaml
+    from registry.commands import WriteContext, import_columns
+    from registry.yaml_io import read_column_entries
 
     backend = local(ctx, "columns import")
-    try:
-        entries: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InvalidDefinitionError([Issue(str(file), f"broken YAML: {exc}")]) from exc
-    if not isinstance(entries, list):
-        raise InvalidDefinitionError([Issue(str(file), "must hold a list of column entries")])
-    from registry.commands import WriteContext, import_columns
+    entries = read_column_entries(file)
 
     written = import_columns(
         backend.registry, entries, WriteContext(actor=ctx.obj.actor, reason=reason)

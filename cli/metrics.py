@@ -18,17 +18,16 @@ from cli.output import (
     fields,
     is_terminal,
     table,
+    time_option,
     unified_diff,
 )
 from projections import METRIC_TABLE
-from registry.errors import InvalidDefinitionError, Issue
+from registry.errors import InvalidDefinitionError, Issue, RegistryError
 
 app = typer.Typer(help="Read and change metric definitions.", no_args_is_help=True)
 
 Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
-AsOf = Annotated[
-    datetime | None, typer.Option("--as-of", help="As the registry was at this UTC time.")
-]
+AsOf = Annotated[datetime | None, time_option("--as-of", "As the registry was at this time.")]
 At = Annotated[
     int | None, typer.Option("--at", min=0, help="As the registry was after this log position.")
 ]
@@ -227,7 +226,7 @@ def diff(
     ] = None,
     as_of: Annotated[
         list[datetime] | None,
-        typer.Option("--as-of", help="Compare the versions at two times instead (give it twice)."),
+        time_option("--as-of", "Compare the versions at two times instead (give it twice)."),
     ] = None,
     as_json: Json = False,
 ) -> None:
@@ -291,7 +290,17 @@ def import_(
         report = backend(ctx).import_path(path, dry_run, prune, source_ref, advance)
     if as_json:
         emit_json(report)
-        return
+    else:
+        show_report(report)
+    if report["unreadable"]:
+        count = len(report["unreadable"])
+        raise RegistryError(
+            f"{count} file{'s' if count > 1 else ''} could not be read"
+            + ("" if report["dry_run"] else " (the readable ones were imported)")
+        )
+
+
+def show_report(report: dict[str, Any]) -> None:
     for key in ("added", "updated", "adopted", "deleted"):
         for metric_id in report[key]:
             emit(f"{key:<9} {metric_id}")

@@ -9,6 +9,27 @@ from typing import Annotated, Any
 
 import typer
 
+
+def parse_time_option(text: str) -> datetime:
+    """A time option through the registry's one parser (as the API reads times)."""
+    from registry.errors import InvalidDefinitionError
+    from registry.times import parse_time
+
+    try:
+        return parse_time(text, "time")
+    except InvalidDefinitionError as exc:
+        raise typer.BadParameter(exc.issues[0].message) from exc
+
+
+def time_option(name: str, help_text: str) -> Any:
+    return typer.Option(
+        name,
+        parser=parse_time_option,
+        metavar="TIME",
+        help=f"{help_text} ISO 8601, e.g. 2026-01-31T12:00:00Z (no zone: UTC).",
+    )
+
+
 Reason = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the history.")]
 ExpectedVersion = Annotated[
     int | None,

@@ -2,11 +2,13 @@
 
 import json
 import os
+import signal
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
+from cli.backend import process_identity
 from cli.output import emit, emit_json
 from registry import Settings, open_registry
 from registry.tokens import ROLES, create_token, has_admin, list_tokens, revoke_token
@@ -42,12 +44,21 @@ def serve(
     url = f"http://{host}:{port}"
     discovery = settings.server_file
     started = datetime.now(UTC).isoformat()
-    write_atomically(discovery, json.dumps({"url": url, "pid": os.getpid(), "started_at": started}))
+    found = {"url": url, "pid": os.getpid(), "started_at": started, "process": process_identity()}
+    # uvicorn re-raises SIGTERM once it has shut down; with the default handler that would kill
+    # the process before `finally` removes the discovery file. Exit through Python instead.
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _exit_on_signal)
+    write_atomically(discovery, json.dumps(found))
     emit(f"serving {settings.db_path} on {url} (API docs at {url}/docs)")
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     finally:
         discovery.unlink(missing_ok=True)
+
+
+def _exit_on_signal(number: int, _frame: object) -> None:
+    raise SystemExit(128 + number)
 
 
 @tokens_app.command("create")

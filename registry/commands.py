@@ -35,7 +35,14 @@ from registry.errors import (
     StorageError,
     UnknownFieldError,
 )
-from registry.models import ColumnMetadata, MetricDefinition, build, build_issues, metric_input
+from registry.models import (
+    ColumnMetadata,
+    MetricDefinition,
+    build,
+    build_issues,
+    metric_input,
+    valid_unicode,
+)
 from registry.plans import (
     Current,
     Plan,
@@ -360,8 +367,10 @@ def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:
     reason = fields.pop("reason", None)
     expected = fields.pop("expected_version", None)
     issues = []
-    if reason is not None and (not isinstance(reason, str) or len(reason) > _MAX_REASON):
-        issues.append(Issue("reason", f"must be text of at most {_MAX_REASON} characters"))
+    if reason is not None and (
+        not isinstance(reason, str) or len(reason) > _MAX_REASON or not valid_unicode(reason)
+    ):
+        issues.append(Issue("reason", f"must be Unicode text of at most {_MAX_REASON} characters"))
     if expected is not None and (
         isinstance(expected, bool) or not isinstance(expected, int) or expected < 0
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,14 @@ from typing import Any
 import duckdb
 
 from projections.tables import quote_identifier
+from registry.errors import UnavailableError
 from registry.session import Registry, attach, on_cursor
 from registry.settings import Settings, load_settings
 
+_OWNER_ONLY = 0o077  # umask while the registry creates its files: readable by the owner only
 
-class RegistryUnavailableError(RuntimeError):
+
+class RegistryUnavailableError(UnavailableError):
     """The registry database cannot be read: missing, locked or broken."""
 
 
@@ -21,20 +25,43 @@ class DatabaseLockedError(RegistryUnavailableError):
     """Another process holds the registry database open for writing."""
 
 
-def connect(settings: Settings | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the registry database file (creating its folder); raises DatabaseLockedError."""
+def _broken(path: Path, exc: Exception) -> RegistryUnavailableError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return RegistryUnavailableError(
+        f"the registry database {path} cannot be opened ({reason}); move it aside and restore"
+        " a backup, or point --data-dir (DATA_DIR) at another registry"
+    )
+
+
+def connect(
+    settings: Settings | None = None, read_only: bool = False, must_exist: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open the registry database file, creating it (and its folder) readable by its owner
+    only unless `must_exist`. Raises DatabaseLockedError, or RegistryUnavailableError for a
+    missing (when it must exist) or broken file."""
     settings = settings or load_settings()
     path = settings.db_path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if (must_exist or read_only) and not path.is_file():
+        raise RegistryUnavailableError(
+            f"no registry at {settings.data_dir} (there is no {path}): create one with"
+            " `da demo` or `da starter-pack load`, or point --data-dir at an existing one"
+        )
+    old_mask = os.umask(_OWNER_ONLY)
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise DatabaseLockedError(
                 f"the registry database {path} is in use by another process "
                 "(is `da serve` running?)"
             ) from exc
-        raise
+        raise _broken(path, exc) from exc
+    except duckdb.Error as exc:
+        raise _broken(path, exc) from exc
+    finally:
+        os.umask(old_mask)
+    return conn
 
 
 def open_registry_read_only(settings: Settings) -> Registry:
@@ -42,8 +69,6 @@ def open_registry_read_only(settings: Settings) -> Registry:
 
     Raises RegistryUnavailableError (or DatabaseLockedError) when it cannot be read.
     """
-    if not settings.db_path.is_file():
-        raise RegistryUnavailableError(f"no registry database at {settings.db_path}")
     try:
         conn = connect(settings, read_only=True)
         conn.execute("SELECT count(*) FROM metric_definitions, column_metadata").fetchall()
@@ -153,10 +178,22 @@ class AnalyticsDatabase:
 def get_system_db(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     """A connection to `$DATA_DIR/state/system.duckdb` with the log and v4 tables ready."""
     conn = connect(settings)
-    attach(conn)
+    _attach(conn, settings or load_settings())
     return conn
 
 
-def open_registry(settings: Settings | None = None) -> Registry:
-    """The registry on the configured database file."""
-    return attach(connect(settings))
+def open_registry(settings: Settings | None = None, must_exist: bool = False) -> Registry:
+    """The registry on the configured database file (created unless `must_exist`)."""
+    settings = settings or load_settings()
+    return _attach(connect(settings, must_exist=must_exist), settings)
+
+
+def _attach(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Registry:
+    old_mask = os.umask(_OWNER_ONLY)  # the write-ahead log is created on the first write
+    try:
+        return attach(conn)
+    except duckdb.Error as exc:
+        conn.close()
+        raise _broken(settings.db_path, exc) from exc
+    finally:
+        os.umask(old_mask)

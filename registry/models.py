@@ -49,8 +49,30 @@ class MetricId:
         return f"{self.category}/{self.name}"
 
 
+def valid_unicode(value: Any) -> bool:
+    """Whether every string in a value (lists and mappings too) is valid Unicode text."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list | tuple):
+        return all(valid_unicode(v) for v in value)
+    if isinstance(value, dict):
+        return all(valid_unicode(k) and valid_unicode(v) for k, v in value.items())
+    return True
+
+
 class Definition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unicode(cls, value: Any) -> Any:
+        if not valid_unicode(value):
+            raise ValueError("is not valid Unicode text (it holds a lone surrogate)")
+        return value
 
     def to_definition(self) -> dict[str, Any]:
         """The definition as it goes into an event payload (every field, JSON values)."""

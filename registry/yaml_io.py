@@ -138,8 +138,52 @@ _SCALARS = yaml.SafeLoader.yaml_constructors
 _CONSTRUCTOR = yaml.SafeLoader("")  # builds the few non-string scalars (numbers, dates, ...)
 
 
+# Bounds on one document, checked on the composed node graph before anything is built, so a
+# small file whose aliases expand to billions of values is refused at once (an "alias bomb").
+MAX_DOCUMENT_BYTES = 1024 * 1024  # also the API's default body limit: one limit for both doors
+MAX_EXPANDED_VALUES = 100_000
+MAX_DEPTH = 64
+
+
 class _MergeKeys(Exception):
     pass
+
+
+def _refuse(node: yaml.Node, problem: str) -> yaml.MarkedYAMLError:
+    return yaml.constructor.ConstructorError(problem=problem, problem_mark=node.start_mark)
+
+
+def _check_shape(node: yaml.Node, depth: int, sizes: dict[int, int], active: set[int]) -> int:
+    """The number of values a node expands to; refuses deep, recursive or oversized documents,
+    keys that are not plain values, and keys given twice in one mapping."""
+    if depth > MAX_DEPTH:
+        raise _refuse(node, f"nests deeper than {MAX_DEPTH} levels")
+    ident = id(node)
+    if ident in sizes:
+        return sizes[ident]
+    if ident in active:
+        raise _refuse(node, "refers to itself (a recursive alias)")
+    active.add(ident)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_check_shape(item, depth + 1, sizes, active) for item in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                raise _refuse(key, "a key must be a plain value, not a list or a mapping")
+            if key.tag != _MERGE_TAG:
+                if key.value in lines:
+                    raise _refuse(
+                        key, f"key {key.value!r} is given twice (also on line {lines[key.value]})"
+                    )
+                lines[key.value] = key.start_mark.line + 1
+            size += 1 + _check_shape(value, depth + 1, sizes, active)
+    active.discard(ident)
+    sizes[ident] = size
+    if size > MAX_EXPANDED_VALUES:
+        raise _refuse(node, f"expands to more than {MAX_EXPANDED_VALUES} values (aliases?)")
+    return size
 
 
 def _value(node: yaml.Node) -> Any:
@@ -161,10 +205,16 @@ def load_yaml(text: str) -> Any:
     PyYAML's C loader parses and composes in C but constructs objects through a generic Python
     constructor; building plain dicts, lists and strings from the composed nodes directly skips
     most of that. Files using merge keys (`<<`) go through the full safe loader.
+
+    Raises yaml.MarkedYAMLError (with the line) for broken YAML and for documents past the
+    bounds above.
     """
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise yaml.YAMLError(f"is larger than {MAX_DOCUMENT_BYTES // 1024} KiB")
     root = yaml.compose(text, Loader=_Loader)
     if root is None:
         return None
+    _check_shape(root, 0, {}, set())
     try:
         return _value(root)
     except _MergeKeys:
@@ -186,6 +236,7 @@ def read_source(
     source = YamlSource()
     seen: dict[str, Path] = {}
     files = metric_files(path)
+    in_folders = path.is_dir()  # then each file's folder is its category
     contents = {f: _read_bytes(f) for f in files}
     keys = {f: cache_key(f, writer, label, raw) for f, raw in contents.items() if raw is not None}
     cached = cache.lookup(list(keys.values())) if cache is not None and keys else {}
@@ -198,7 +249,7 @@ def read_source(
         if key is not None and key in cached:
             metrics = [SourceMetric(file, d) for d in cached[key]]
         else:
-            metrics, issues = read_file(file, writer, label, contents[file])
+            metrics, issues = read_file(file, writer, label, contents[file], in_folders)
             if key is not None and not issues:
                 fresh[key] = [m.definition for m in metrics]
         for metric in metrics:
@@ -224,16 +275,31 @@ def _read_bytes(path: Path) -> bytes | None:
         return None  # read_file reports why
 
 
-def read_file(path: Path, writer: str, label: str | None, raw: bytes | None = None) -> FileResult:
-    """The valid metrics of one file, or every issue that makes it unreadable."""
+def read_file(
+    path: Path,
+    writer: str,
+    label: str | None,
+    raw: bytes | None = None,
+    in_folders: bool = False,
+) -> FileResult:
+    """The valid metrics of one file, or every issue that makes it unreadable.
+
+    `in_folders`: the file lies in a category folder of an imported directory, so a
+    `category` key must name that folder.
+    """
     try:
-        text = (raw if raw is not None else path.read_bytes()).decode("utf-8")
+        content = raw if raw is not None else path.read_bytes()
+        if len(content) > MAX_DOCUMENT_BYTES:
+            return [], [Issue(str(path), f"is larger than {MAX_DOCUMENT_BYTES // 1024} KiB")]
+        text = content.decode("utf-8")
         documents = load_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         return [], [Issue(where, f"broken YAML: {exc.problem}")]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except UnicodeDecodeError as exc:
+        return [], [Issue(str(path), f"is not UTF-8 text (byte {exc.start})")]
+    except (OSError, yaml.YAMLError) as exc:
         return [], [Issue(str(path), f"cannot be read: {exc}")]
     if documents is None:
         return [], [Issue(str(path), "is empty")]
@@ -253,7 +319,19 @@ def read_file(path: Path, writer: str, label: str | None, raw: bytes | None = No
                 Issue(lines.locate(path, prefix, i.location), i.message) for i in exc.issues
             )
             continue
-        data.setdefault("category", path.parent.name)
+        folder = path.parent.name
+        if in_folders and data.get("category", folder) != folder:
+            lines = lines or _KeyLines(text)
+            prefix = index if isinstance(documents, list) else None
+            issues.append(
+                Issue(
+                    lines.locate(path, prefix, "category"),
+                    f"{data['category']!r} is not its folder {folder!r}"
+                    " (a file's category is the folder that holds it)",
+                )
+            )
+            continue
+        data.setdefault("category", folder)
         data.setdefault("source", writer)
         data.setdefault("source_ref", label)
         found = build_issues(MetricDefinition, data)
@@ -264,6 +342,29 @@ def read_file(path: Path, writer: str, label: str | None, raw: bytes | None = No
         prefix = index if isinstance(documents, list) else None
         issues.extend(Issue(lines.locate(path, prefix, i.location), i.message) for i in found)
     return metrics, issues
+
+
+def read_column_entries(path: Path) -> list[Any]:
+    """The entries of a column-metadata YAML file (a list of mappings); InvalidDefinitionError
+    names the file (and line) when it cannot be read."""
+    try:
+        raw = path.read_bytes()
+        if len(raw) > MAX_DOCUMENT_BYTES:
+            raise yaml.YAMLError(f"is larger than {MAX_DOCUMENT_BYTES // 1024} KiB")
+        entries = load_yaml(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidDefinitionError(
+            [Issue(str(path), f"is not UTF-8 text (byte {exc.start})")]
+        ) from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise InvalidDefinitionError([Issue(where, f"broken YAML: {exc.problem}")]) from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidDefinitionError([Issue(str(path), f"cannot be read: {exc}")]) from exc
+    if not isinstance(entries, list):
+        raise InvalidDefinitionError([Issue(str(path), "must hold a list of column entries")])
+    return entries
 
 
 class _KeyLines:

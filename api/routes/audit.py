@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import ERRORS, Auditor, RegistryDep
+from api.deps import ERRORS, Auditor, RegistryDep, Since, Until
 from registry import answers
 
 router = APIRouter(prefix="/api", tags=["audit"])
@@ -22,8 +21,8 @@ def events(
     stream: Annotated[str | None, Query(max_length=600)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     type: Annotated[str | None, Query(max_length=100)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Since = None,
+    until: Until = None,
 ) -> dict[str, Any]:
     """Events in log order after a position. Follow `next_after` to read on without gaps."""
     filters = {

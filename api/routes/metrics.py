@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -14,10 +13,12 @@ from api.deps import (
     AsOf,
     AtPosition,
     Category,
+    FromTime,
     Name,
     Reader,
     RegistryDep,
     SettingsDep,
+    ToTime,
 )
 from api.schemas import MetricList, MetricOut
 from registry import answers
@@ -98,10 +99,8 @@ def diff(
     name: Name,
     from_version: Annotated[int | None, Query(alias="from", ge=0)] = None,
     to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
-    from_time: Annotated[
-        datetime | None, Query(description="... or the version at a time.")
-    ] = None,
-    to_time: Annotated[datetime | None, Query(description="... or the version at a time.")] = None,
+    from_time: FromTime = None,
+    to_time: ToTime = None,
 ) -> dict[str, Any]:
     """Field-level changes between two versions (default: previous to current)."""
     return answers.metric_diff(

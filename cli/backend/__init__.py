@@ -79,13 +79,31 @@ class Backend(Protocol):
     def verify(self, anchor: str | None) -> Json: ...
 
 
+def process_identity(pid: int | None = None) -> str | None:
+    """What tells a process apart from a later one with the same pid: its start time, as the
+    kernel counts it (None where there is no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid or os.getpid()}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, starttime
+
+
 def running_server(settings: Settings) -> str | None:
-    """The URL of a live server holding this data folder's database, if one says so."""
+    """The URL of the live `da serve` holding this data folder's database, if there is one.
+
+    A discovery file left behind by a server that is gone (or whose pid now belongs to another
+    program) is ignored.
+    """
     try:
         found = json.loads(settings.server_file.read_text())
-        os.kill(int(found["pid"]), 0)
+        pid = int(found["pid"])
+        os.kill(pid, 0)
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    recorded = found.get("process")
+    if recorded is not None and process_identity(pid) != recorded:
+        return None  # the pid was reused: that server is gone
     return str(found["url"])
 
 

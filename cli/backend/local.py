@@ -25,8 +25,16 @@ class LocalBackend:
 
     @property
     def registry(self) -> Registry:
+        """The registry to write to: created on first use."""
         if self._registry is None:
             self._registry = open_registry(self.target.settings)
+        return self._registry
+
+    @property
+    def existing(self) -> Registry:
+        """The registry to read: there must be one (reading never creates an empty one)."""
+        if self._registry is None:
+            self._registry = open_registry(self.target.settings, must_exist=True)
         return self._registry
 
     def ctx(self, write: Write) -> WriteContext:
@@ -40,13 +48,13 @@ class LocalBackend:
 
     # metrics
     def metric_list(self, category: str | None, as_of: datetime | None, at: int | None) -> Json:
-        return answers.metric_list(self.registry, category, as_of, at)
+        return answers.metric_list(self.existing, category, as_of, at)
 
     def metric(self, metric_id: str, version: int | None) -> Json:
-        return answers.metric(self.registry, metric_id, version)
+        return answers.metric(self.existing, metric_id, version)
 
     def metric_search(self, text: str) -> Json:
-        return answers.metric_search(self.registry, text)
+        return answers.metric_search(self.existing, text)
 
     def create_metric(self, fields: dict[str, Any], write: Write) -> Json:
         return answers.create_metric(self.registry, fields, self.ctx(write))
@@ -64,7 +72,7 @@ class LocalBackend:
         return answers.roll_back_metric(self.registry, metric_id, to_version, self.ctx(write))
 
     def metric_history(self, metric_id: str) -> Json:
-        return answers.metric_history(self.registry, metric_id)
+        return answers.metric_history(self.existing, metric_id)
 
     def metric_diff(
         self,
@@ -72,7 +80,7 @@ class LocalBackend:
         versions: tuple[int | None, int | None],
         times: tuple[datetime | None, datetime | None],
     ) -> Json:
-        return answers.metric_diff(self.registry, metric_id, *versions, *times)
+        return answers.metric_diff(self.existing, metric_id, *versions, *times)
 
     def import_path(
         self, path: Path, dry_run: bool, prune: bool, source_ref: str | None, progress: Progress
@@ -92,21 +100,21 @@ class LocalBackend:
         overwrite: bool,
         progress: Progress,
     ) -> Json:
-        return answers.export_folder(self.registry, directory, as_of, at, overwrite, progress)
+        return answers.export_folder(self.existing, directory, as_of, at, overwrite, progress)
 
     def validation(self, metric_id: str | None, database: Path | None) -> Json:
         db = database or self.target.settings.validation_db
-        return answers.validation(self.registry, db, metric_id)
+        return answers.validation(self.existing, db, metric_id)
 
     def table_map(self) -> Json:
-        return answers.table_map(self.registry)
+        return answers.table_map(self.existing)
 
     # columns
     def column_list(self, table: str) -> Json:
-        return answers.column_list(self.registry, table)
+        return answers.column_list(self.existing, table)
 
     def column(self, table: str, column: str) -> Json:
-        return answers.column(self.registry, table, column)
+        return answers.column(self.existing, table, column)
 
     def set_column(self, table: str, column: str, fields: dict[str, Any], write: Write) -> Json:
         return answers.set_column(self.registry, table, column, fields, self.ctx(write))
@@ -115,11 +123,11 @@ class LocalBackend:
         return answers.delete_column(self.registry, table, column, self.ctx(write))
 
     def column_history(self, table: str, column: str) -> Json:
-        return answers.column_history(self.registry, table, column)
+        return answers.column_history(self.existing, table, column)
 
     # audit
     def events(self, after: int, limit: int, filters: dict[str, Any]) -> Json:
-        return answers.event_page(self.registry, after, limit, **filters)
+        return answers.event_page(self.existing, after, limit, **filters)
 
     def verify(self, anchor: str | None) -> Json:
-        return answers.verify(self.registry, anchor)
+        return answers.verify(self.existing, anchor)

@@ -1,0 +1,89 @@
+"""The API answers bad input with a 4xx in the registry's words, never a 500, and writes
+nothing (issue: hostile input, full disks and heavy readers)."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from tests.api.conftest import Api
+from tests.cli.test_hostile_input import BOMB
+
+MRR = {"name": "mrr", "category": "revenue", "sql": "SELECT 1"}
+
+
+def upload(api: Api, body: bytes) -> dict[str, object]:
+    response = api.call(
+        "POST",
+        "/api/admin/metrics/import",
+        params={"category": "revenue"},
+        content=body,
+        headers={"Content-Type": "application/yaml"},
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, object] = response.json()
+    return result
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"? [1, 2]\n: x\nname: a\nsql: SELECT 1\n", "a key must be a plain value"),
+        (b"name: a\nsql: SELECT 1\nname: b\n", "key 'name' is given twice (also on line 1)"),
+        (BOMB.encode(), "expands to more than"),
+        (b"\xff\xfe\x00", "is not UTF-8 text"),
+    ],
+)
+def test_unreadable_uploads_are_reported_not_500(api: Api, body: bytes, expected: str) -> None:
+    report = upload(api, body)
+    assert report["unreadable"] == ["revenue/upload.yml"]
+    problems = report["problems"]
+    assert isinstance(problems, dict) and expected in problems["revenue/upload.yml"][0]
+    assert api.events() == 0
+
+
+@pytest.mark.parametrize("field", ["description", "sql", "notes", "reason"])
+def test_a_lone_surrogate_is_a_422_naming_the_field(api: Api, field: str) -> None:
+    value: object = ["\ud800"] if field == "notes" else "bad \ud800 text"
+    body = json.dumps({**MRR, field: value})  # ASCII JSON: the surrogate as an escape
+    assert "\\ud800" in body
+    response = api.call(
+        "POST", "/api/admin/metrics", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == field
+    assert "Unicode" in response.json()["errors"][0]["msg"]
+    assert api.events() == 0
+
+
+def test_times_use_one_parser_and_positions_past_the_head_are_refused(loaded: Api) -> None:
+    assert loaded.get("/api/metrics", params={"as_of": "2000-01-01T00:00:00Z"}).json()["count"] == 0
+    later = loaded.get("/api/metrics", params={"as_of": "2999-01-01T02:00:00+02:00"})
+    assert later.json()["count"] == 11
+    for bad in ("0.5", "1700000000", "yesterday"):
+        response = loaded.get("/api/metrics", params={"as_of": bad})
+        assert response.status_code == 422 and response.json()["errors"][0]["loc"] == "as_of"
+    past = loaded.get("/api/metrics", params={"at_position": 999})
+    assert past.status_code == 422 and "past the log's head (11)" in past.json()["detail"]
+
+
+def test_a_full_disk_is_a_507_and_the_next_write_works(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from events.store import EventStore
+
+    api.call("POST", "/api/admin/metrics", json=MRR)
+
+    def full(self: EventStore, rows: object) -> None:
+        raise duckdb.IOException("Could not write file: No space left on device")
+
+    monkeypatch.setattr(EventStore, "_insert", full)
+    refused = api.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR"})
+    assert refused.status_code == 507
+    assert "No space left on device" in refused.json()["detail"]
+    monkeypatch.undo()
+    assert api.events() == 1
+    again = api.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR"})
+    assert again.status_code == 200 and again.json()["version"] == 2
