@@ -110,6 +110,17 @@ class LogHead:
 
 
 @dataclass
+class SharedHead:
+    """The committed head, shared by the stores of one database in this process.
+
+    Their appends are serialised by the caller (the registry's per-database lock), so each
+    store appends after the last commit of any of them instead of colliding with it.
+    """
+
+    value: LogHead | None = None
+
+
+@dataclass
 class _Transaction:
     head: LogHead | None = None
     versions: dict[StreamKey, int] | None = None
@@ -129,12 +140,13 @@ class EventStore(LogReader):
         upcasters: Upcasters | None = None,
         clock: Clock = utc_now,
         on_commit: Callable[[], None] | None = None,
+        shared_head: SharedHead | None = None,
     ) -> None:
         self.conn = conn
         self.upcasters = upcasters or Upcasters()
         self._clock = clock
         self._on_commit = on_commit  # told after each committed transaction (caches listen)
-        self._head: LogHead | None = None
+        self._head = shared_head or SharedHead()
         self._tx: _Transaction | None = None
 
     # -- transactions -------------------------------------------------------------------------
@@ -154,7 +166,7 @@ class EventStore(LogReader):
             yield
             self.conn.commit()
         except BaseException as exc:
-            self._head = None
+            self._head.value = None
             self._rollback()
             if isinstance(exc, duckdb.IOException | duckdb.FatalException):
                 raise StorageFailedError(f"{exc}; nothing was written") from exc
@@ -163,7 +175,7 @@ class EventStore(LogReader):
             raise
         else:
             if self._tx.head is not None:
-                self._head = self._tx.head
+                self._head.value = self._tx.head
         finally:
             self._tx = None
         if self._on_commit is not None:
@@ -199,9 +211,9 @@ class EventStore(LogReader):
         """The head to append after: the cached one when there is one (see class docstring)."""
         if self._tx is not None and self._tx.head is not None:
             return self._tx.head
-        if self._head is None:
-            self._head = self.head()
-        return self._head
+        if self._head.value is None:
+            self._head.value = self.head()
+        return self._head.value
 
     def stream_tip(self, stream_type: str, stream_id: str) -> StreamTip | None:
         """A stream's last version, event type and (upcast) payload, or None if it has none.

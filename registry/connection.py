@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +75,7 @@ def open_registry_read_only(settings: Settings) -> Registry:
         raise RegistryUnavailableError(
             f"the registry database {settings.db_path} cannot be read: {exc}"
         ) from exc
-    return on_cursor(conn, threading.RLock())
+    return on_cursor(conn)
 
 
 class AnalyticsDatabase:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from events import ConcurrentWriteError, Connection, EventStore, ensure_event_log, utc_now
+from events import (
+    ConcurrentWriteError,
+    Connection,
+    EventStore,
+    SharedHead,
+    ensure_event_log,
+    utc_now,
+)
 from events.store import Clock
 from projections import Projector, build_upcasters, ensure_tables
 from registry.cache import ReadCache
@@ -18,6 +27,45 @@ from registry.replies import CREATE_REPLIES_SQL
 from registry.tokens import CREATE_TOKENS_SQL
 
 _CATCH_UP_ATTEMPTS = 20
+_DATABASE_SQL = "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+_INSTANCE_SQL = (
+    "CREATE TABLE IF NOT EXISTS registry_instance (id VARCHAR);"
+    " INSERT INTO registry_instance SELECT ? WHERE NOT EXISTS (SELECT 1 FROM registry_instance);"
+)
+
+
+@dataclass
+class Writer:
+    """What every registry on one database in this process shares: the lock their writes queue
+    on (appends to different streams then never race each other) and the committed head."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    head: SharedHead = field(default_factory=SharedHead)
+
+
+_WRITERS: dict[tuple[object, ...], Writer] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def writer_of(conn: Connection) -> Writer:
+    """The one Writer of the database behind a connection (or cursor) in this process.
+
+    A file is known by its path and inode (a file made anew at the same path is another
+    database); an in-memory database by an id it keeps in itself.
+    """
+    [(path,)] = conn.execute(_DATABASE_SQL).fetchall()
+    if path:
+        try:
+            found = os.stat(path)
+            key: tuple[object, ...] = ("file", os.path.realpath(path), found.st_dev, found.st_ino)
+        except OSError:
+            key = ("file", os.path.realpath(path))
+    else:
+        conn.execute(_INSTANCE_SQL, [str(uuid.uuid4())])
+        [(instance,)] = conn.execute("SELECT id FROM registry_instance").fetchall()
+        key = ("memory", instance)
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(key, Writer())
 
 
 @dataclass
@@ -26,8 +74,8 @@ class Registry:
 
     store: EventStore
     projector: Projector
-    # Writers that share a lock queue for it instead of racing DuckDB's optimistic conflicts
-    # and retrying (a server's registries share one; the file has one writer process anyway).
+    # Writers of one database in this process queue on one lock instead of racing DuckDB's
+    # optimistic conflicts and retrying (the file has one writer process anyway).
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     # Answers of hot queries until the next commit: only a RegistryPool, whose registries are
     # the database's only writers, turns it on (see registry.cache).
@@ -40,17 +88,19 @@ class Registry:
 
 def attach(conn: Connection, clock: Clock = utc_now, cache: ReadCache | None = None) -> Registry:
     """Make a connection's database ready (log, v4 tables, migration, catch-up) and wrap it."""
-    store = _store(conn, clock, cache)
-    ensure_event_log(conn)
-    legacy = set_aside_legacy_tables(conn)
-    ensure_tables(conn)
-    conn.execute(CREATE_PARSE_CACHE_SQL)
-    conn.execute(CREATE_TOKENS_SQL)
-    conn.execute(CREATE_REPLIES_SQL)
-    registry = Registry(store, Projector(store), cache=cache)
-    if legacy:
-        adopt_legacy_tables(registry.store, registry.projector, legacy)
-    _catch_up(registry)
+    writer = writer_of(conn)
+    store = _store(conn, clock, cache, writer)
+    with writer.lock:
+        ensure_event_log(conn)
+        legacy = set_aside_legacy_tables(conn)
+        ensure_tables(conn)
+        conn.execute(CREATE_PARSE_CACHE_SQL)
+        conn.execute(CREATE_TOKENS_SQL)
+        conn.execute(CREATE_REPLIES_SQL)
+        registry = Registry(store, Projector(store), writer.lock, cache)
+        if legacy:
+            adopt_legacy_tables(registry.store, registry.projector, legacy)
+        _catch_up(registry)
     return registry
 
 
@@ -73,18 +123,19 @@ def _catch_up(registry: Registry) -> None:
 
 def on_cursor(
     conn: Connection,
-    write_lock: threading.RLock,
+    writer: Writer | None = None,
     clock: Clock = utc_now,
     cache: ReadCache | None = None,
 ) -> Registry:
     """A registry on a cursor of a database that `attach` has already prepared (cheap)."""
-    store = _store(conn, clock, cache)
-    return Registry(store, Projector(store), write_lock, cache)
+    writer = writer or writer_of(conn)
+    store = _store(conn, clock, cache, writer)
+    return Registry(store, Projector(store), writer.lock, cache)
 
 
-def _store(conn: Connection, clock: Clock, cache: ReadCache | None) -> EventStore:
+def _store(conn: Connection, clock: Clock, cache: ReadCache | None, writer: Writer) -> EventStore:
     on_commit = None if cache is None else cache.invalidate
-    return EventStore(conn, build_upcasters(), clock, on_commit=on_commit)
+    return EventStore(conn, build_upcasters(), clock, on_commit=on_commit, shared_head=writer.head)
 
 
 class RegistryPool:
@@ -101,6 +152,7 @@ class RegistryPool:
         # commit reaches the cache. (Nothing else may write to the database meanwhile.)
         self.cache = ReadCache()
         self.main = attach(conn, cache=self.cache)
+        self.writer = writer_of(conn)
         self._idle: queue.LifoQueue[Registry] = queue.LifoQueue()
 
     @contextmanager
@@ -108,7 +160,7 @@ class RegistryPool:
         try:
             registry = self._idle.get_nowait()
         except queue.Empty:
-            registry = on_cursor(self.conn.cursor(), self.main.write_lock, cache=self.cache)
+            registry = on_cursor(self.conn.cursor(), self.writer, cache=self.cache)
         try:
             yield registry
         finally:

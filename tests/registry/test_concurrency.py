@@ -108,3 +108,49 @@ def test_store_writers_with_expected_versions(conn: duckdb.DuckDBPyConnection) -
     assert [v for _, v in rows] == list(range(1, len(rows) + 1))
     assert len(ok) + len(refused) == THREADS * WRITES
     assert verify_chain(conn).ok
+
+
+def test_sixteen_threads_writing_their_own_metrics_never_fail(
+    conn: duckdb.DuckDBPyConnection,
+) -> None:
+    """Registries on one database in one process queue on one lock and share the head:
+    writes to different streams never conflict, so none fails and none is retried."""
+    import registry.commands as commands_module
+
+    attach(conn)
+    failures: list[str] = []
+    retries: list[float] = []
+    lock = threading.Lock()
+    real_sleep = commands_module.time.sleep
+
+    def writer(n: int) -> None:
+        mine = attach(conn.cursor())
+        for i in range(10):
+            try:
+                create_metric(
+                    mine,
+                    metric_fields(name=f"t{n}_{i}", sql=f"SELECT {i}"),
+                    WriteContext(actor="t"),
+                )
+                update_metric(mine, f"revenue/t{n}_{i}", {"unit": "EUR"}, WriteContext(actor="t"))
+            except Exception as exc:  # every failure is what the test counts
+                with lock:
+                    failures.append(repr(exc))
+
+    def counting_sleep(seconds: float) -> None:
+        with lock:
+            retries.append(seconds)
+        real_sleep(seconds)
+
+    commands_module.time.sleep = counting_sleep  # type: ignore[assignment]
+    try:
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        commands_module.time.sleep = real_sleep  # type: ignore[assignment]
+    assert failures == [] and retries == []
+    assert conn.execute("SELECT count(*), max(position) FROM event_log").fetchall() == [(320, 320)]
+    assert verify_chain(conn).ok
