@@ -76,12 +76,18 @@ def verify(
 ) -> None:
     """Recompute the hash chain; exit 1 if anything was changed, removed, inserted or moved."""
     report = backend_for(ctx.obj).verify(anchor)
+    projections = report["projections"]
     if as_json:
         emit_json(report)
-    elif report["ok"]:
+    elif report["chain_ok"]:
         emit(f"ok: {report['checked']} events verified, head {report['head']}")
     else:
         emit(f"BROKEN at position {report['broken_at']}: {report['problem']}")
+    if not as_json and not projections["in_step"]:
+        emit(f"PROJECTIONS DIFFER from the log ({projections['count']} differences):")
+        for difference in projections["differences"]:
+            emit(f"  {difference}")
+        emit("  `da projections rebuild` refills the tables from the log.")
     if not report["ok"]:
         raise typer.Exit(1)
 
@@ -90,7 +96,7 @@ def verify(
 def head(ctx: typer.Context) -> None:
     """Print the log's head as POSITION:HASH, an anchor to keep somewhere else."""
     report = backend_for(ctx.obj).verify(None)
-    if not report["ok"]:
+    if not report["chain_ok"]:
         emit(f"the log does not verify (position {report['broken_at']}): {report['problem']}")
         raise typer.Exit(1)
     emit(report["head"] or "0:" + "0" * 64)

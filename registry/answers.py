@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from events import utc_now
 from projections import column_stream_id
 from registry import queries
 from registry.errors import NotFoundError, UnavailableError
@@ -293,9 +294,30 @@ def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[st
     return json_object(queries.event_page(reg, after, limit, **filters))
 
 
+_SHOWN_DIFFERENCES = 50
+
+
 def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
-    """The hash chain's verification (against a `POSITION:HASH` anchor if given)."""
-    return json_object(queries.verify_log(reg, anchor))
+    """The hash chain's verification (against a `POSITION:HASH` anchor if given), and the
+    projections' against the log: `ok` only when both hold.
+
+    `chain_ok` and `projections.in_step` tell which failed; the first differences are listed
+    (an edited `metric_definitions` row is served to readers, so it must not pass unseen).
+    """
+    report = json_object(queries.verify_log(reg, anchor))
+    differences = reg.projector.check()
+    report["chain_ok"] = report["ok"]
+    report["projections"] = {
+        "in_step": not differences,
+        "count": len(differences),
+        "differences": [str(d) for d in differences[:_SHOWN_DIFFERENCES]],
+    }
+    report["ok"] = report["chain_ok"] and not differences
+    report["verified_at"] = utc_text(utc_now())
+    reg.writer.last_verify = {
+        k: report[k] for k in ("ok", "chain_ok", "verified_at", "head", "broken_at")
+    } | {"projections_in_step": not differences}
+    return report
 
 
 # -- exports and validation ---------------------------------------------------------------------
@@ -367,8 +389,10 @@ def health(reg: Registry) -> dict[str, Any]:
     with reg.store.snapshot():
         head = reg.store.head()
         checkpoint = reg.projector.checkpoint()
+    last = reg.writer.last_verify
     return {
-        "status": "ok",
+        "status": "ok" if last is None or last["ok"] else "degraded",
         "head": {"position": head.position, "hash": head.hash},
         "projections_in_step": checkpoint == head.position,
+        "last_verify": last,
     }

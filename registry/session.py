@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from events import (
     ConcurrentWriteError,
@@ -32,15 +33,6 @@ _INSTANCE_SQL = (
     "CREATE TABLE IF NOT EXISTS registry_instance (id VARCHAR);"
     " INSERT INTO registry_instance SELECT ? WHERE NOT EXISTS (SELECT 1 FROM registry_instance);"
 )
-
-
-@dataclass
-class Writer:
-    """What every registry on one database in this process shares: the lock their writes queue
-    on (appends to different streams then never race each other) and the committed head."""
-
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    head: SharedHead = field(default_factory=SharedHead)
 
 
 _WRITERS: dict[tuple[object, ...], Writer] = {}
@@ -69,6 +61,17 @@ def writer_of(conn: Connection) -> Writer:
 
 
 @dataclass
+class Writer:
+    """What every registry on one database in this process shares: the lock their writes queue
+    on (appends to different streams then never race each other) and the committed head."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    head: SharedHead = field(default_factory=SharedHead)
+    # The last verification's result in this process (chain and projections), for /healthz.
+    last_verify: dict[str, Any] | None = None
+
+
+@dataclass
 class Registry:
     """The store and projector that every command and query of the registry works through."""
 
@@ -76,7 +79,7 @@ class Registry:
     projector: Projector
     # Writers of one database in this process queue on one lock instead of racing DuckDB's
     # optimistic conflicts and retrying (the file has one writer process anyway).
-    write_lock: threading.RLock = field(default_factory=threading.RLock)
+    writer: Writer = field(default_factory=lambda: Writer())
     # Answers of hot queries until the next commit: only a RegistryPool, whose registries are
     # the database's only writers, turns it on (see registry.cache).
     cache: ReadCache | None = None
@@ -84,6 +87,10 @@ class Registry:
     @property
     def conn(self) -> Connection:
         return self.store.conn
+
+    @property
+    def write_lock(self) -> threading.RLock:
+        return self.writer.lock
 
 
 def attach(conn: Connection, clock: Clock = utc_now, cache: ReadCache | None = None) -> Registry:
@@ -97,7 +104,7 @@ def attach(conn: Connection, clock: Clock = utc_now, cache: ReadCache | None = N
         conn.execute(CREATE_PARSE_CACHE_SQL)
         conn.execute(CREATE_TOKENS_SQL)
         conn.execute(CREATE_REPLIES_SQL)
-        registry = Registry(store, Projector(store), writer.lock, cache)
+        registry = Registry(store, Projector(store), writer, cache)
         if legacy:
             adopt_legacy_tables(registry.store, registry.projector, legacy)
         _catch_up(registry)
@@ -130,7 +137,7 @@ def on_cursor(
     """A registry on a cursor of a database that `attach` has already prepared (cheap)."""
     writer = writer or writer_of(conn)
     store = _store(conn, clock, cache, writer)
-    return Registry(store, Projector(store), writer.lock, cache)
+    return Registry(store, Projector(store), writer, cache)
 
 
 def _store(conn: Connection, clock: Clock, cache: ReadCache | None, writer: Writer) -> EventStore:

@@ -87,3 +87,15 @@ def test_a_full_disk_is_a_507_and_the_next_write_works(
     assert api.events() == 1
     again = api.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR"})
     assert again.status_code == 200 and again.json()["version"] == 2
+
+
+def test_verify_and_healthz_see_an_edited_projection(loaded: Api) -> None:
+    assert loaded.client.get("/healthz").json()["last_verify"] is None
+    loaded.pool.conn.execute("UPDATE metric_definitions SET unit = 'EUR' WHERE id = 'revenue/mrr'")
+    report = loaded.get("/api/audit/verify", role="auditor").json()
+    assert (report["ok"], report["chain_ok"]) == (False, True)
+    assert report["projections"]["differences"] == [
+        "metric_definitions revenue/mrr: unit is 'EUR', the log says 'USD'"
+    ]
+    health = loaded.client.get("/healthz").json()
+    assert health["status"] == "degraded" and health["last_verify"]["projections_in_step"] is False

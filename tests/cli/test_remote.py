@@ -20,7 +20,7 @@ from tests.cli.conftest import Run
 from tests.served import make_token, served
 
 VOLATILE = {"recorded_at", "created_at", "updated_at", "batch_id", "hash", "prev_hash"}
-VOLATILE |= {"payload_hash", "head", "since", "until"}
+VOLATILE |= {"payload_hash", "head", "since", "until", "verified_at"}
 
 NEW_METRIC = """\
 name: nps

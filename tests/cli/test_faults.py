@@ -1,0 +1,74 @@
+"""Faults and signals: an edited projection is caught, a server's discovery file never
+outlives it, and a stale one does not send the CLI to a dead URL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+
+from registry import load_settings
+from tests.cli.conftest import Run
+from tests.served import DA, free_port, make_token
+
+
+def edit_projection(data: Path) -> None:
+    conn = duckdb.connect(str(data / "state" / "system.duckdb"))
+    conn.execute("UPDATE metric_definitions SET sql = 'SELECT 666' WHERE id = 'revenue/mrr'")
+    conn.close()
+
+
+def test_verify_catches_an_edited_projection(da: Run, data: Path) -> None:
+    assert da("audit", "verify").exit_code == 0
+    edit_projection(data)
+    result = da("audit", "verify")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0].startswith("ok: ")  # the chain itself is intact
+    assert "PROJECTIONS DIFFER from the log (1 differences)" in result.stdout
+    assert "metric_definitions revenue/mrr: sql is 'SELECT 666'" in result.stdout
+    report = json.loads(da("audit", "verify", "--json").stdout)
+    assert (report["ok"], report["chain_ok"], report["projections"]["count"]) == (False, True, 1)
+    assert da("audit", "head").exit_code == 0  # the anchor is about the chain
+
+
+def test_sigterm_removes_the_discovery_file(data: Path) -> None:
+    token = make_token(data, "ops")
+    port = free_port()
+    server = subprocess.Popen(
+        [DA, "--data-dir", str(data), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    discovery = data / "state" / "server.json"
+    try:
+        for _ in range(600):
+            try:
+                headers = {"Authorization": f"Bearer {token}"}
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", headers=headers).is_success:
+                    break
+            except httpx.TransportError:
+                assert server.poll() is None, "da serve stopped"
+                time.sleep(0.1)
+        assert discovery.exists()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert not discovery.exists()
+
+
+def test_a_stale_discovery_file_is_ignored(da: Run, data: Path) -> None:
+    """A file naming a pid that is now another program (here: this test) is not followed."""
+    settings = load_settings({}, data_dir=data)
+    settings.server_file.write_text(
+        json.dumps({"url": "http://127.0.0.1:9", "pid": os.getpid(), "process": "1"})
+    )
+    shown = da("metrics", "show", "revenue/mrr", "--json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["id"] == "revenue/mrr"
