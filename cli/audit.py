@@ -33,11 +33,14 @@ def log(
     type_: Annotated[
         str | None, typer.Option("--type", help="Only this event type, e.g. MetricRolledBack.")
     ] = None,
-    after: Annotated[int, typer.Option(min=0, help="Start after this log position.")] = 0,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many events.")] = 100,
+    before: Annotated[
+        int | None, typer.Option(min=1, help="Only events before this log position (page back).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many events.")] = 50,
+    all_: Annotated[bool, typer.Option("--all", help="Every matching event.")] = False,
     as_json: Json = False,
 ) -> None:
-    """The event log in order: who did what, when, why."""
+    """The event log, newest first: who did what, when, why."""
     filters = {
         "since": since,
         "until": until,
@@ -45,7 +48,7 @@ def log(
         "stream_id": metric,
         "event_type": type_,
     }
-    page = backend_for(ctx.obj).events(after, limit, filters)
+    page = backend_for(ctx.obj).recent_events(before, None if all_ else limit, filters)
     if as_json:
         emit_json(page)
         return
@@ -63,6 +66,11 @@ def log(
             "changed",
         ],
     )
+    if page["next_before"] is not None:
+        emit(
+            f"... older events: da audit log --before {page['next_before']}"
+            " (or --limit N, or --all)"
+        )
 
 
 @app.command("verify")

@@ -105,8 +105,10 @@ class LogReader:
         event_type: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        newest_first: bool = False,
     ) -> list[RecordedEvent]:
-        """Events after a position in log order, filtered by the given fields (all optional)."""
+        """Events after a position (and up to `until_position`), filtered by the given fields
+        (all optional); in log order, or newest first (`limit` then keeps the newest)."""
         clauses = ["position > ?"]
         params: list[Any] = [after]
         optional = (
@@ -122,7 +124,8 @@ class LogReader:
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
-        sql = SELECT_EVENTS_SQL + " WHERE " + " AND ".join(clauses) + " ORDER BY position"
+        order = " ORDER BY position DESC" if newest_first else " ORDER BY position"
+        sql = SELECT_EVENTS_SQL + " WHERE " + " AND ".join(clauses) + order
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)

@@ -294,6 +294,14 @@ def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[st
     return json_object(queries.event_page(reg, after, limit, **filters))
 
 
+def recent_events(
+    reg: Registry, before: int | None, limit: int | None, **filters: Any
+) -> dict[str, Any]:
+    """The newest events first (for people reading the audit log); page back with
+    `next_before` (None: nothing older). `limit` None gives every event."""
+    return json_object(queries.recent_events(reg, before, limit, **filters))
+
+
 _SHOWN_DIFFERENCES = 50
 
 

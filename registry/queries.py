@@ -347,6 +347,25 @@ def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[st
     return {"events": [asdict(e) for e in found], "next_after": next_after, "head": head}
 
 
+def recent_events(
+    reg: Registry, before: int | None, limit: int | None, **filters: Any
+) -> dict[str, Any]:
+    """The newest events (before a position, if given) first; `next_before` pages back to
+    older ones and is None when there are none (with `limit` None: every event)."""
+    head = reg.store.head().position
+    until = head if before is None else min(before - 1, head)
+    found = reg.store.read(
+        0, until, None if limit is None else limit + 1, **filters, newest_first=True
+    )
+    more = limit is not None and len(found) > limit
+    shown = found[:limit] if limit is not None else found
+    return {
+        "events": [asdict(e) for e in shown],
+        "next_before": shown[-1].position if more else None,
+        "head": head,
+    }
+
+
 def verify_log(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
     """Verify the hash chain (against a `POSITION:HASH` anchor if given) as plain data."""
     try:

@@ -35,6 +35,29 @@ def events(
     return answers.event_page(reg, after, limit, **filters)
 
 
+@router.get("/audit/log", responses=ERRORS, summary="The newest events first")
+def recent(
+    reg: RegistryDep,
+    _: Auditor,
+    before: Annotated[int | None, Query(ge=1, description="Events before this position.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    stream: Annotated[str | None, Query(max_length=600)] = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    type: Annotated[str | None, Query(max_length=100)] = None,  # the wire name
+    since: Since = None,
+    until: Until = None,
+) -> dict[str, Any]:
+    """The newest events first, for people reading the log; `next_before` pages back."""
+    filters = {
+        "stream_id": stream,
+        "actor": actor,
+        "event_type": type,
+        "since": since,
+        "until": until,
+    }
+    return answers.recent_events(reg, before, limit, **filters)
+
+
 @router.get("/audit/verify", responses=ERRORS, summary="Verify the hash chain")
 def verify(
     reg: RegistryDep,

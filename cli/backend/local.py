@@ -126,8 +126,8 @@ class LocalBackend:
         return answers.column_history(self.existing, table, column)
 
     # audit
-    def events(self, after: int, limit: int, filters: dict[str, Any]) -> Json:
-        return answers.event_page(self.existing, after, limit, **filters)
+    def recent_events(self, before: int | None, limit: int | None, filters: dict[str, Any]) -> Json:
+        return answers.recent_events(self.existing, before, limit, **filters)
 
     def verify(self, anchor: str | None) -> Json:
         return answers.verify(self.existing, anchor)

@@ -223,10 +223,20 @@ class RemoteBackend:
         return self._json("GET", _column(table, column, "history"))
 
     # audit
-    def events(self, after: int, limit: int, filters: dict[str, Any]) -> Json:
+    def recent_events(self, before: int | None, limit: int | None, filters: dict[str, Any]) -> Json:
+        """The server pages by at most 1,000 events: follow `next_before` up to `limit`."""
         names = {"stream_id": "stream", "event_type": "type"}
         params = _params(**{names.get(k, k): v for k, v in filters.items()})
-        return self._json("GET", "/api/events", params={"after": after, "limit": limit, **params})
+        events: list[Json] = []
+        while True:
+            want = 1000 if limit is None else min(1000, limit - len(events))
+            page = self._json(
+                "GET", "/api/audit/log", params={**params, **_params(before=before, limit=want)}
+            )
+            events += page["events"]
+            before = page["next_before"]
+            if before is None or (limit is not None and len(events) >= limit):
+                return {**page, "events": events}
 
     def verify(self, anchor: str | None) -> Json:
         return self._json("GET", "/api/audit/verify", params=_params(anchor=anchor))

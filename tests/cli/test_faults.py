@@ -72,3 +72,17 @@ def test_a_stale_discovery_file_is_ignored(da: Run, data: Path) -> None:
     )
     shown = da("metrics", "show", "revenue/mrr", "--json")
     assert shown.exit_code == 0 and json.loads(shown.stdout)["id"] == "revenue/mrr"
+
+
+def test_audit_log_shows_the_newest_first_and_says_when_there_is_more(da: Run) -> None:
+    for unit in ("EUR", "GBP", "JPY"):
+        da("metrics", "update", "revenue/mrr", "--set", f"unit={unit}")
+    lines = da("audit", "log", "--limit", "2").stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:3]] == ["14", "13"]
+    assert lines[-1] == "... older events: da audit log --before 13 (or --limit N, or --all)"
+    older = json.loads(da("audit", "log", "--before", "13", "--limit", "5", "--json").stdout)
+    assert [e["position"] for e in older["events"]] == [12, 11, 10, 9, 8]
+    everything = json.loads(da("audit", "log", "--all", "--json").stdout)
+    assert [e["position"] for e in everything["events"]] == list(range(14, 0, -1))
+    assert everything["next_before"] is None
+    assert "older events" not in da("audit", "log", "--all").stdout
