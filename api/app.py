@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -130,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         conn = connect(settings)
         app.state.registries = RegistryPool(conn)
+        app.state.heavy_reads = asyncio.Semaphore(settings.heavy_reads)
         try:
             yield
         finally:

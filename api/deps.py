@@ -67,7 +67,16 @@ def _role(allowed: frozenset[str], what: str):  # type: ignore[no-untyped-def]  
     return check
 
 
+async def heavy_read_slot(request: Request) -> AsyncIterator[None]:
+    """Wait (on the event loop, holding no worker thread) for one of the few slots of heavy
+    reads: exports, whole-registry lists and validation. However many of those arrive, the
+    other workers stay free, so a write is never queued behind them."""
+    async with request.app.state.heavy_reads:
+        yield
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+HeavyRead = Annotated[None, Depends(heavy_read_slot)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 Reader = Annotated[Principal, Depends(_role(READERS, "read"))]
 Auditor = Annotated[Principal, Depends(_role(AUDITORS, "read the audit log"))]
@@ -104,6 +113,10 @@ ToTime = Annotated[datetime | None, _time("to_time", "... or the version then." 
 Since = Annotated[datetime | None, _time("since", "Events recorded at or after." + _ISO)]
 Until = Annotated[datetime | None, _time("until", "Events recorded at or before." + _ISO)]
 AtPosition = Annotated[int | None, Query(ge=0, description="... or after this log position.")]
+After = Annotated[
+    str | None,
+    Query(max_length=300, description="The `next` cursor of the previous page."),
+]
 Reason = Annotated[str | None, Query(max_length=2000, description="Why: kept in the history.")]
 IdempotencyKey = Annotated[
     str | None,

@@ -61,6 +61,7 @@ class ErrorOut(BaseModel):
 class MetricList(BaseModel):
     metrics: list[MetricOut]
     count: int
+    next: str | None = None
 
 
 class DeletedOut(BaseModel):

@@ -74,9 +74,19 @@ def cached_metric(reg: Registry, metric_id: str) -> dict[str, Any] | None:
     return None if found is None else jsonable({**found[0], "version": found[1]})
 
 
-def _listing(rows: list[dict[str, Any]], versions: dict[str, int]) -> dict[str, Any]:
-    metrics = [{**r, "version": versions.get(r["id"], 0)} for r in rows]
-    return {"metrics": jsonable(metrics), "count": len(metrics)}
+def _listing(
+    rows: list[dict[str, Any]], versions: dict[str, int], limit: int | None = None
+) -> dict[str, Any]:
+    """A page of metrics with their versions; `next` is the cursor of the next page (the
+    last id shown) while more remain, else None."""
+    more = limit is not None and len(rows) > limit
+    shown = rows[:limit] if limit is not None else rows
+    metrics = [{**r, "version": versions.get(r["id"], 0)} for r in shown]
+    return {
+        "metrics": jsonable(metrics),
+        "count": len(metrics),
+        "next": shown[-1]["id"] if more else None,
+    }
 
 
 def metric_list(
@@ -84,15 +94,20 @@ def metric_list(
     category: str | None = None,
     as_of: datetime | None = None,
     at_position: int | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Live metrics by category and name, each with its version; rows and versions read in
-    one snapshot (now), or both as of one log position (a time or a position)."""
+    one snapshot (now), or both as of one log position (a time or a position). A page of at
+    most `limit` after the cursor `after`; follow `next` for the rest."""
+    one_more = None if limit is None else limit + 1
     if as_of is None and at_position is None:
         with reg.store.snapshot():
-            return _listing(queries.list_metrics(reg, category), queries.metric_versions(reg))
+            rows = queries.list_metrics(reg, category, after=after, limit=one_more)
+            return _listing(rows, queries.metric_versions(reg), limit)
     position = queries.resolve_position(reg, as_of, at_position)
-    rows = queries.list_metrics(reg, category, at_position=position)
-    return _listing(rows, queries.metric_versions(reg, position))
+    rows = queries.list_metrics(reg, category, at_position=position, after=after, limit=one_more)
+    return _listing(rows, queries.metric_versions(reg, position), limit)
 
 
 def metric_search(reg: Registry, text: str) -> dict[str, Any]:
@@ -354,8 +369,15 @@ def export_folder(
     return [str(f) for f in export_yaml(reg, directory, as_of, at_position, overwrite, progress)]
 
 
-def validation(reg: Registry, database: Path, metric_id: str | None = None) -> dict[str, Any]:
-    """Every finding of checking metrics (one, or all) against an analytics database."""
+def validation(
+    reg: Registry,
+    database: Path,
+    metric_id: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Every finding of checking metrics against an analytics database: one metric, or a
+    page of at most `limit` metrics after the cursor `after` (`next` pages on)."""
     from registry.validation import validate
 
     if not database.exists():
@@ -363,8 +385,21 @@ def validation(reg: Registry, database: Path, metric_id: str | None = None) -> d
             f"no analytics database at {database}: run `da demo` to build the demo one,"
             " or name another"
         )
-    findings = [f.as_dict() for f in validate(reg, database, metric_id)]
-    return {"findings": jsonable(findings), "count": len(findings)}
+    if metric_id is not None:
+        metrics = [queries.require_metric(reg, metric_id)]
+        more = False
+    else:
+        one_more = None if limit is None else limit + 1
+        metrics = queries.list_metrics(reg, after=after, limit=one_more)
+        more = limit is not None and len(metrics) > limit
+        metrics = metrics[:limit] if limit is not None else metrics
+    findings = [f.as_dict() for f in validate(reg, database, metrics)]
+    return {
+        "findings": jsonable(findings),
+        "count": len(findings),
+        "metrics_checked": len(metrics),
+        "next": metrics[-1]["id"] if more else None,
+    }
 
 
 # -- tokens -------------------------------------------------------------------------------------

@@ -19,10 +19,21 @@ _COLUMNS_SQL = COLUMN_TABLE.select_sql
 
 
 def _metrics(
-    reg: Registry, where: str = "", params: list[Any] | None = None
+    reg: Registry, where: str = "", params: list[Any] | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
     sql = _METRICS_SQL + (f" WHERE {where}" if where else "") + " ORDER BY category, name"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params = [*(params or []), limit]
     return [row_to_dict(METRIC_TABLE, r) for r in reg.conn.execute(sql, params or []).fetchall()]
+
+
+_AFTER = "(category > ? OR (category = ? AND name > ?))"
+
+
+def _after(metric_id: str) -> list[str]:
+    category, _, name = metric_id.partition("/")
+    return [category, category, name]
 
 
 def get_metric(reg: Registry, metric_id: str) -> dict[str, Any] | None:
@@ -44,12 +55,27 @@ def list_metrics(
     category: str | None = None,
     as_of: datetime | None = None,
     at_position: int | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Live metrics ordered by category then name; as of a time or log position if given."""
+    """Live metrics ordered by category then name; as of a time or log position if given;
+    only those after the metric id `after`, and at most `limit` of them, if given."""
     if as_of is None and at_position is None:
-        return _metrics(reg, "category = ?", [category]) if category else _metrics(reg)
-    rows = metrics_as_of(reg, as_of, at_position)
-    return [r for r in rows if category is None or r["category"] == category]
+        clauses, params = [], []
+        if category:
+            clauses.append("category = ?")
+            params.append(category)
+        if after is not None:
+            clauses.append(_AFTER)
+            params += _after(after)
+        return _metrics(reg, " AND ".join(clauses), params, limit)
+    rows = [
+        r
+        for r in metrics_as_of(reg, as_of, at_position)
+        if (category is None or r["category"] == category)
+        and (after is None or (r["category"], r["name"]) > tuple(_after(after)[1:]))
+    ]
+    return rows if limit is None else rows[:limit]
 
 
 def resolve_position(reg: Registry, as_of: datetime | None, at_position: int | None) -> int:

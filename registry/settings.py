@@ -18,6 +18,7 @@ class Settings:
     data_dir: Path = Path("data")
     analytics_db: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    heavy_reads: int = 2  # exports, whole lists and validations served at once by the API
 
     @property
     def db_path(self) -> Path:

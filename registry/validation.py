@@ -76,9 +76,17 @@ def check_metric(db: AnalyticsDatabase, tables: set[str], metric: dict[str, Any]
     return found
 
 
-def validate(reg: Registry, database: Path, metric_id: str | None = None) -> list[Finding]:
-    """Check every live metric (or one) against an analytics database; returns findings."""
-    metrics = [require_metric(reg, metric_id)] if metric_id else list_metrics(reg)
+def validate(
+    reg: Registry,
+    database: Path,
+    which: str | list[dict[str, Any]] | None = None,
+) -> list[Finding]:
+    """Check metrics against an analytics database: every live one, one by id, or the given
+    definitions; returns findings."""
+    if isinstance(which, list):
+        metrics = which
+    else:
+        metrics = [require_metric(reg, which)] if which else list_metrics(reg)
     db = AnalyticsDatabase(database)
     try:
         tables = db.tables()

@@ -10,10 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import (
     ERRORS,
+    After,
     AsOf,
     AtPosition,
     Category,
     FromTime,
+    HeavyRead,
     Name,
     Reader,
     RegistryDep,
@@ -31,16 +33,23 @@ def _tagged(answer: dict[str, Any], response: Response) -> dict[str, Any]:
     return answer
 
 
+PageSize = Annotated[int, Query(ge=1, le=1000, description="At most this many.")]
+
+
 @router.get("/metrics", response_model=MetricList, responses=ERRORS, summary="List metrics")
 def list_metrics(
     reg: RegistryDep,
     _: Reader,
+    __: HeavyRead,
     category: Annotated[str | None, Query(max_length=100)] = None,
     as_of: AsOf = None,
     at_position: AtPosition = None,
+    after: After = None,
+    limit: PageSize = 1000,
 ) -> dict[str, Any]:
-    """Live metrics ordered by category and name; as of a time or log position if asked."""
-    return answers.metric_list(reg, category, as_of, at_position)
+    """Live metrics ordered by category and name; as of a time or log position if asked.
+    A page of at most `limit`: follow `next` (pass it as `after`) while it is not null."""
+    return answers.metric_list(reg, category, as_of, at_position, after, limit)
 
 
 @router.get(
@@ -117,9 +126,17 @@ def validate_metric(
 
 
 @router.get("/validate", responses=ERRORS, summary="Validate every metric")
-def validate_all(reg: RegistryDep, settings: SettingsDep, _: Reader) -> dict[str, Any]:
-    """Check every live metric against the configured analytics database."""
-    return answers.validation(reg, settings.validation_db)
+def validate_all(
+    reg: RegistryDep,
+    settings: SettingsDep,
+    _: Reader,
+    __: HeavyRead,
+    after: After = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Check live metrics against the configured analytics database, a page of `limit`
+    metrics at a time: follow `next` (pass it as `after`) while it is not null."""
+    return answers.validation(reg, settings.validation_db, None, after, limit)
 
 
 @router.get("/table-map", responses=ERRORS, summary="Which metrics read which table")
@@ -148,7 +165,11 @@ def metrics_of_table(
     summary="Export as a zip of YAML files",
 )
 def export(
-    reg: RegistryDep, _: Reader, as_of: AsOf = None, at_position: AtPosition = None
+    reg: RegistryDep,
+    _: Reader,
+    __: HeavyRead,
+    as_of: AsOf = None,
+    at_position: AtPosition = None,
 ) -> Response:
     """The registry (now, or as of a time or position) as `<category>/<name>.yml` files, zipped."""
     return Response(

@@ -85,9 +85,18 @@ class RemoteBackend:
         return self._call(method, path, **kwargs).json()
 
     # metrics
+    def _all_pages(self, path: str, key: str, params: dict[str, Any]) -> Json:
+        """Every page of a paged answer (`next` passed back as `after`), joined into one."""
+        page = self._json("GET", path, params=params)
+        items = list(page[key])
+        while page.get("next") is not None:
+            page = self._json("GET", path, params={**params, "after": page["next"]})
+            items += page[key]
+        return {**page, key: items, "count": len(items)}
+
     def metric_list(self, category: str | None, as_of: datetime | None, at: int | None) -> Json:
         params = _params(category=category, as_of=as_of, at_position=at)
-        return self._json("GET", "/api/metrics", params=params)
+        return self._all_pages("/api/metrics", "metrics", params)
 
     def metric(self, metric_id: str, version: int | None) -> Json:
         suffix = ("versions", str(version)) if version is not None else ()
@@ -190,8 +199,9 @@ class RemoteBackend:
             raise RegistryError(
                 "--db is not available over HTTP: the server validates against its own database"
             )
-        path = _metric(metric_id, "validate") if metric_id else "/api/validate"
-        return self._json("GET", path)
+        if metric_id:
+            return self._json("GET", _metric(metric_id, "validate"))
+        return self._all_pages("/api/validate", "findings", {})
 
     def table_map(self) -> Json:
         return self._json("GET", "/api/table-map")

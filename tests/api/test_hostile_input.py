@@ -99,3 +99,43 @@ def test_verify_and_healthz_see_an_edited_projection(loaded: Api) -> None:
     ]
     health = loaded.client.get("/healthz").json()
     assert health["status"] == "degraded" and health["last_verify"]["projections_in_step"] is False
+
+
+def test_heavy_reads_take_turns_so_they_cannot_hold_every_worker(
+    loaded: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from registry import answers
+
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    real_export = answers.export_zip
+
+    def slow_export(*args: object) -> bytes:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return real_export(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(answers, "export_zip", slow_export)
+    statuses: list[int] = []
+
+    def export() -> None:
+        statuses.append(loaded.get("/api/export").status_code)
+
+    readers = [threading.Thread(target=export) for _ in range(12)]
+    for reader in readers:
+        reader.start()
+    patched = loaded.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR"})
+    for reader in readers:
+        reader.join()
+    assert patched.status_code == 200 and patched.json()["unit"] == "EUR"
+    assert statuses == [200] * 12
+    assert most == 2  # settings.heavy_reads

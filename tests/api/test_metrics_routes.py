@@ -140,7 +140,12 @@ def test_export_is_a_zip_of_yaml_files(loaded: Api) -> None:
 
 
 def test_validation_routes(loaded: Api) -> None:
-    assert loaded.get("/api/validate").json() == {"findings": [], "count": 0}
+    assert loaded.get("/api/validate").json() == {
+        "findings": [],
+        "count": 0,
+        "metrics_checked": 11,
+        "next": None,
+    }
     loaded.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"time_column": "billed_on"})
     findings = loaded.get("/api/metrics/revenue/mrr/validate").json()["findings"]
     assert findings == [
@@ -165,3 +170,26 @@ def test_openapi_lists_every_route_with_a_summary(api: Api) -> None:
     assert all(op.get("summary") for op in operations)
     assert "401" in spec["paths"]["/api/metrics"]["get"]["responses"]
     assert api.client.get("/docs").status_code == 200
+
+
+def test_lists_and_validation_page_with_a_cursor(loaded: Api) -> None:
+    first = loaded.get("/api/metrics", params={"limit": 4}).json()
+    assert first["count"] == 4 and first["next"] == first["metrics"][-1]["id"]
+    seen = [m["id"] for m in first["metrics"]]
+    cursor = first["next"]
+    while cursor is not None:
+        page = loaded.get("/api/metrics", params={"limit": 4, "after": cursor}).json()
+        seen += [m["id"] for m in page["metrics"]]
+        cursor = page["next"]
+    everything = loaded.get("/api/metrics").json()
+    assert seen == [m["id"] for m in everything["metrics"]] and len(seen) == 11
+    past = loaded.get("/api/metrics", params={"at_position": 5, "limit": 2, "after": seen[0]})
+    assert past.json()["count"] == 2 and past.json()["metrics"][0]["id"] > seen[0]
+    loaded.call("PATCH", "/api/admin/metrics/sales/pipeline_value", json={"time_column": "nope"})
+    pages = [loaded.get("/api/validate", params={"limit": 5}).json()]
+    while pages[-1]["next"] is not None:
+        pages.append(
+            loaded.get("/api/validate", params={"limit": 5, "after": pages[-1]["next"]}).json()
+        )
+    assert [p["metrics_checked"] for p in pages] == [5, 5, 1]
+    assert [f["metric_id"] for p in pages for f in p["findings"]] == ["sales/pipeline_value"]
