@@ -143,9 +143,14 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def expected_version(if_match: str | None, in_body: int | None) -> int | None:
-    """The version a write is based on: `If-Match: "v3"` (or W/"v3", or 3), else the body's."""
+    """The version a write is based on: `If-Match: "v3"` (or W/"v3", or 3; `*` for any
+    existing version), else the body's."""
     if if_match is None:
         return in_body
+    if if_match.strip() == "*":
+        from registry.commands import ANY_VERSION
+
+        return ANY_VERSION
     text = if_match.strip().removeprefix("W/").strip('"').removeprefix("v")
     if not text.isdigit():
         raise HTTPException(

@@ -10,8 +10,8 @@ import typer
 
 from cli.backend import process_identity
 from cli.output import emit, emit_json
-from registry import Settings, open_registry
-from registry.tokens import ROLES, create_token, has_admin, list_tokens, revoke_token
+from registry import Settings, answers, open_registry
+from registry.tokens import ROLES, has_admin, issue_token
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def serve(
     registry = open_registry(settings)
     if not has_admin(registry.conn):
         if demo:
-            token = create_token(registry.conn, f"demo-admin-{os.getpid()}", "admin")
+            token = issue_token(registry, f"demo-admin-{os.getpid()}", "admin", ctx.obj.actor)
             emit(f"admin token (shown once): {token}")
         else:
             emit("no admin token yet: stop the server and run")
@@ -71,7 +71,7 @@ def create(
 ) -> None:
     """Create a token and print it once; only its hash is kept."""
     registry = open_registry(ctx.obj.settings)
-    emit(create_token(registry.conn, name, role))
+    emit(answers.new_token(registry, name, role, ctx.obj.actor)["token"])
 
 
 @tokens_app.command("list")
@@ -80,13 +80,13 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """List tokens: name, role, created and revoked times (never the tokens)."""
-    found = list_tokens(open_registry(ctx.obj.settings).conn)
+    found = answers.token_list(open_registry(ctx.obj.settings, must_exist=True))["tokens"]
     if as_json:
-        emit_json([t.__dict__ for t in found])
+        emit_json(found)
         return
     for t in found:
-        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "live"
-        emit(f"{t.name:<24} {t.role:<8} created {t.created_at:%Y-%m-%d %H:%M}  {state}")
+        state = f"revoked {t['revoked_at'][:16]}" if t["revoked_at"] else "live"
+        emit(f"{t['name']:<24} {t['role']:<8} created {t['created_at'][:16]}  {state}")
 
 
 @tokens_app.command("revoke")
@@ -94,5 +94,5 @@ def revoke(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]
 ) -> None:
     """Revoke a token by name; it stops working at once."""
-    revoke_token(open_registry(ctx.obj.settings).conn, name)
+    answers.revoked_token(open_registry(ctx.obj.settings), name, ctx.obj.actor)
     emit(f"revoked {name}")

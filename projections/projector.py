@@ -176,10 +176,11 @@ class Projector:
         """Apply freshly appended events; call inside the append's transaction."""
         if not events:
             return
-        if len(events) > _SET_BASED_THRESHOLD:
-            self._apply_set_based(events)
+        projected = [e for e in events if e.stream_type in self._kinds]  # tokens are not
+        if len(projected) > _SET_BASED_THRESHOLD:
+            self._apply_set_based(projected)
         else:
-            for event in events:
+            for event in projected:
                 self._apply_one(event)
         self.conn.execute(UPDATE_CHECKPOINT_SQL, [events[-1].position, CHECKPOINT])
 

@@ -405,11 +405,12 @@ def validation(
 # -- tokens -------------------------------------------------------------------------------------
 
 
-def new_token(reg: Registry, name: str, role: str) -> dict[str, str]:
-    """Create a token: `{name, role, token}`; the token is shown in this answer only."""
-    from registry.tokens import create_token
+def new_token(reg: Registry, name: str, role: str, actor: str) -> dict[str, str]:
+    """Create a token (an audited event): `{name, role, token}`; the token is shown in this
+    answer only."""
+    from registry.tokens import issue_token
 
-    return {"name": name, "role": role, "token": create_token(reg.conn, name, role)}
+    return {"name": name, "role": role, "token": issue_token(reg, name, role, actor)}
 
 
 def token_list(reg: Registry) -> dict[str, Any]:
@@ -419,11 +420,11 @@ def token_list(reg: Registry) -> dict[str, Any]:
     return {"tokens": jsonable(list_tokens(reg.conn))}
 
 
-def revoked_token(reg: Registry, name: str) -> dict[str, str]:
-    """Revoke a token by name: `{"status": "revoked", "name"}`."""
-    from registry.tokens import revoke_token
+def revoked_token(reg: Registry, name: str, actor: str) -> dict[str, str]:
+    """Revoke a token by name (an audited event): `{"status": "revoked", "name"}`."""
+    from registry.tokens import withdraw_token
 
-    revoke_token(reg.conn, name)
+    withdraw_token(reg, name, actor)
     return {"status": "revoked", "name": name}
 
 

@@ -151,6 +151,19 @@ def _replayed(
 
 
 T = TypeVar("T")
+ANY_VERSION = -1  # an expected version meaning "any existing version" (HTTP If-Match: *)
+
+
+def _check_expected(subject: Subject, stream_id: str, version: int, expected: int | None) -> None:
+    """ConflictError unless the stream is at the version the writer based its change on."""
+    if expected is None or expected == version or (expected == ANY_VERSION and version > 0):
+        return
+    wanted = "any existing version" if expected == ANY_VERSION else f"version {expected}"
+    raise ConflictError(
+        f"{subject.label} {stream_id!r} is at version {version}, not {wanted};"
+        " read it again and retry",
+        current_version=version,
+    )
 
 
 def run_atomically(reg: Registry, work: Callable[[], T], what: str) -> T:
@@ -185,12 +198,7 @@ def execute(
                 return replayed
         head = reg.store.stream_tip(subject.kind.stream_type, stream_id)
         version = 0 if head is None else head.version
-        if ctx.expected_version is not None and ctx.expected_version != version:
-            raise ConflictError(
-                f"{subject.label} {stream_id!r} is at version {version}, "
-                f"not {ctx.expected_version}; read it again and retry",
-                current_version=version,
-            )
+        _check_expected(subject, stream_id, version, ctx.expected_version)
         plan = planner(_current(subject, head))
         if plan is None:
             row = reg.projector.current_row(subject.kind, stream_id)

@@ -7,9 +7,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from events import Connection, utc_now
 from registry.errors import ConflictError, InvalidDefinitionError, Issue, NotFoundError
+
+if TYPE_CHECKING:
+    from registry.session import Registry
 
 ROLES = ("admin", "auditor", "analyst")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
@@ -62,6 +66,50 @@ def create_token(conn: Connection, name: str, role: str) -> str:
     return token
 
 
+_AUDIT_STREAM = "token"  # the stream type of token events
+
+
+def _audited(reg: Registry, name: str, fact: str, role: str, actor: str) -> None:
+    """Record a token's creation or revocation in the event log (never the token itself)."""
+    from events import NewEvent
+
+    recorded = reg.store.append(
+        [
+            NewEvent(
+                stream_type=_AUDIT_STREAM,
+                stream_id=name,
+                event_type=f"Token{fact}",
+                payload={"name": name, "role": role},
+                actor=actor,
+            )
+        ]
+    )
+    reg.projector.apply(recorded)  # moves the checkpoint; tokens have no projection table
+
+
+def issue_token(reg: Registry, name: str, role: str, actor: str) -> str:
+    """Create a token and record `TokenCreated` (name, role, who) in the same transaction."""
+    from registry.commands import run_atomically
+
+    def work() -> str:
+        token = create_token(reg.conn, name, role)
+        _audited(reg, name, "Created", role, actor)
+        return token
+
+    return run_atomically(reg, work, f"token {name!r}")
+
+
+def withdraw_token(reg: Registry, name: str, actor: str) -> None:
+    """Revoke a token and record `TokenRevoked` (name, role, who) in the same transaction."""
+    from registry.commands import run_atomically
+
+    def work() -> None:
+        role = revoke_token(reg.conn, name)
+        _audited(reg, name, "Revoked", role, actor)
+
+    run_atomically(reg, work, f"token {name!r}")
+
+
 def list_tokens(conn: Connection) -> list[TokenInfo]:
     rows = conn.execute(
         "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY name"
@@ -69,14 +117,16 @@ def list_tokens(conn: Connection) -> list[TokenInfo]:
     return [TokenInfo(*r) for r in rows]
 
 
-def revoke_token(conn: Connection, name: str) -> None:
-    """Revoke a token by name; NotFoundError if there is no live token of that name."""
-    row = conn.execute(
-        "SELECT 1 FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
-    ).fetchone()
-    if row is None:
+def revoke_token(conn: Connection, name: str) -> str:
+    """Revoke a token by name and return its role; NotFoundError if there is no live token
+    of that name."""
+    rows = conn.execute(
+        "SELECT role FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
+    ).fetchall()
+    if not rows:
         raise NotFoundError(f"no live token named {name!r}")
     conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [utc_now(), name])
+    return str(rows[0][0])
 
 
 def authenticate(conn: Connection, token: str) -> Principal | None:

@@ -187,9 +187,9 @@ async def import_metrics(
 @router.post(
     "/tokens", status_code=201, responses=WRITE_ERRORS, summary="Create a token", tags=["tokens"]
 )
-def create_token(reg: RegistryDep, _: Admin, body: TokenIn) -> dict[str, str]:
+def create_token(reg: RegistryDep, who: Admin, body: TokenIn) -> dict[str, str]:
     """Create a token; it is shown in this answer only (the registry keeps only its hash)."""
-    return answers.new_token(reg, body.name, body.role)
+    return answers.new_token(reg, body.name, body.role, who.name)
 
 
 @router.get("/tokens", responses=ERRORS, summary="List tokens", tags=["tokens"])
@@ -199,8 +199,8 @@ def tokens(reg: RegistryDep, _: Admin) -> dict[str, Any]:
 
 
 @router.delete("/tokens/{name}", responses=WRITE_ERRORS, summary="Revoke a token", tags=["tokens"])
-def revoke(request: Request, reg: RegistryDep, _: Admin, name: str) -> dict[str, str]:
+def revoke(request: Request, reg: RegistryDep, who: Admin, name: str) -> dict[str, str]:
     """Revoke a token by name; it stops working at once."""
-    answer = answers.revoked_token(reg, name)
+    answer = answers.revoked_token(reg, name, who.name)
     request.app.state.authenticator.forget()
     return answer

@@ -184,3 +184,29 @@ def test_a_write_answers_from_its_own_transaction(repo: MetricRepository) -> Non
     reg.conn.execute("SELECT 1")  # the registry is open
     answer = answers.create_metric(reg, dict(MRR), WriteContext(actor="alice"))
     assert answer == answers.metric(reg, "revenue/mrr")
+
+
+def test_if_match_star_means_any_existing_version(api: Api) -> None:
+    star = {"If-Match": "*"}
+    refused = api.call("POST", "/api/admin/metrics", json=MRR, headers=star)
+    assert refused.status_code == 409 and "not any existing version" in refused.json()["detail"]
+    assert api.events() == 0
+    api.call("POST", "/api/admin/metrics", json=MRR)
+    patched = api.call(
+        "PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR"}, headers=star
+    )
+    assert patched.status_code == 200 and patched.json()["version"] == 2
+
+
+def test_creating_and_revoking_tokens_are_audited_events(api: Api) -> None:
+    created = api.call("POST", "/api/admin/tokens", json={"name": "bi-tool", "role": "analyst"})
+    assert created.status_code == 201
+    token = created.json()["token"]
+    assert api.call("DELETE", "/api/admin/tokens/bi-tool").status_code == 200
+    log = api.get("/api/events", role="auditor", params={"stream": "bi-tool"}).json()["events"]
+    assert [(e["event_type"], e["actor"], e["payload"]) for e in log] == [
+        ("TokenCreated", "admin-token", {"name": "bi-tool", "role": "analyst"}),
+        ("TokenRevoked", "admin-token", {"name": "bi-tool", "role": "analyst"}),
+    ]
+    assert token not in str(log)
+    assert api.get("/api/audit/verify", role="auditor").json()["ok"] is True

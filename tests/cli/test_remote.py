@@ -128,6 +128,7 @@ def test_every_command_answers_alike_embedded_and_over_http(
     files = tmp_path / "files"
     write_files(files)
     steps = [with_json(step) for step in scenario(files)]
+    make_token(data, "alice")  # both logs hold the same token event
     embedded = [outcome(da(*step)) for step in steps]
     token = make_token(twin, "alice")  # the embedded runs act as alice too
     with served(twin):
