@@ -129,13 +129,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        conn = connect(settings)
-        app.state.registries = RegistryPool(conn)
+        pool = RegistryPool(connect(settings), reconnect=lambda: connect(settings))
+        app.state.registries = pool
         app.state.heavy_reads = asyncio.Semaphore(settings.heavy_reads)
         try:
             yield
         finally:
-            conn.close()
+            pool.conn.close()
 
     app = FastAPI(
         title="Metrics registry",

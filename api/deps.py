@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Body, Depends, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 
 from api.schemas import ErrorOut
 from registry import Registry, Settings
+from registry.errors import StorageError, UnavailableError
 from registry.models import NAME_PATTERN, TABLE_ID_PATTERN
 from registry.session import RegistryPool
 from registry.times import parse_time
@@ -37,7 +39,21 @@ async def get_registry(request: Request) -> AsyncIterator[Registry]:
     """
     pool: RegistryPool = request.app.state.registries
     with pool.lease() as registry:
-        yield registry
+        try:
+            yield registry
+        except StorageError:
+            # The database may have been invalidated under this request (a full disk): open
+            # it again now, so that the next request works once the cause is gone.
+            await run_in_threadpool(pool.recover)
+            raise
+        except Exception as exc:
+            if await run_in_threadpool(pool.healthy):
+                raise  # a bug, not the database: it keeps its 500 and its traceback
+            recovered = await run_in_threadpool(pool.recover)
+            raise UnavailableError(
+                "the registry database stopped answering"
+                + (" and was opened again: retry" if recovered else "; it could not be reopened")
+            ) from exc
 
 
 async def get_principal(

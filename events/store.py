@@ -193,6 +193,14 @@ class EventStore(LogReader):
         finally:
             self._rollback()  # nothing was written: there is nothing to commit
 
+    def alive(self) -> bool:
+        """Whether the database still answers (DuckDB invalidates one after a fatal error)."""
+        try:
+            self.conn.execute("SELECT 1").fetchall()
+        except (duckdb.FatalException, duckdb.ConnectionException, duckdb.IOException):
+            return False
+        return True
+
     def _rollback(self) -> None:
         # DuckDB has already rolled back a failed commit; then there is nothing left to undo.
         with contextlib.suppress(duckdb.TransactionException):

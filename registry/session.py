@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,25 +151,70 @@ class RegistryPool:
 
     DuckDB connections must not be used by two threads at once, and a web framework may run
     one request's parts on different worker threads: so a registry is leased for the whole
-    request, not tied to a thread. Leased registries keep their cached log head.
+    request, not tied to a thread. Leased registries share the database's Writer.
+
+    When the database fails underneath (DuckDB invalidates a database after a fatal I/O error
+    such as a full disk), `recover` opens it again through `reconnect`, so the server works
+    again once the cause is gone, without a restart.
     """
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: Connection, reconnect: Callable[[], Connection] | None = None) -> None:
+        self._reconnect = reconnect
+        self._guard = threading.Lock()
+        self.generation = 0
         # One read cache for all: every write goes through one of these registries, so each
         # commit reaches the cache. (Nothing else may write to the database meanwhile.)
         self.cache = ReadCache()
+        self._open(conn)
+
+    def _open(self, conn: Connection) -> None:
+        self.conn = conn
         self.main = attach(conn, cache=self.cache)
         self.writer = writer_of(conn)
-        self._idle: queue.LifoQueue[Registry] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[tuple[int, Registry]] = queue.LifoQueue()
 
     @contextmanager
     def lease(self) -> Iterator[Registry]:
+        generation = self.generation
         try:
-            registry = self._idle.get_nowait()
+            generation, registry = self._idle.get_nowait()
         except queue.Empty:
             registry = on_cursor(self.conn.cursor(), self.writer, cache=self.cache)
         try:
             yield registry
         finally:
-            self._idle.put(registry)
+            if generation == self.generation:  # registries of a failed connection are dropped
+                self._idle.put((generation, registry))
+
+    def healthy(self) -> bool:
+        """Whether the database answers at all."""
+        return self.main.store.alive()
+
+    def recover(self) -> bool:
+        """Open the database again if it stopped answering; whether it answers now."""
+        with self._guard:
+            if self.healthy():
+                return True
+            if self._reconnect is None:
+                return False
+            self.generation += 1
+            self.cache.invalidate()
+            self._close_all()
+            try:
+                self._open(self._reconnect())
+            except Exception:  # still failing, whatever the cause: the caller answers 503
+                return False
+            return self.healthy()
+
+    def _close_all(self) -> None:
+        """Close the failed connection and every idle cursor on it, so that opening the file
+        again starts a new database instance rather than the invalidated one."""
+        while True:
+            try:
+                _, registry = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            with contextlib.suppress(Exception):  # a failed cursor may fail to close too
+                registry.conn.close()
+        with contextlib.suppress(Exception):
+            self.conn.close()

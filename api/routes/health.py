@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
-from api.deps import RegistryDep
+from api.schemas import ErrorOut
 from registry import answers
+from registry.session import RegistryPool
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Is the registry up and in step?")
-def healthz(reg: RegistryDep) -> dict[str, Any]:
-    """The log's head (position and hash) and whether the projections have caught up with it."""
-    return answers.health(reg)
+@router.get(
+    "/healthz",
+    summary="Is the registry up and in step?",
+    responses={503: {"model": ErrorOut, "description": "The database does not answer."}},
+)
+async def healthz(request: Request, response: Response) -> dict[str, Any]:
+    """The log's head (position and hash), whether the projections have caught up with it,
+    and what the last verification found. 503 when the database does not answer and could
+    not be opened again (a supervisor should then restart the server)."""
+    pool: RegistryPool = request.app.state.registries
+    if not await run_in_threadpool(pool.recover):
+        response.status_code = 503
+        return {"detail": "the registry database does not answer and could not be reopened"}
+    with pool.lease() as reg:
+        return await run_in_threadpool(answers.health, reg)
