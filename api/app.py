@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from api.deps import known_query_only
 from api.routes import admin, audit, columns, health, metrics
 from registry import (
     ConflictError,
@@ -77,12 +79,24 @@ async def _registry_error(_: Request, exc: Exception) -> JSONResponse:
     return _error(status, str(exc), errors, **extra)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
     response = _error(exc.status_code, str(exc.detail))
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 class BodyLimit:
@@ -138,6 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
             pool.conn.close()
 
     app = FastAPI(
+        dependencies=[Depends(known_query_only)],
         title="Metrics registry",
         description="The canonical definition of every business metric, with an audited history.",
         version="0.1.0",

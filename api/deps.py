@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Body, Depends, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
-from api.schemas import ErrorOut
+from api.schemas import MAX_POSITION, ErrorOut
 from registry import Registry, Settings
-from registry.errors import StorageError, UnavailableError
+from registry.errors import InvalidDefinitionError, Issue, StorageError, UnavailableError
 from registry.models import NAME_PATTERN, TABLE_ID_PATTERN
 from registry.session import RegistryPool
 from registry.times import parse_time
@@ -74,6 +76,29 @@ async def get_principal(
     return principal
 
 
+async def known_query_only(request: Request) -> None:
+    """Refuse query parameters the route does not take, as unknown body fields are refused
+    (a misspelt `as_of` must not silently answer with the current state)."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    unknown = sorted(set(request.query_params) - _query_names(route.dependant))
+    if unknown:
+        raise InvalidDefinitionError([Issue(name, "unknown query parameter") for name in unknown])
+
+
+def _query_names(root: Dependant) -> set[str]:
+    """The query parameters a route takes: its own and those of its dependencies (a walk
+    over a handful of objects, cheaper than keeping it)."""
+    names: set[str] = set()
+    pending = [root]
+    while pending:  # the route's own parameters and those of its dependencies
+        dependant = pending.pop()
+        names |= {param.alias for param in dependant.query_params}
+        pending += dependant.dependencies
+    return names
+
+
 def _role(allowed: frozenset[str], what: str):  # type: ignore[no-untyped-def]  # a dependency factory
     async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in allowed:
@@ -104,7 +129,13 @@ Admin = Annotated[Principal, Depends(_role(ADMINS, "write"))]
 Category = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=100)]
 Name = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=100)]
 TableId = Annotated[str, PathParam(pattern=TABLE_ID_PATTERN, max_length=255)]
-ColumnName = Annotated[str, PathParam(min_length=1, max_length=255)]
+# Documented, not enforced here: a name with '/' reaches the registry, which refuses it in
+# the same words as from the CLI.
+COLUMN_NAME_PATTERN = r"^[^/\x00-\x1f\s](?:[^/\x00-\x1f]*[^/\x00-\x1f\s])?$"
+ColumnName = Annotated[
+    str,
+    PathParam(min_length=1, max_length=255, json_schema_extra={"pattern": COLUMN_NAME_PATTERN}),
+]
 
 
 def _time(name: str, description: str) -> Any:
@@ -115,10 +146,15 @@ def _time(name: str, description: str) -> Any:
 
     # Set as objects, not strings: this module's annotations are postponed, and the query's
     # name and description live in this closure.
-    parse.__annotations__ = {
-        "value": Annotated[str | None, Query(alias=name, max_length=64, description=description)],
-        "return": datetime | None,
-    }
+    query = Query(
+        alias=name,
+        max_length=64,
+        description=description,
+        json_schema_extra={"format": "date-time"},
+    )
+    # `str` with a None default (not `str | None`): the documented schema is then a plain
+    # date-time string.
+    parse.__annotations__ = {"value": Annotated[str, query], "return": datetime | None}
     return Depends(parse)
 
 
@@ -128,7 +164,9 @@ FromTime = Annotated[datetime | None, _time("from_time", "... or the version the
 ToTime = Annotated[datetime | None, _time("to_time", "... or the version then." + _ISO)]
 Since = Annotated[datetime | None, _time("since", "Events recorded at or after." + _ISO)]
 Until = Annotated[datetime | None, _time("until", "Events recorded at or before." + _ISO)]
-AtPosition = Annotated[int | None, Query(ge=0, description="... or after this log position.")]
+AtPosition = Annotated[
+    int | None, Query(ge=0, le=MAX_POSITION, description="... or after this log position.")
+]
 After = Annotated[
     str | None,
     Query(max_length=300, description="The `next` cursor of the previous page."),
@@ -138,7 +176,23 @@ IdempotencyKey = Annotated[
     str | None,
     Header(max_length=200, description="A retried request with this key gets the first answer."),
 ]
-IfMatch = Annotated[str | None, Header(description='The version the write is based on, e.g. "v3".')]
+
+
+def _if_match(value: str | None = None) -> str | None:
+    return value
+
+
+# Declared as a plain string (not `str | None`), so the documented header is one string
+# matching the pattern rather than "a string or null".
+_if_match.__annotations__["value"] = Annotated[
+    str,
+    Header(
+        alias="if-match",
+        description='The version the write is based on, e.g. "v3"; `*`: any existing one.',
+        pattern=r'^(\*|(W/)?"?v?[0-9]{1,9}"?)$',
+    ),
+]
+IfMatch = Annotated[str | None, Depends(_if_match)]
 # A JSON object body that the registry validates (and words the problems of) itself.
 WriteBody = Annotated[dict[str, Any], Body()]
 OptionalWriteBody = Annotated[dict[str, Any] | None, Body()]

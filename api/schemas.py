@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from projections import COLUMN_TABLE, METRIC_TABLE, ProjectionTable
+from registry.models import ColumnMetadata, MetricDefinition
+
+MAX_VERSION = 2**31 - 1  # versions are 32-bit in the log
+MAX_POSITION = 2**62  # positions are 64-bit
 
 _WIRE_TYPES: dict[str, Any] = {
     "scalar": (str | None, None),
@@ -40,9 +44,9 @@ class RollbackIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to_version: int = Field(ge=1)
+    to_version: int = Field(ge=1, le=MAX_VERSION)
     reason: str | None = Field(default=None, max_length=2000)
-    expected_version: int | None = Field(default=None, ge=0)
+    expected_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
 
 
 class ErrorItem(BaseModel):
@@ -73,5 +77,119 @@ class DeletedOut(BaseModel):
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    role: str
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+    role: Literal["admin", "auditor", "analyst"]
+
+
+# -- documented request bodies ------------------------------------------------------------------
+# Write bodies reach the registry as plain JSON objects (it validates them and words the
+# problems); these schemas tell clients (and schemathesis) exactly what it accepts.
+
+_NOT_BLANK = r"\S"
+_VARIANT_KEY = {"pattern": r"^[a-z][a-z0-9_]*$", "not": {"const": "variants"}}
+_REASON = {"type": ["string", "null"], "maxLength": 2000}
+_EXPECTED = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_VERSION}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A property schema that also takes null (the registry reads null as "absent")."""
+    if "anyOf" in schema:
+        return schema
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _properties(model: type[BaseModel], defaulted_nullable: bool) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    properties: dict[str, Any] = {}
+    for name, prop in schema["properties"].items():
+        prop = {k: v for k, v in prop.items() if k not in ("title", "default")}
+        if defaulted_nullable and name not in required:
+            prop = _nullable(prop)
+        properties[name] = prop
+    return properties
+
+
+def _metric_properties() -> dict[str, Any]:
+    properties = _properties(MetricDefinition, defaulted_nullable=True)
+    properties["sql"] = {"type": "string", "pattern": _NOT_BLANK}
+    properties["sql_variants"] = _nullable(
+        {
+            "type": "object",
+            "propertyNames": _VARIANT_KEY,
+            "additionalProperties": {"type": "string", "pattern": _NOT_BLANK},
+        }
+    )
+    return properties
+
+
+def metric_create_body() -> dict[str, Any]:
+    """POST /api/admin/metrics: a whole definition, named by category and name or by the
+    earlier API's `id` (not both)."""
+    properties = {
+        **_metric_properties(),
+        "id": {"type": "string", "pattern": r"^[a-z0-9_]+/[a-z0-9_]+$"},
+        "reason": _REASON,
+        "expected_version": _EXPECTED,
+    }
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+        "required": ["sql"],
+        "oneOf": [
+            {"required": ["name", "category"], "not": {"required": ["id"]}},
+            {
+                "required": ["id"],
+                "not": {"anyOf": [{"required": ["name"]}, {"required": ["category"]}]},
+            },
+        ],
+    }
+    return _json_body(schema)
+
+
+def metric_patch_body() -> dict[str, Any]:
+    """PATCH: the fields to change (not category or name: they make the id)."""
+    properties = {k: v for k, v in _metric_properties().items() if k not in ("name", "category")}
+    return _object_body({**properties, "reason": _REASON, "expected_version": _EXPECTED})
+
+
+def column_body() -> dict[str, Any]:
+    """PUT and PATCH of a column's metadata (table and column come from the path)."""
+    properties = {
+        k: v
+        for k, v in _properties(ColumnMetadata, defaulted_nullable=False).items()
+        if k not in ("table_id", "column_name")
+    }
+    return _object_body({**properties, "reason": _REASON, "expected_version": _EXPECTED})
+
+
+def request_meta_body() -> dict[str, Any]:
+    """A body of only `reason` and `expected_version` (restore); optional."""
+    body = _object_body({"reason": _REASON, "expected_version": _EXPECTED})
+    body["requestBody"]["required"] = False
+    return body
+
+
+def _object_body(properties: dict[str, Any]) -> dict[str, Any]:
+    return _json_body({"type": "object", "additionalProperties": False, "properties": properties})
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    content = {"application/json": {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def upload_body() -> dict[str, Any]:
+    """The import's body: one YAML file, or a zip of `<category>/<name>.yml`."""
+    binary = {"type": "string", "format": "binary"}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                # Any YAML document: what cannot be read as metrics is listed in the report.
+                "application/yaml": {"schema": {}},
+                "application/zip": {"schema": binary},
+            },
+        }
+    }

@@ -374,13 +374,15 @@ def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:
     fields = dict(body)
     reason = fields.pop("reason", None)
     expected = fields.pop("expected_version", None)
+    if isinstance(expected, float) and expected.is_integer():
+        expected = int(expected)  # JSON has one number type: 3.0 is the integer 3
     issues = []
     if reason is not None and (
         not isinstance(reason, str) or len(reason) > _MAX_REASON or not valid_unicode(reason)
     ):
         issues.append(Issue("reason", f"must be Unicode text of at most {_MAX_REASON} characters"))
     if expected is not None and (
-        isinstance(expected, bool) or not isinstance(expected, int) or expected < 0
+        isinstance(expected, bool) or not isinstance(expected, int) or not 0 <= expected < 2**31
     ):
         issues.append(Issue("expected_version", f"{expected!r} is not a version (0, 1, 2, ...)"))
     if issues:

@@ -64,6 +64,20 @@ def valid_unicode(value: Any) -> bool:
     return True
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def fits_64_bits(value: Any) -> bool:
+    """Whether every whole number in a value fits the 64 bits that stored JSON keeps."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value in _INT64
+    if isinstance(value, list | tuple):
+        return all(fits_64_bits(v) for v in value)
+    if isinstance(value, dict):
+        return all(fits_64_bits(v) for v in value.values())
+    return True
+
+
 class Definition(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -72,6 +86,8 @@ class Definition(BaseModel):
     def _unicode(cls, value: Any) -> Any:
         if not valid_unicode(value):
             raise ValueError("is not valid Unicode text (it holds a lone surrogate)")
+        if not fits_64_bits(value):
+            raise ValueError("holds a whole number larger than 64 bits")
         return value
 
     def to_definition(self) -> dict[str, Any]:
@@ -224,9 +240,11 @@ def build(model: type[Model], data: dict[str, Any], subject: str | None = None) 
 def metric_input(fields: dict[str, Any]) -> dict[str, Any]:
     """Metric fields with an optional `id` folded into category and name (they must agree)."""
     data = dict(fields)
-    given = data.pop("id", None)
-    if given is None:
+    if "id" not in data:
         return data
+    given = data.pop("id")
+    if not isinstance(given, str):
+        raise InvalidDefinitionError([Issue("id", f"{given!r} is not a string 'category/name'")])
     category, _, name = str(given).partition("/")
     data.setdefault("category", category)
     data.setdefault("name", name)

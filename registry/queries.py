@@ -81,14 +81,12 @@ def list_metrics(
 def resolve_position(reg: Registry, as_of: datetime | None, at_position: int | None) -> int:
     """The log position that `as_of` (a time) or `at_position` names; the head if neither.
 
-    Raises InvalidDefinitionError for a position past the head: that state has not happened.
+    Raises NotFoundError for a position past the head: that state has not happened.
     """
     if at_position is not None:
         head = reg.store.head().position
         if at_position > head:
-            raise InvalidDefinitionError(
-                [Issue("at_position", f"{at_position} is past the log's head ({head})")]
-            )
+            raise NotFoundError(f"at_position: {at_position} is past the log's head ({head})")
         return at_position
     if as_of is not None:
         return reg.store.position_at(as_of)

@@ -22,5 +22,8 @@ def parse_time(text: str, field: str = "time") -> datetime:
             [Issue(field, f"{text!r} is not a time such as 2026-01-31 or 2026-01-31T12:00:00Z")]
         ) from exc
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # within a day of year 1 or 9999: before or after everything
+            return datetime.min if moment.year == 1 else datetime.max
     return moment

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api import schemas
 from api.deps import (
     ERRORS,
     WRITE_ERRORS,
@@ -42,6 +43,7 @@ def _tagged(answer: dict[str, Any], response: Response) -> dict[str, Any]:
     response_model=MetricOut,
     responses=WRITE_ERRORS,
     summary="Create or replace a metric",
+    openapi_extra=schemas.metric_create_body(),
 )
 def create_metric(
     reg: RegistryDep,
@@ -63,6 +65,7 @@ def create_metric(
     response_model=MetricOut,
     responses=WRITE_ERRORS,
     summary="Update fields of a metric",
+    openapi_extra=schemas.metric_patch_body(),
 )
 def update_metric(
     reg: RegistryDep,
@@ -127,6 +130,7 @@ def roll_back(
     response_model=MetricOut,
     responses=WRITE_ERRORS,
     summary="Restore a deleted metric",
+    openapi_extra=schemas.request_meta_body(),
 )
 def restore(
     reg: RegistryDep,
@@ -148,7 +152,12 @@ def restore(
     return _tagged(answers.restore_metric(reg, f"{category}/{name}", ctx), response)
 
 
-@router.post("/metrics/import", responses=WRITE_ERRORS, summary="Import uploaded YAML")
+@router.post(
+    "/metrics/import",
+    responses=WRITE_ERRORS,
+    summary="Import uploaded YAML",
+    openapi_extra=schemas.upload_body(),
+)
 async def import_metrics(
     request: Request,
     who: Admin,

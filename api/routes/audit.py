@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import ERRORS, Auditor, RegistryDep, Since, Until
+from api.schemas import MAX_POSITION
 from registry import answers
 
 router = APIRouter(prefix="/api", tags=["audit"])
@@ -16,7 +17,9 @@ router = APIRouter(prefix="/api", tags=["audit"])
 def events(
     reg: RegistryDep,
     _: Auditor,
-    after: Annotated[int, Query(ge=0, description="Return events after this position.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Return events after this position.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     stream: Annotated[str | None, Query(max_length=600)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
@@ -39,7 +42,9 @@ def events(
 def recent(
     reg: RegistryDep,
     _: Auditor,
-    before: Annotated[int | None, Query(ge=1, description="Events before this position.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="Events before this position.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     stream: Annotated[str | None, Query(max_length=600)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
@@ -62,7 +67,10 @@ def recent(
 def verify(
     reg: RegistryDep,
     _: Auditor,
-    anchor: Annotated[str | None, Query(description="POSITION:HASH printed earlier")] = None,
+    anchor: Annotated[
+        str | None,
+        Query(description="POSITION:HASH printed earlier", pattern=r"^[0-9]{1,18}:[0-9a-f]{64}$"),
+    ] = None,
 ) -> dict[str, Any]:
     """Recompute the whole chain; with an anchor, prove the log up to it is unchanged."""
     return answers.verify(reg, anchor)

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from api import schemas
 from api.deps import (
     ERRORS,
     WRITE_ERRORS,
@@ -77,6 +78,7 @@ def get_column(
     responses=WRITE_ERRORS,
     summary="Describe a column",
     tags=["admin"],
+    openapi_extra=schemas.column_body(),
 )
 def put_column(
     reg: RegistryDep,
@@ -99,6 +101,7 @@ def put_column(
     responses=WRITE_ERRORS,
     summary="Set some fields of a column",
     tags=["admin"],
+    openapi_extra=schemas.column_body(),
 )
 def patch_column(
     reg: RegistryDep,

@@ -22,7 +22,7 @@ from api.deps import (
     SettingsDep,
     ToTime,
 )
-from api.schemas import MetricList, MetricOut
+from api.schemas import MAX_VERSION, MetricList, MetricOut
 from registry import answers
 
 router = APIRouter(prefix="/api", tags=["metrics"])
@@ -94,7 +94,7 @@ def get_version(
     _: Reader,
     category: Category,
     name: Name,
-    version: Annotated[int, PathParam(ge=1)],
+    version: Annotated[int, PathParam(ge=1, le=MAX_VERSION)],
 ) -> dict[str, Any]:
     """The definition the metric had at that version."""
     return answers.metric(reg, f"{category}/{name}", version)
@@ -106,8 +106,8 @@ def diff(
     _: Reader,
     category: Category,
     name: Name,
-    from_version: Annotated[int | None, Query(alias="from", ge=0)] = None,
-    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    from_version: Annotated[int | None, Query(alias="from", ge=0, le=MAX_VERSION)] = None,
+    to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_VERSION)] = None,
     from_time: FromTime = None,
     to_time: ToTime = None,
 ) -> dict[str, Any]:

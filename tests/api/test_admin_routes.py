@@ -129,7 +129,7 @@ def test_if_match_and_expected_version_guard_writes(api: Api) -> None:
             json={"unit": "x"},
             headers={"If-Match": "nonsense"},
         ).status_code
-        == 400
+        == 422
     )
     assert api.get("/api/metrics/revenue/mrr").json()["unit"] == "EUR"
 

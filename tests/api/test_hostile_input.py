@@ -66,7 +66,7 @@ def test_times_use_one_parser_and_positions_past_the_head_are_refused(loaded: Ap
         response = loaded.get("/api/metrics", params={"as_of": bad})
         assert response.status_code == 422 and response.json()["errors"][0]["loc"] == "as_of"
     past = loaded.get("/api/metrics", params={"at_position": 999})
-    assert past.status_code == 422 and "past the log's head (11)" in past.json()["detail"]
+    assert past.status_code == 404 and "past the log's head (11)" in past.json()["detail"]
 
 
 def test_a_full_disk_is_a_507_and_the_next_write_works(
@@ -139,3 +139,10 @@ def test_heavy_reads_take_turns_so_they_cannot_hold_every_worker(
     assert patched.status_code == 200 and patched.json()["unit"] == "EUR"
     assert statuses == [200] * 12
     assert most == 2  # settings.heavy_reads
+
+
+def test_unknown_query_parameters_are_refused(loaded: Api) -> None:
+    misspelt = loaded.get("/api/metrics", params={"asof": "2000-01-01"})
+    assert misspelt.status_code == 422
+    assert misspelt.json()["errors"] == [{"loc": "asof", "msg": "unknown query parameter"}]
+    assert loaded.get("/api/metrics", params={"as_of": "2000-01-01"}).json()["count"] == 0
