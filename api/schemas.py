@@ -68,6 +68,23 @@ class MetricList(BaseModel):
     next: str | None = None
 
 
+if TYPE_CHECKING:
+    SearchHitOut = BaseModel
+else:
+    SearchHitOut = create_model(
+        "SearchHitOut",
+        __base__=MetricOut,
+        __doc__="A metric that matched a search: how well, and which words matched where.",
+        score=(float, ...),
+        matched=(str, ...),
+    )
+
+
+class SearchList(BaseModel):
+    metrics: list[SearchHitOut]
+    count: int
+
+
 class DeletedOut(BaseModel):
     status: str
     id: str

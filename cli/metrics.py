@@ -93,17 +93,17 @@ def show(
 @app.command("search")
 def search(
     ctx: typer.Context,
-    text: Annotated[
-        str, typer.Argument(help="Words in a name, display name, description or synonym.")
-    ],
+    text: Annotated[str, typer.Argument(help='Plain words, e.g. "revenue per month".')],
     as_json: Json = False,
 ) -> None:
-    """Find metrics by name, display name, description or synonym."""
+    """Find the metric you mean from plain words, best match first, with why it matched."""
     found = backend(ctx).metric_search(text)["metrics"]
     if as_json:
         emit_json(found)
+    elif found:
+        table(found, ["id", "display_name", "unit", "matched"])
     else:
-        table(found, ["id", "display_name", "synonyms", "unit"])
+        emit("no metric matches: say so rather than computing one of your own")
 
 
 def read_definition(path: Path) -> dict[str, Any]:

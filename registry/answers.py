@@ -110,10 +110,24 @@ def metric_list(
     return _listing(rows, queries.metric_versions(reg, position), limit)
 
 
-def metric_search(reg: Registry, text: str) -> dict[str, Any]:
-    """Metrics matching a search, each with its version."""
+def metric_search(reg: Registry, text: str, limit: int = 20) -> dict[str, Any]:
+    """The metrics a plain-words question most likely means, best first, each with its
+    version, its score and the words that matched where (`registry.search`)."""
+    from registry.search import rank
+
     with reg.store.snapshot():
-        return _listing(queries.search_metrics(reg, text), queries.metric_versions(reg))
+        rows, versions = queries.list_metrics(reg), queries.metric_versions(reg)
+    hits = rank(rows, text, limit)
+    metrics = [
+        {
+            **hit.metric,
+            "version": versions.get(hit.metric["id"], 0),
+            "score": round(hit.score, 3),
+            "matched": hit.reason(),
+        }
+        for hit in hits
+    ]
+    return {"metrics": jsonable(metrics), "count": len(metrics)}
 
 
 def metrics_reading(reg: Registry, table: str) -> dict[str, Any]:

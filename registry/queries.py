@@ -303,18 +303,6 @@ def definition_of(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("id", "created_at", "updated_at")}
 
 
-def search_metrics(reg: Registry, text: str) -> list[dict[str, Any]]:
-    """Metrics whose name, display name, description or a synonym contains `text` (any case)."""
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return _metrics(
-        reg,
-        "name ILIKE ? ESCAPE '\\' OR display_name ILIKE ? ESCAPE '\\'"
-        " OR description ILIKE ? ESCAPE '\\'"
-        " OR len(list_filter(synonyms, lambda s: s ILIKE ? ESCAPE '\\')) > 0",
-        [pattern] * 4,
-    )
-
-
 def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], int]:
     """The current definition of a metric and its version; NotFoundError if missing.
 

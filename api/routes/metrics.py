@@ -22,7 +22,7 @@ from api.deps import (
     SettingsDep,
     ToTime,
 )
-from api.schemas import MAX_VERSION, MetricList, MetricOut
+from api.schemas import MAX_VERSION, MetricList, MetricOut, SearchList
 from registry import answers
 
 router = APIRouter(prefix="/api", tags=["metrics"])
@@ -53,13 +53,18 @@ def list_metrics(
 
 
 @router.get(
-    "/metrics/search", response_model=MetricList, responses=ERRORS, summary="Search metrics"
+    "/metrics/search", response_model=SearchList, responses=ERRORS, summary="Search metrics"
 )
 def search(
-    reg: RegistryDep, _: Reader, q: Annotated[str, Query(min_length=1, max_length=200)]
+    reg: RegistryDep,
+    _: Reader,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="Plain words.")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    """Metrics whose name, display name, description or a synonym contains `q`."""
-    return answers.metric_search(reg, q)
+    """The metrics `q` most likely means, best first: words are matched in ids, names,
+    display names, synonyms, descriptions, notes, tables and dimensions (any case, plurals,
+    one typo), and each result says which words matched where."""
+    return answers.metric_search(reg, q, limit)
 
 
 @router.get(

@@ -193,3 +193,10 @@ def test_lists_and_validation_page_with_a_cursor(loaded: Api) -> None:
         )
     assert [p["metrics_checked"] for p in pages] == [5, 5, 1]
     assert [f["metric_id"] for p in pages for f in p["findings"]] == ["sales/pipeline_value"]
+
+
+def test_search_ranks_plain_words_and_says_why(loaded: Api) -> None:
+    found = loaded.get("/api/metrics/search", params={"q": "revenue per month", "limit": 2}).json()
+    assert [m["id"] for m in found["metrics"]][0] == "revenue/mrr" and found["count"] == 2
+    first = found["metrics"][0]
+    assert first["version"] == 1 and "month in" in first["matched"] and first["score"] > 0

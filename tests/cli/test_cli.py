@@ -388,3 +388,11 @@ def test_import_of_many_new_metrics_into_a_non_empty_registry(da: Run, tmp_path:
     assert sorted(as_json(result)["added"]) == sorted(f"bulk/m{i}" for i in range(17))  # type: ignore[index]
     assert as_json(da("metrics", "show", "bulk/m16", "--json"))["sql"] == "SELECT 16"  # type: ignore[index]
     assert json.loads(da("audit", "verify", "--json").stdout)["ok"] is True
+
+
+def test_search_finds_the_metric_from_plain_words(da: Run) -> None:
+    lines = da("metrics", "search", "setup fees").stdout.splitlines()
+    assert lines[1].split()[0] == "revenue/mrr" and "setup in notes" in lines[1]
+    assert "no metric matches" in da("metrics", "search", "zebra quantum").stdout
+    ranked = json.loads(da("metrics", "search", "cloud spend by provider", "--json").stdout)
+    assert ranked[0]["id"] == "operations/infrastructure_cost"
