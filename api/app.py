@@ -24,7 +24,7 @@ from registry import (
     Settings,
 )
 from registry.connection import connect
-from registry.errors import StorageError, TooLargeError, UnavailableError
+from registry.errors import QueryFailedError, StorageError, TooLargeError, UnavailableError
 from registry.session import RegistryPool
 from registry.tokens import Authenticator
 
@@ -60,6 +60,7 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
 # Registry errors to HTTP statuses: the only place this mapping is made (most specific first).
 STATUS_OF: tuple[tuple[type[RegistryError], int], ...] = (
     (InvalidDefinitionError, 422),
+    (QueryFailedError, 422),
     (NotFoundError, 404),
     (ConflictError, 409),
     (TooLargeError, 413),

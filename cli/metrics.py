@@ -14,6 +14,7 @@ from cli.output import (
     ExpectedVersion,
     Reason,
     emit,
+    emit_csv,
     emit_json,
     fields,
     is_terminal,
@@ -365,6 +366,35 @@ def validate(
         emit("all metrics validate clean")
     if any(f["severity"] == "error" for f in findings):
         raise typer.Exit(1)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="Run a variant instead, e.g. by_plan.")
+    ] = None,
+    db: AnalyticsDb = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows.")] = 100,
+    as_json: Json = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="The rows as CSV, with a header.")] = False,
+) -> None:
+    """Run a metric's canonical SQL (or a variant) unchanged, read-only, and show the rows."""
+    if as_json and as_csv:
+        raise typer.BadParameter("choose one of --json and --csv")
+    result = backend(ctx).run_metric(metric_id, variant, limit, db)
+    if as_json:
+        emit_json(result)
+    elif as_csv:
+        emit_csv(result["columns"], result["rows"])
+    else:
+        table(
+            [dict(zip(result["columns"], r, strict=True)) for r in result["rows"]],
+            result["columns"],
+        )
+        more = " (more rows exist: raise --limit)" if result["truncated"] else ""
+        emit(f"{result['row_count']} rows from {result['id']} v{result['version']}{more}")
 
 
 @app.command("table-map")

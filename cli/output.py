@@ -62,6 +62,18 @@ def emit_json(value: Any) -> None:
     typer.echo(to_json(value))
 
 
+def emit_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Rows as CSV with a header line."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    typer.echo(buffer.getvalue(), nl=False)
+
+
 def emit(line: str = "") -> None:
     typer.echo(line)
 

@@ -9,7 +9,8 @@ answers from what it wrote, in its own transaction, and never reads back after t
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +35,14 @@ def utc_text(moment: datetime) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """A registry value as JSON data: times as UTC text, dataclasses and tuples unpacked."""
+    """A registry value as JSON data: times as UTC text, dataclasses and tuples unpacked,
+    dates as ISO text, decimals as numbers (what an analytics query may return)."""
     if isinstance(value, datetime):
         return utc_text(value)
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -277,6 +283,14 @@ def column_list(
     return {"table_id": table_id, "columns": jsonable(columns), "count": len(columns)}
 
 
+def describe_table(reg: Registry, table_id: str) -> dict[str, Any]:
+    """What the registry knows of a table: its described columns and the metrics that read
+    it (as `table_name` or in `tables`)."""
+    columns = column_list(reg, table_id)
+    metrics = metrics_reading(reg, table_id)
+    return {"table_id": table_id, "columns": columns["columns"], "metrics": metrics["metrics"]}
+
+
 def column_history(reg: Registry, table_id: str, column_name: str) -> dict[str, Any]:
     """Every version of a column's metadata."""
     entries = queries.history(reg, COLUMN, column_stream_id(table_id, column_name))
@@ -413,6 +427,55 @@ def validation(
         "count": len(findings),
         "metrics_checked": len(metrics),
         "next": metrics[-1]["id"] if more else None,
+    }
+
+
+# -- running the canonical SQL ------------------------------------------------------------------
+
+RUN_LIMIT = 100  # rows an answer holds unless asked for more
+MAX_RUN_LIMIT = 10_000
+
+
+def run_metric(
+    reg: Registry,
+    database: Path,
+    metric_id: str,
+    variant: str | None = None,
+    limit: int = RUN_LIMIT,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Run a metric's SQL (or one of its variants) exactly as stored, on the analytics
+    database opened read-only with external access off: the SQL that ran, the metric's
+    version, and at most `limit` rows (`truncated` says if there were more).
+
+    Raises NotFoundError (metric, variant), UnavailableError (no analytics database) or
+    QueryFailedError (the SQL failed, was not one SELECT, or ran past `timeout` seconds).
+    """
+    from registry.connection import run_sandboxed
+
+    row, version = queries.metric_with_version(reg, metric_id)
+    variants = row.get("sql_variants") or {}
+    if variant is not None and variant not in variants:
+        known = ", ".join(sorted(variants)) or "none"
+        raise NotFoundError(
+            f"metric {metric_id!r} has no variant {variant!r} (its variants: {known})"
+        )
+    sql = row["sql"] if variant is None else variants[variant]
+    if not database.exists():
+        raise UnavailableError(
+            f"no analytics database at {database}: run `da demo` to build the demo one,"
+            " or name another"
+        )
+    result = run_sandboxed(database, sql, min(limit, MAX_RUN_LIMIT), timeout)
+    return {
+        "id": metric_id,
+        "version": version,
+        "variant": variant,
+        "sql": sql,
+        "columns": result.columns,
+        "rows": jsonable(result.rows),
+        "row_count": len(result.rows),
+        "truncated": result.truncated,
     }
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from projections.tables import quote_identifier
-from registry.errors import UnavailableError
+from registry.errors import QueryFailedError, UnavailableError
 from registry.session import Registry, attach, on_cursor
 from registry.settings import Settings, load_settings
 
@@ -76,6 +78,54 @@ def open_registry_read_only(settings: Settings) -> Registry:
             f"the registry database {settings.db_path} cannot be read: {exc}"
         ) from exc
     return on_cursor(conn)
+
+
+# What a stored metric SQL may not do when it runs: touch files other than the analytics
+# database it was opened on (COPY ... TO, read_csv, ATTACH), load or install extensions, or
+# turn any of that back on. The connection is read-only as well.
+_SANDBOX: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "lock_configuration": True,
+}
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """What a query returned: its columns, at most `limit` rows, and whether there were more."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+
+
+def run_sandboxed(path: Path, sql: str, limit: int, timeout: float) -> QueryResult:
+    """Run one SELECT on an analytics database opened read-only with external access off,
+    stopping it after `timeout` seconds and keeping at most `limit` rows."""
+    if not path.is_file():
+        raise FileNotFoundError(f"analytics database {path} does not exist")
+    try:
+        conn = duckdb.connect(str(path), read_only=True, config=_SANDBOX)
+    except duckdb.Error as exc:
+        raise QueryFailedError(f"cannot open analytics database {path}: {exc}") from exc
+    timer = threading.Timer(timeout, conn.interrupt)
+    try:
+        statements = conn.extract_statements(sql)
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            raise QueryFailedError("only one SELECT statement may run")
+        timer.start()
+        result = conn.execute(sql)
+        columns = [d[0] for d in result.description or []]
+        rows = result.fetchmany(limit + 1)
+        return QueryResult(columns, [list(r) for r in rows[:limit]], len(rows) > limit)
+    except duckdb.InterruptException as exc:
+        raise QueryFailedError(f"stopped after {timeout:g} seconds") from exc
+    except duckdb.Error as exc:
+        raise QueryFailedError(str(exc).splitlines()[0]) from exc
+    finally:
+        timer.cancel()
+        conn.close()
 
 
 class AnalyticsDatabase:

@@ -65,5 +65,9 @@ class TooLargeError(RegistryError, ValueError):
     """An input is larger than the registry accepts."""
 
 
+class QueryFailedError(RegistryError):
+    """A metric's SQL could not run, or was not allowed to; nothing was changed."""
+
+
 class RefusedError(RegistryError, ValueError):
     """A run was refused as a whole, and nothing was written."""

@@ -19,6 +19,7 @@ class Settings:
     analytics_db: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     heavy_reads: int = 2  # exports, whole lists and validations served at once by the API
+    run_timeout: float = 10.0  # seconds a metric's SQL may run (`da metrics run`, /run)
 
     @property
     def db_path(self) -> Path:

@@ -22,7 +22,7 @@ from api.deps import (
     SettingsDep,
     ToTime,
 )
-from api.schemas import MAX_VERSION, MetricList, MetricOut, SearchList
+from api.schemas import MAX_VERSION, ErrorOut, MetricList, MetricOut, SearchList
 from registry import answers
 
 router = APIRouter(prefix="/api", tags=["metrics"])
@@ -130,6 +130,31 @@ def validate_metric(
     return answers.validation(reg, settings.validation_db, f"{category}/{name}")
 
 
+@router.get(
+    "/metrics/{category}/{name}/run",
+    responses={**ERRORS, 503: {"model": ErrorOut}},
+    summary="Run a metric's canonical SQL",
+)
+def run_metric(
+    reg: RegistryDep,
+    settings: SettingsDep,
+    _: Reader,
+    __: HeavyRead,
+    category: Category,
+    name: Name,
+    variant: Annotated[
+        str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", description="e.g. by_plan")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=answers.MAX_RUN_LIMIT)] = answers.RUN_LIMIT,
+) -> dict[str, Any]:
+    """Run the metric's SQL (or a variant) exactly as stored, read-only and with no access to
+    other files, on the server's analytics database: the SQL that ran, the metric's version
+    and at most `limit` rows. A SQL that fails (or tries to write) is a 422."""
+    return answers.run_metric(
+        reg, settings.validation_db, f"{category}/{name}", variant, limit, settings.run_timeout
+    )
+
+
 @router.get("/validate", responses=ERRORS, summary="Validate every metric")
 def validate_all(
     reg: RegistryDep,
@@ -161,6 +186,14 @@ def metrics_of_table(
 ) -> dict[str, Any]:
     """Metrics whose `table_name` or `tables` names this table."""
     return answers.metrics_reading(reg, table)
+
+
+@router.get("/tables/{table}", responses=ERRORS, summary="What is known of a table")
+def describe_table(
+    reg: RegistryDep, _: Reader, table: Annotated[str, PathParam(max_length=200)]
+) -> dict[str, Any]:
+    """A table's described columns (with their metadata) and the metrics that read it."""
+    return answers.describe_table(reg, table)
 
 
 @router.get(

@@ -109,6 +109,18 @@ class LocalBackend:
     def table_map(self) -> Json:
         return answers.table_map(self.existing)
 
+    def run_metric(
+        self, metric_id: str, variant: str | None, limit: int, database: Path | None
+    ) -> Json:
+        settings = self.target.settings
+        db = database or settings.validation_db
+        return answers.run_metric(
+            self.existing, db, metric_id, variant, limit, settings.run_timeout
+        )
+
+    def describe_table(self, table: str) -> Json:
+        return answers.describe_table(self.existing, table)
+
     # columns
     def column_list(self, table: str) -> Json:
         return answers.column_list(self.existing, table)

@@ -206,6 +206,20 @@ class RemoteBackend:
     def table_map(self) -> Json:
         return self._json("GET", "/api/table-map")
 
+    def run_metric(
+        self, metric_id: str, variant: str | None, limit: int, database: Path | None
+    ) -> Json:
+        if database is not None:
+            raise RegistryError(
+                "--db is not available over HTTP: the server runs metrics on its own database"
+            )
+        return self._json(
+            "GET", _metric(metric_id, "run"), params=_params(variant=variant, limit=limit)
+        )
+
+    def describe_table(self, table: str) -> Json:
+        return self._json("GET", url_path("api", "tables", table))
+
     # columns
     def column_list(self, table: str) -> Json:
         return self._json("GET", url_path("api", "columns", table))

@@ -200,3 +200,17 @@ def test_search_ranks_plain_words_and_says_why(loaded: Api) -> None:
     assert [m["id"] for m in found["metrics"]][0] == "revenue/mrr" and found["count"] == 2
     first = found["metrics"][0]
     assert first["version"] == 1 and "month in" in first["matched"] and first["score"] > 0
+
+
+def test_run_answers_the_rows_and_refuses_sql_that_writes(loaded: Api) -> None:
+    ran = loaded.get("/api/metrics/revenue/mrr/run", params={"variant": "by_plan", "limit": 3})
+    body = ran.json()
+    assert ran.status_code == 200 and body["variant"] == "by_plan" and body["row_count"] == 3
+    assert body["columns"] == ["month", "plan_type", "mrr"] and body["truncated"] is True
+    loaded.call(
+        "POST",
+        "/api/admin/metrics",
+        json={"name": "evil", "category": "ops", "sql": "CREATE TABLE x (a INT)"},
+    )
+    refused = loaded.get("/api/metrics/ops/evil/run")
+    assert refused.status_code == 422 and "only one SELECT" in refused.json()["detail"]

@@ -396,3 +396,22 @@ def test_search_finds_the_metric_from_plain_words(da: Run) -> None:
     assert "no metric matches" in da("metrics", "search", "zebra quantum").stdout
     ranked = json.loads(da("metrics", "search", "cloud spend by provider", "--json").stdout)
     assert ranked[0]["id"] == "operations/infrastructure_cost"
+
+
+def test_run_prints_the_rows_of_the_canonical_sql(da: Run) -> None:
+    shown = da(
+        "metrics",
+        "run",
+        "operations/infrastructure_cost",
+        "--variant",
+        "by_provider",
+        "--csv",
+        "--limit",
+        "2",
+    )
+    lines = shown.stdout.splitlines()
+    assert lines[0] == "month,provider,infrastructure_cost" and len(lines) == 3
+    as_json = json.loads(da("metrics", "run", "revenue/mrr", "--json").stdout)
+    assert as_json["sql"].startswith("SELECT billing_date AS month") and as_json["version"] == 1
+    missing = da("metrics", "run", "revenue/mrr", "--variant", "by_moon")
+    assert missing.exit_code == 1 and "its variants: by_plan" in missing.stderr

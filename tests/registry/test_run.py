@@ -1,0 +1,81 @@
+"""Running a metric's canonical SQL: the same rows as the SQL itself, and nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from registry import MetricRepository, NotFoundError, answers
+from registry.errors import QueryFailedError
+
+
+def direct(database: Path, sql: str) -> list[list[object]]:
+    conn = duckdb.connect(str(database), read_only=True)
+    try:
+        return [list(r) for r in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()
+
+
+def test_every_starter_metric_and_variant_gives_the_rows_of_its_sql(
+    starter: MetricRepository, demo_db: Path
+) -> None:
+    ran = 0
+    for metric in starter.list():
+        for variant in [None, *sorted(metric["sql_variants"] or {})]:
+            result = answers.run_metric(
+                starter.registry, demo_db, metric["id"], variant, limit=10_000
+            )
+            sql = metric["sql"] if variant is None else metric["sql_variants"][variant]
+            assert result["sql"] == sql and result["version"] == 1
+            assert result["rows"] == answers.jsonable(direct(demo_db, sql))
+            assert result["row_count"] > 0 and not result["truncated"]
+            ran += 1
+    assert ran >= 14  # 11 metrics and their variants
+
+
+def test_the_row_limit_truncates_and_says_so(starter: MetricRepository, demo_db: Path) -> None:
+    result = answers.run_metric(starter.registry, demo_db, "revenue/mrr", limit=2)
+    assert (result["row_count"], result["truncated"]) == (2, True)
+    assert result["columns"] == ["month", "mrr"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("CREATE TABLE stolen AS SELECT 1", "only one SELECT statement may run"),
+        ("COPY (SELECT 1) TO '{out}'", "only one SELECT statement may run"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
+        ("ATTACH '{out}' AS other", "only one SELECT statement may run"),
+        ("SELECT 1; DROP TABLE orders", "only one SELECT statement may run"),
+        ("SELECT * FROM no_such_table", "no_such_table does not exist"),
+        ("SELECT * FROM read_parquet('{out}')", "file system operations are disabled"),
+    ],
+)
+def test_sql_that_tries_to_write_or_read_files_fails_and_touches_nothing(
+    starter: MetricRepository, demo_db: Path, tmp_path: Path, sql: str, expected: str
+) -> None:
+    out = tmp_path / "leak.out"
+    starter.create(name="evil", category="ops", sql=sql.format(out=out))
+    before = demo_db.stat().st_mtime_ns
+    with pytest.raises(QueryFailedError, match=expected):
+        answers.run_metric(starter.registry, demo_db, "ops/evil")
+    assert not out.exists() and demo_db.stat().st_mtime_ns == before
+    assert direct(
+        demo_db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'stolen'"
+    ) == [[0]]
+
+
+def test_a_runaway_query_is_stopped(starter: MetricRepository, demo_db: Path) -> None:
+    starter.create(name="slow", category="ops", sql="SELECT count(*) FROM range(100000000000)")
+    with pytest.raises(QueryFailedError, match="stopped after 0.2 seconds"):
+        answers.run_metric(starter.registry, demo_db, "ops/slow", timeout=0.2)
+
+
+def test_unknown_metrics_and_variants_are_named(starter: MetricRepository, demo_db: Path) -> None:
+    with pytest.raises(NotFoundError, match="its variants: by_plan"):
+        answers.run_metric(starter.registry, demo_db, "revenue/mrr", "by_moon")
+    with pytest.raises(NotFoundError, match="does not exist"):
+        answers.run_metric(starter.registry, demo_db, "revenue/nope")
