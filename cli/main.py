@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cli import admin, audit, columns, demo, metrics, profile, serve
+from cli import admin, agents, audit, columns, demo, metrics, profile, serve
 from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
@@ -108,6 +108,7 @@ def show_version() -> None:
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.command("profile")(profile.profile)
+app.command("mcp")(agents.mcp)
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(columns.app, name="columns")
 app.add_typer(audit.app, name="audit")

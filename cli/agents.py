@@ -1,0 +1,146 @@
+"""`da mcp`: the registry for AI agents, as a Model Context Protocol server over stdio.
+
+Built on the official `mcp` SDK. Every tool is read-only and is one call to the same
+Backend every other command uses (embedded, or the running server), so an agent sees the
+registry's own answers and words. A registry error comes back as a tool error.
+"""
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from cli.backend import Backend, backend_for
+
+INSTRUCTIONS = """\
+This server holds the company's canonical definitions of its business metrics.
+Before computing any business metric (MRR, churn, active users, ...):
+1. search_metrics with the user's words to find it;
+2. get_metric for its canonical SQL, variants, notes (business rules), unit and grain;
+3. use that SQL exactly as written, or run it with run_metric; never write your own.
+If no metric fits the question, say so plainly instead of improvising a calculation."""
+USE_AS_IS = " Use the `sql` (or a variant in `sql_variants`) exactly as written; never rewrite it."
+
+
+def build_server(backend: Backend) -> Any:
+    """The MCP server with its tools and resources over one backend."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.server.mcpserver.resources import FunctionResource
+
+    from registry.errors import RegistryError
+
+    server = MCPServer("metrics-registry", instructions=INSTRUCTIONS)
+    lock = threading.Lock()  # one backend, one caller at a time
+
+    def answer(call: Callable[[], Any]) -> Any:
+        try:
+            with lock:
+                return call()
+        except RegistryError as exc:
+            raise ToolError(str(exc)) from exc
+
+    @server.tool()
+    def search_metrics(query: str, limit: int = 10) -> dict[str, Any]:
+        """Find the canonical metric for a question in plain words ("revenue per month",
+        "how many new customers"), best match first, with the words that matched. If nothing
+        fits, tell the user no canonical metric exists rather than inventing one."""
+        found = answer(lambda: backend.metric_search(query))
+        return {"metrics": found["metrics"][:limit], "count": min(found["count"], limit)}
+
+    @server.tool(
+        description="A metric's canonical definition by id (`category/name`): now, at a"
+        " version, or as it stood at a time (ISO 8601)." + USE_AS_IS
+    )
+    def get_metric(
+        metric_id: str, version: int | None = None, as_of: str | None = None
+    ) -> dict[str, Any]:
+        if as_of is not None:
+            from registry.errors import NotFoundError
+            from registry.times import parse_time
+
+            moment = answer(lambda: parse_time(as_of, "as_of"))
+            category = metric_id.partition("/")[0]
+            listed = answer(lambda: backend.metric_list(category, moment, None))["metrics"]
+            for metric in listed:
+                if metric["id"] == metric_id:
+                    return dict(metric)
+            raise ToolError(str(NotFoundError(f"metric {metric_id!r} did not exist at {as_of}")))
+        return dict(answer(lambda: backend.metric(metric_id, version)))
+
+    @server.tool()
+    def list_metrics(category: str | None = None) -> dict[str, Any]:
+        """Every live metric (or one category's): ids, display names, units, versions."""
+        listed = answer(lambda: backend.metric_list(category, None, None))["metrics"]
+        keep = ("id", "display_name", "description", "unit", "type", "grain", "version")
+        return {"metrics": [{k: m.get(k) for k in keep} for m in listed], "count": len(listed)}
+
+    @server.tool()
+    def metric_history(metric_id: str) -> dict[str, Any]:
+        """Every version of a metric: who changed what, when and why."""
+        return dict(answer(lambda: backend.metric_history(metric_id)))
+
+    @server.tool()
+    def diff_metric(
+        metric_id: str, from_version: int | None = None, to_version: int | None = None
+    ) -> dict[str, Any]:
+        """What changed between two versions of a metric (default: the previous and the
+        current one), field by field, with the SQL as a unified diff."""
+        return dict(
+            answer(lambda: backend.metric_diff(metric_id, (from_version, to_version), (None, None)))
+        )
+
+    @server.tool()
+    def table_map() -> dict[str, Any]:
+        """Which metrics read which table: `{table: [metric names]}`."""
+        return {"tables": answer(backend.table_map)}
+
+    @server.tool()
+    def describe_table(table: str) -> dict[str, Any]:
+        """A table's described columns (type, meaning, confidence) and the metrics that read it."""
+        return dict(answer(lambda: backend.describe_table(table)))
+
+    @server.tool()
+    def run_metric(metric_id: str, variant: str | None = None, limit: int = 100) -> dict[str, Any]:
+        """Run a metric's canonical SQL (or a variant such as `by_plan`) exactly as stored, on
+        the analytics database, read-only: the SQL that ran, the metric's version and the rows.
+        Prefer this to writing SQL of your own."""
+        return dict(answer(lambda: backend.run_metric(metric_id, variant, limit, None)))
+
+    @server.tool()
+    def validate_metric(metric_id: str) -> dict[str, Any]:
+        """Check a metric against the analytics database without scanning data: tables,
+        columns, SQL and variants. An empty list of findings means it is sound."""
+        return dict(answer(lambda: backend.validation(metric_id, None)))
+
+    @server.resource(
+        "metric://{category}/{name}",
+        name="metric",
+        description="A metric's canonical definition (JSON)." + USE_AS_IS,
+        mime_type="application/json",
+    )
+    def metric_resource(category: str, name: str) -> str:
+        return json.dumps(answer(lambda: backend.metric(f"{category}/{name}", None)))
+
+    def reader(metric_id: str) -> Callable[[], str]:
+        return lambda: json.dumps(answer(lambda: backend.metric(metric_id, None)))
+
+    for metric in answer(lambda: backend.metric_list(None, None, None))["metrics"]:
+        server.add_resource(
+            FunctionResource(
+                uri=f"metric://{metric['id']}",
+                name=metric["id"],
+                title=metric.get("display_name"),
+                description=metric.get("description"),
+                mime_type="application/json",
+                fn=reader(metric["id"]),
+            )
+        )
+    return server
+
+
+def mcp(ctx: typer.Context) -> None:
+    """Serve the registry to AI agents over MCP (stdio): search, read, diff and run metrics."""
+    build_server(backend_for(ctx.obj)).run("stdio")

@@ -1,0 +1,125 @@
+"""`da mcp` driven by the MCP SDK's own stdio client: tools, resources and tool errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from tests.cli.conftest import Run
+from tests.served import DA
+
+TOOLS = {
+    "search_metrics",
+    "get_metric",
+    "list_metrics",
+    "metric_history",
+    "diff_metric",
+    "table_map",
+    "describe_table",
+    "run_metric",
+    "validate_metric",
+}
+
+
+def session_run(data: Path, script: Any) -> Any:
+    """Start `da mcp` on a data folder, run `script(session)`, and return what it returns."""
+    params = StdioServerParameters(command=DA, args=["--data-dir", str(data), "mcp"])
+
+    async def main() -> Any:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            return await script(session)
+
+    return anyio.run(main)
+
+
+def payload(result: Any) -> Any:
+    assert not result.is_error, result.content
+    return json.loads(result.content[0].text)
+
+
+def test_every_tool_answers_from_the_registry(da: Run, data: Path) -> None:
+    da("metrics", "update", "revenue/mrr", "--set", "unit=EUR", "--reason", "finance")
+
+    async def script(session: ClientSession) -> dict[str, Any]:
+        tools = await session.list_tools()
+        calls = {
+            "search": ("search_metrics", {"query": "revenue per month", "limit": 2}),
+            "get": ("get_metric", {"metric_id": "revenue/mrr"}),
+            "get_v1": ("get_metric", {"metric_id": "revenue/mrr", "version": 1}),
+            "get_then": ("get_metric", {"metric_id": "revenue/mrr", "as_of": "2999-01-01"}),
+            "list": ("list_metrics", {"category": "revenue"}),
+            "history": ("metric_history", {"metric_id": "revenue/mrr"}),
+            "diff": ("diff_metric", {"metric_id": "revenue/mrr"}),
+            "map": ("table_map", {}),
+            "table": ("describe_table", {"table": "subscriptions"}),
+            "run": ("run_metric", {"metric_id": "revenue/mrr", "variant": "by_plan", "limit": 2}),
+            "validate": ("validate_metric", {"metric_id": "revenue/mrr"}),
+        }
+        results = {k: payload(await session.call_tool(n, a)) for k, (n, a) in calls.items()}
+        results["tools"] = {t.name: t.description for t in tools.tools}
+        return results
+
+    got = session_run(data, script)
+    assert set(got["tools"]) == TOOLS
+    assert "exactly as written" in got["tools"]["get_metric"]
+    assert "tell the user no canonical metric exists" in got["tools"]["search_metrics"]
+    assert got["search"]["metrics"][0]["id"] == "revenue/mrr" and got["search"]["count"] == 2
+    assert (got["get"]["unit"], got["get"]["version"]) == ("EUR", 2)
+    assert got["get_v1"]["unit"] == "USD" and got["get_then"]["unit"] == "EUR"
+    assert [m["id"] for m in got["list"]["metrics"]][:2] == ["revenue/arr", "revenue/churn_rate"]
+    assert [v["reason"] for v in got["history"]["versions"]] == ["da demo", "finance"]
+    assert got["diff"]["changes"] == [{"field": "unit", "old": "USD", "new": "EUR"}]
+    assert "mrr" in got["map"]["tables"]["subscriptions"]
+    assert {m["id"] for m in got["table"]["metrics"]} >= {"revenue/mrr", "revenue/arr"}
+    assert got["run"]["columns"] == ["month", "plan_type", "mrr"] and got["run"]["row_count"] == 2
+    assert got["validate"]["findings"] == []
+
+
+def test_resources_and_tool_errors(da: Run, data: Path) -> None:
+    da("metrics", "create", "-f", str(write_evil(data)))
+
+    async def script(session: ClientSession) -> dict[str, Any]:
+        resources = await session.list_resources()
+        templates = await session.list_resource_templates()
+        read = await session.read_resource("metric://revenue/arr")
+        bad = {
+            "unknown": await session.call_tool("get_metric", {"metric_id": "revenue/nope"}),
+            "version": await session.call_tool(
+                "get_metric", {"metric_id": "revenue/mrr", "version": 99}
+            ),
+            "variant": await session.call_tool(
+                "run_metric", {"metric_id": "revenue/mrr", "variant": "by_moon"}
+            ),
+            "writes": await session.call_tool("run_metric", {"metric_id": "ops/evil"}),
+            "types": await session.call_tool("get_metric", {"metric_id": 5, "version": "x"}),
+        }
+        return {
+            "resources": [str(r.uri) for r in resources.resources],
+            "templates": [t.uri_template for t in templates.resource_templates],
+            "read": json.loads(read.contents[0].text),
+            "bad": {k: (v.is_error, v.content[0].text) for k, v in bad.items()},
+        }
+
+    got = session_run(data, script)
+    assert "metric://revenue/mrr" in got["resources"] and len(got["resources"]) == 12
+    assert got["templates"] == ["metric://{category}/{name}"]
+    assert got["read"]["id"] == "revenue/arr" and got["read"]["sql"].startswith("SELECT")
+    bad = got["bad"]
+    assert all(is_error for is_error, _ in bad.values()), bad
+    assert "metric 'revenue/nope' does not exist" in bad["unknown"][1]
+    assert "has no version 99" in bad["version"][1]
+    assert "its variants: by_plan" in bad["variant"][1]
+    assert "only one SELECT statement may run" in bad["writes"][1]
+
+
+def write_evil(data: Path) -> Path:
+    path = data.parent / "ops" / "evil.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("name: evil\nsql: COPY (SELECT 1) TO '/tmp/evil.csv'\n")
+    return path
