@@ -250,3 +250,17 @@ def write_context(
         expected_version=expected_version(if_match, meta.expected_version),
         idempotency_key=idempotency_key,
     )
+
+
+def event_filters(
+    since: Since = None,
+    until: Until = None,
+    stream: Annotated[str | None, Query(max_length=600, description="A metric id.")] = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    type: Annotated[str | None, Query(max_length=100, description="e.g. MetricRolledBack")] = None,
+) -> dict[str, Any]:
+    """The filters of the event log's pages, as the registry names them."""
+    return {"stream_id": stream, "actor": actor, "event_type": type, "since": since, "until": until}
+
+
+EventFilters = Annotated[dict[str, Any], Depends(event_filters)]

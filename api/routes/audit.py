@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import ERRORS, Auditor, RegistryDep, Since, Until
+from api.deps import ERRORS, Auditor, EventFilters, RegistryDep
 from api.schemas import MAX_POSITION
 from registry import answers
 
@@ -17,24 +17,13 @@ router = APIRouter(prefix="/api", tags=["audit"])
 def events(
     reg: RegistryDep,
     _: Auditor,
+    filters: EventFilters,
     after: Annotated[
         int, Query(ge=0, le=MAX_POSITION, description="Return events after this position.")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    stream: Annotated[str | None, Query(max_length=600)] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    type: Annotated[str | None, Query(max_length=100)] = None,
-    since: Since = None,
-    until: Until = None,
 ) -> dict[str, Any]:
     """Events in log order after a position. Follow `next_after` to read on without gaps."""
-    filters = {
-        "stream_id": stream,
-        "actor": actor,
-        "event_type": type,
-        "since": since,
-        "until": until,
-    }
     return answers.event_page(reg, after, limit, **filters)
 
 
@@ -42,24 +31,13 @@ def events(
 def recent(
     reg: RegistryDep,
     _: Auditor,
+    filters: EventFilters,
     before: Annotated[
         int | None, Query(ge=1, le=MAX_POSITION, description="Events before this position.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    stream: Annotated[str | None, Query(max_length=600)] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    type: Annotated[str | None, Query(max_length=100)] = None,  # the wire name
-    since: Since = None,
-    until: Until = None,
 ) -> dict[str, Any]:
     """The newest events first, for people reading the log; `next_before` pages back."""
-    filters = {
-        "stream_id": stream,
-        "actor": actor,
-        "event_type": type,
-        "since": since,
-        "until": until,
-    }
     return answers.recent_events(reg, before, limit, **filters)
 
 
