@@ -36,6 +36,7 @@ STOP_WORDS = frozenset(
 )
 _ECHO = 0.15  # what each further field that holds a word adds to its best one
 _NAMED = 4.0  # for a question holding every word of the metric's name
+_RELEVANT = 0.25  # results scoring under this share of the best one are left out
 _WORD = re.compile(r"[a-z0-9]+")
 _EXACT, _PREFIX, _TYPO = 1.0, 0.75, 0.6
 
@@ -133,4 +134,6 @@ def rank(metrics: list[dict[str, Any]], query: str, limit: int = 20) -> list[Hit
             hit.score *= (found / len(wanted)) ** 2  # most of the question, not one word of it
             hits.append(hit)
     hits.sort(key=lambda h: (-h.score, h.metric["id"]))
+    if hits:  # a word every description shares ("month") is not a reason to list a metric
+        hits = [h for h in hits if h.score >= _RELEVANT * hits[0].score]
     return hits[:limit]
