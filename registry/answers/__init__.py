@@ -1,0 +1,94 @@
+"""The answers every door shows: one function per question a user asks.
+
+API routes, the embedded CLI (and through the API the remote CLI), the web pages and the MCP
+server call these and only shape the result (status and headers, text or JSON, HTML). Each
+returns plain JSON-ready data: times as UTC ISO text ending in `Z`, lists as lists. A write
+answers from what it wrote, in its own transaction, and never reads back after the commit.
+"""
+
+from registry.answers.audit import (
+    event_page,
+    health,
+    new_token,
+    recent_events,
+    revoked_token,
+    token_list,
+    verify,
+)
+from registry.answers.columns import (
+    column,
+    column_history,
+    column_list,
+    delete_column,
+    describe_table,
+    put_column,
+    set_column,
+)
+from registry.answers.metrics import (
+    cached_metric,
+    create_metric,
+    delete_metric,
+    import_metrics,
+    metric,
+    metric_diff,
+    metric_history,
+    metric_list,
+    metric_search,
+    metrics_reading,
+    restore_metric,
+    roll_back_metric,
+    table_map,
+    update_metric,
+    written,
+)
+from registry.answers.runs import (
+    MAX_RUN_LIMIT,
+    RUN_LIMIT,
+    export_folder,
+    export_zip,
+    run_metric,
+    validation,
+)
+from registry.answers.shape import etag, json_object, jsonable, utc_text
+
+__all__ = [
+    "MAX_RUN_LIMIT",
+    "RUN_LIMIT",
+    "cached_metric",
+    "column",
+    "column_history",
+    "column_list",
+    "create_metric",
+    "delete_column",
+    "delete_metric",
+    "describe_table",
+    "etag",
+    "event_page",
+    "export_folder",
+    "export_zip",
+    "health",
+    "import_metrics",
+    "json_object",
+    "jsonable",
+    "metric",
+    "metric_diff",
+    "metric_history",
+    "metric_list",
+    "metric_search",
+    "metrics_reading",
+    "new_token",
+    "put_column",
+    "recent_events",
+    "restore_metric",
+    "revoked_token",
+    "roll_back_metric",
+    "run_metric",
+    "set_column",
+    "table_map",
+    "token_list",
+    "update_metric",
+    "utc_text",
+    "validation",
+    "verify",
+    "written",
+]

@@ -1,0 +1,95 @@
+"""Answers for auditors and operators: the event log, verification, tokens, health."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from events import utc_now
+from registry import queries
+from registry.answers.shape import json_object, jsonable, utc_text
+from registry.session import Registry
+
+if TYPE_CHECKING:  # commands load pydantic: writes import them when called
+    pass
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+
+def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[str, Any]:
+    """Events after a position in log order; follow `next_after` to read on without gaps."""
+    return json_object(queries.event_page(reg, after, limit, **filters))
+
+
+def recent_events(
+    reg: Registry, before: int | None, limit: int | None, **filters: Any
+) -> dict[str, Any]:
+    """The newest events first (for people reading the audit log); page back with
+    `next_before` (None: nothing older). `limit` None gives every event."""
+    return json_object(queries.recent_events(reg, before, limit, **filters))
+
+
+_SHOWN_DIFFERENCES = 50
+
+
+def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
+    """The hash chain's verification (against a `POSITION:HASH` anchor if given), and the
+    projections' against the log: `ok` only when both hold.
+
+    `chain_ok` and `projections.in_step` tell which failed; the first differences are listed
+    (an edited `metric_definitions` row is served to readers, so it must not pass unseen).
+    """
+    report = json_object(queries.verify_log(reg, anchor))
+    differences = reg.projector.check()
+    report["chain_ok"] = report["ok"]
+    report["projections"] = {
+        "in_step": not differences,
+        "count": len(differences),
+        "differences": [str(d) for d in differences[:_SHOWN_DIFFERENCES]],
+    }
+    report["ok"] = report["chain_ok"] and not differences
+    report["verified_at"] = utc_text(utc_now())
+    reg.writer.last_verify = {
+        k: report[k] for k in ("ok", "chain_ok", "verified_at", "head", "broken_at")
+    } | {"projections_in_step": not differences}
+    return report
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+def new_token(reg: Registry, name: str, role: str, actor: str) -> dict[str, str]:
+    """Create a token (an audited event): `{name, role, token}`; the token is shown in this
+    answer only."""
+    from registry.tokens import issue_token
+
+    return {"name": name, "role": role, "token": issue_token(reg, name, role, actor)}
+
+
+def token_list(reg: Registry) -> dict[str, Any]:
+    """Every token's name, role and dates; never the tokens themselves."""
+    from registry.tokens import list_tokens
+
+    return {"tokens": jsonable(list_tokens(reg.conn))}
+
+
+def revoked_token(reg: Registry, name: str, actor: str) -> dict[str, str]:
+    """Revoke a token by name (an audited event): `{"status": "revoked", "name"}`."""
+    from registry.tokens import withdraw_token
+
+    withdraw_token(reg, name, actor)
+    return {"status": "revoked", "name": name}
+
+
+def health(reg: Registry) -> dict[str, Any]:
+    """The log's head (position and hash) and whether the projections have caught up with it."""
+    with reg.store.snapshot():
+        head = reg.store.head()
+        checkpoint = reg.projector.checkpoint()
+    last = reg.writer.last_verify
+    return {
+        "status": "ok" if last is None or last["ok"] else "degraded",
+        "head": {"position": head.position, "hash": head.hash},
+        "projections_in_step": checkpoint == head.position,
+        "last_verify": last,
+    }

@@ -1,0 +1,103 @@
+"""Answers about column metadata and the tables it describes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from projections import column_stream_id
+from registry import queries
+from registry.answers.shape import json_object, jsonable
+from registry.errors import NotFoundError
+from registry.session import Registry
+from registry.subjects import COLUMN
+
+if TYPE_CHECKING:  # commands load pydantic: writes import them when called
+    from registry.commands import WriteContext
+
+from registry.answers.metrics import metrics_reading, written
+
+# -- columns ------------------------------------------------------------------------------------
+
+
+def column(reg: Registry, table_id: str, column_name: str) -> dict[str, Any]:
+    """A column's current metadata and version; NotFoundError if it has none."""
+    stream_id = column_stream_id(table_id, column_name)
+    with reg.store.snapshot():
+        row = queries.get_column(reg, table_id, column_name)
+        if row is None:
+            raise NotFoundError(f"column {table_id}.{column_name} has no metadata")
+        version = reg.store.stream_version(COLUMN.kind.stream_type, stream_id)
+    return json_object({**row, "version": version})
+
+
+def column_list(
+    reg: Registry,
+    table_id: str,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+) -> dict[str, Any]:
+    """Every described column of a table with its version (now, or as of a time/position)."""
+    with reg.store.snapshot():
+        if as_of is None and at_position is None:
+            position = None
+            rows = queries.list_columns(reg, table_id)
+        else:
+            position = queries.resolve_position(reg, as_of, at_position)
+            rows = [
+                r
+                for r in queries.columns_as_of(reg, at_position=position)
+                if r["table_id"] == table_id
+            ]
+        versions = reg.store.versions_at(COLUMN.kind.stream_type, position)
+    columns = [
+        {**r, "version": versions.get(column_stream_id(table_id, r["column_name"]), 0)}
+        for r in rows
+    ]
+    return {"table_id": table_id, "columns": jsonable(columns), "count": len(columns)}
+
+
+def describe_table(reg: Registry, table_id: str) -> dict[str, Any]:
+    """What the registry knows of a table: its described columns and the metrics that read
+    it (as `table_name` or in `tables`)."""
+    columns = column_list(reg, table_id)
+    metrics = metrics_reading(reg, table_id)
+    return {"table_id": table_id, "columns": columns["columns"], "metrics": metrics["metrics"]}
+
+
+def column_history(reg: Registry, table_id: str, column_name: str) -> dict[str, Any]:
+    """Every version of a column's metadata."""
+    entries = queries.history(reg, COLUMN, column_stream_id(table_id, column_name))
+    return {
+        "table_id": table_id,
+        "column_name": column_name,
+        "versions": jsonable([e.as_dict() for e in entries]),
+    }
+
+
+def put_column(
+    reg: Registry, table_id: str, column_name: str, fields: dict[str, Any], ctx: WriteContext
+) -> dict[str, Any]:
+    """Create or replace a column's metadata; its answer."""
+    from registry import commands
+
+    whole = {**fields, "table_id": table_id, "column_name": column_name}
+    return written(commands.save_column(reg, whole, ctx))
+
+
+def set_column(
+    reg: Registry, table_id: str, column_name: str, fields: dict[str, Any], ctx: WriteContext
+) -> dict[str, Any]:
+    """Set some fields of a column's metadata (describing it first if new); its answer."""
+    from registry import commands
+
+    return written(commands.set_column(reg, table_id, column_name, fields, ctx))
+
+
+def delete_column(
+    reg: Registry, table_id: str, column_name: str, ctx: WriteContext
+) -> dict[str, Any]:
+    """Delete a column's metadata: `{"status": "deleted", "id", "version"}`."""
+    from registry import commands
+
+    return written(commands.delete_column(reg, table_id, column_name, ctx))

@@ -1,0 +1,197 @@
+"""Answers about metrics: reading them, writing them, importing them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry import queries
+from registry.answers.shape import json_object, jsonable
+from registry.session import Registry
+from registry.subjects import METRIC
+
+if TYPE_CHECKING:  # commands load pydantic: writes import them when called
+    from registry.commands import WriteContext, WriteResult
+    from registry.imports import ImportOptions
+    from registry.yaml_io import Progress
+
+
+# -- metrics: reading ---------------------------------------------------------------------------
+
+
+def metric(reg: Registry, metric_id: str, version: int | None = None) -> dict[str, Any]:
+    """A metric's current definition with its version (or the definition at a version)."""
+    if version is not None:
+        return json_object(queries.get_version(reg, METRIC, metric_id, version))
+    row, current = queries.metric_with_version(reg, metric_id)
+    return json_object({**row, "version": current})
+
+
+def cached_metric(reg: Registry, metric_id: str) -> dict[str, Any] | None:
+    """`metric`'s answer when the server's read cache holds it (no I/O), else None."""
+    found = queries.cached_metric_with_version(reg, metric_id)
+    return None if found is None else jsonable({**found[0], "version": found[1]})
+
+
+def _listing(
+    rows: list[dict[str, Any]], versions: dict[str, int], limit: int | None = None
+) -> dict[str, Any]:
+    """A page of metrics with their versions; `next` is the cursor of the next page (the
+    last id shown) while more remain, else None."""
+    more = limit is not None and len(rows) > limit
+    shown = rows[:limit] if limit is not None else rows
+    metrics = [{**r, "version": versions.get(r["id"], 0)} for r in shown]
+    return {
+        "metrics": jsonable(metrics),
+        "count": len(metrics),
+        "next": shown[-1]["id"] if more else None,
+    }
+
+
+def metric_list(
+    reg: Registry,
+    category: str | None = None,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Live metrics by category and name, each with its version; rows and versions read in
+    one snapshot (now), or both as of one log position (a time or a position). A page of at
+    most `limit` after the cursor `after`; follow `next` for the rest."""
+    one_more = None if limit is None else limit + 1
+    if as_of is None and at_position is None:
+        with reg.store.snapshot():
+            rows = queries.list_metrics(reg, category, after=after, limit=one_more)
+            return _listing(rows, queries.metric_versions(reg), limit)
+    position = queries.resolve_position(reg, as_of, at_position)
+    rows = queries.list_metrics(reg, category, at_position=position, after=after, limit=one_more)
+    return _listing(rows, queries.metric_versions(reg, position), limit)
+
+
+def metric_search(reg: Registry, text: str, limit: int = 20) -> dict[str, Any]:
+    """The metrics a plain-words question most likely means, best first, each with its
+    version, its score and the words that matched where (`registry.search`)."""
+    from registry.search import rank
+
+    with reg.store.snapshot():
+        rows, versions = queries.list_metrics(reg), queries.metric_versions(reg)
+    hits = rank(rows, text, limit)
+    metrics = [
+        {
+            **hit.metric,
+            "version": versions.get(hit.metric["id"], 0),
+            "score": round(hit.score, 3),
+            "matched": hit.reason(),
+        }
+        for hit in hits
+    ]
+    return {"metrics": jsonable(metrics), "count": len(metrics)}
+
+
+def metrics_reading(reg: Registry, table: str) -> dict[str, Any]:
+    """Metrics whose `table_name` or `tables` names a table, each with its version."""
+    with reg.store.snapshot():
+        return _listing(queries.find_by_table(reg, table), queries.metric_versions(reg))
+
+
+def table_map(reg: Registry) -> dict[str, list[str]]:
+    """`{table: [metric names]}` over `table_name` and `tables`."""
+    return queries.table_map(reg)
+
+
+def metric_history(reg: Registry, metric_id: str) -> dict[str, Any]:
+    """Every version of a metric: who, when, why, which batch, which fields."""
+    entries = queries.history(reg, METRIC, metric_id)
+    return {"id": metric_id, "versions": jsonable([e.as_dict() for e in entries])}
+
+
+def metric_diff(
+    reg: Registry,
+    metric_id: str,
+    from_version: int | None = None,
+    to_version: int | None = None,
+    from_time: datetime | None = None,
+    to_time: datetime | None = None,
+) -> dict[str, Any]:
+    """Field-level changes between two versions, or the versions in force at two times."""
+    if from_time is not None:
+        from_version = queries.version_at(reg, METRIC, metric_id, from_time)
+    if to_time is not None:
+        to_version = queries.version_at(reg, METRIC, metric_id, to_time)
+    return json_object(queries.diff(reg, METRIC, metric_id, from_version, to_version).as_dict())
+
+
+# -- writes -------------------------------------------------------------------------------------
+
+
+def written(result: WriteResult) -> dict[str, Any]:
+    """A write's answer from what it wrote: the row and its version, or the deletion."""
+    if result.row is None:
+        return {"status": "deleted", "id": result.id, "version": result.version}
+    return json_object({**result.row, "version": result.version})
+
+
+def create_metric(reg: Registry, fields: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
+    """Create a metric (or replace an existing id's definition); its answer."""
+    from registry import commands
+
+    return written(commands.create_metric(reg, fields, ctx))
+
+
+def update_metric(
+    reg: Registry, metric_id: str, fields: dict[str, Any], ctx: WriteContext
+) -> dict[str, Any]:
+    """Change named fields of a metric; its answer."""
+    from registry import commands
+
+    return written(commands.update_metric(reg, metric_id, fields, ctx))
+
+
+def delete_metric(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
+    """Delete a metric: `{"status": "deleted", "id", "version"}`."""
+    from registry import commands
+
+    return written(commands.delete_metric(reg, metric_id, ctx))
+
+
+def restore_metric(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
+    """Restore a deleted metric; its answer."""
+    from registry import commands
+
+    return written(commands.restore_metric(reg, metric_id, ctx))
+
+
+def roll_back_metric(
+    reg: Registry, metric_id: str, to_version: int, ctx: WriteContext
+) -> dict[str, Any]:
+    """Make an earlier version current again (a new event); its answer."""
+    from registry import commands
+
+    return written(commands.roll_back_metric(reg, metric_id, to_version, ctx))
+
+
+def import_metrics(
+    reg: Registry,
+    path: Path,
+    options: ImportOptions,
+    progress: Progress | None = None,
+    shown_root: Path | None = None,
+) -> dict[str, Any]:
+    """Reconcile with a YAML file or folder: the report, with paths relative to the folder
+    (or to `shown_root`, the folder an upload was unpacked in)."""
+    from dataclasses import replace
+
+    from registry.imports import reconcile
+
+    root = shown_root or (path if path.is_dir() else path.parent.parent)
+    report = reconcile(reg, path, replace(options, shown_root=root), progress).as_dict()
+    prefix = str(root).rstrip("/") + "/"
+    if prefix != "/":
+        report["unreadable"] = [p.removeprefix(prefix) for p in report["unreadable"]]
+        report["problems"] = {
+            k.removeprefix(prefix): [m.replace(prefix, "") for m in v]
+            for k, v in report["problems"].items()
+        }
+    return report
