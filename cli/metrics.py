@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.backend import Backend, Write, backend_for
+from cli.backend import Backend, Source, Write, backend_for
 from cli.output import (
     AnalyticsDb,
     ExpectedVersion,
@@ -284,11 +284,25 @@ def import_(
         str | None,
         typer.Option("--source-ref", help="A label for this source (e.g. finance, a git sha)."),
     ] = None,
+    format_: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="yaml (the registry's files) or dbt (a dbt project's semantic models"
+            " and metrics, or its semantic_manifest.json).",
+        ),
+    ] = "yaml",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse the run if anything cannot be imported.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
-    """Import (reconcile) YAML metric files as one atomic batch."""
+    """Import (reconcile) YAML metric files, or a dbt project's metrics, as one atomic batch."""
+    if format_ not in ("yaml", "dbt"):
+        raise typer.BadParameter(f"{format_!r} is not yaml or dbt", param_hint="--format")
+    source = Source(format_, strict)
     with progress_bar(f"importing {path}") as advance:
-        report = backend(ctx).import_path(path, dry_run, prune, source_ref, advance)
+        report = backend(ctx).import_path(path, dry_run, prune, source_ref, advance, source)
     if as_json:
         emit_json(report)
     else:
@@ -305,6 +319,8 @@ def show_report(report: dict[str, Any]) -> None:
     for key in ("added", "updated", "adopted", "deleted"):
         for metric_id in report[key]:
             emit(f"{key:<9} {metric_id}")
+    for name, reason in report.get("skipped", {}).items():
+        emit(f"not imported {name}: {reason}")
     for path_text in report["unreadable"]:
         for problem in report["problems"].get(path_text, []):
             emit(f"skipped   {problem}")

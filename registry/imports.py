@@ -9,7 +9,7 @@ importing the same files twice leaves the log as it was.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ class ReconcileReport:
     problems: dict[str, list[str]] = field(default_factory=dict)
     dry_run: bool = False
     batch_id: str | None = None
+    # Metrics of the source the registry cannot express faithfully, with why (dbt imports).
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +63,8 @@ class ImportOptions:
     prune: bool = False
     dry_run: bool = False
     idempotency_key: str | None = None  # a retried run with this key gets the first report
+    format: str = "yaml"  # or "dbt": a dbt project's semantic models and metrics
+    strict: bool = False  # refuse the run if anything of the source cannot be imported
     shown_root: Path | None = None  # messages name files relative to it (an upload's folder)
 
 
@@ -128,7 +132,23 @@ def reconcile(
     the run is refused (RefusedError, nothing written) for a single file, an empty source or
     any unreadable file.
     """
-    source = read_source(path, options.writer, options.label, ParseCache(reg.conn), progress)
+    skipped: dict[str, str] = {}
+    if options.format == "dbt":
+        from registry.dbt import DBT_IMPORT, read_dbt_source
+
+        source, skipped, label = read_dbt_source(path, options.label)
+        options = replace(options, writer=DBT_IMPORT, label=label)
+    else:
+        source = read_source(path, options.writer, options.label, ParseCache(reg.conn), progress)
+    if options.strict and (skipped or source.unreadable):
+        left = [
+            *skipped,
+            *(_relative(u.path, options.shown_root or path) for u in source.unreadable),
+        ]
+        raise RefusedError(
+            f"strict import refused: {len(left)} of the source cannot be imported"
+            f" ({', '.join(left)}). Nothing was written."
+        )
     if options.prune:
         _refuse_prune(path, source, options.shown_root)
     batch_id = f"import-{uuid.uuid4()}"
@@ -146,7 +166,7 @@ def reconcile(
     def work() -> ReconcileReport:
         if key is not None and (first := replies.recall(reg.conn, key, digest)) is not None:
             return ReconcileReport(**first)
-        report = ReconcileReport(dry_run=options.dry_run, batch_id=batch_id)
+        report = ReconcileReport(dry_run=options.dry_run, batch_id=batch_id, skipped=skipped)
         for unreadable in source.unreadable:
             report.unreadable.append(str(unreadable.path))
             report.problems[str(unreadable.path)] = [str(i) for i in unreadable.issues]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -170,9 +170,14 @@ async def import_metrics(
     ] = "upload.yml",
     source: Annotated[str, Query(pattern=r"^(web_upload|yaml_import)$")] = WEB_UPLOAD,
     idempotency_key: IdempotencyKey = None,
+    format: Annotated[Literal["yaml", "dbt"], Query(description="yaml or dbt")] = "yaml",
+    strict: Annotated[bool, Query(description="Refuse if anything cannot be imported")] = False,
 ) -> dict[str, Any]:
     """Reconcile with an uploaded YAML file (body: YAML) or folder (body: a zip of
     `<category>/<name>.yml`); writer `web_upload` (`yaml_import` for the CLI's file imports).
+    With `format=dbt`, the body is a dbt project (a zip, or one YAML file or manifest) whose
+    metrics are imported as writer `dbt_import`, labelled with the project's name; the report
+    lists under `skipped` every metric that could not be expressed, and why.
     Answers with the reconcile report."""
     data = await request.body()
     zipped = request.headers.get("content-type", "").startswith("application/zip")
@@ -183,6 +188,8 @@ async def import_metrics(
         prune=prune,
         dry_run=dry_run,
         idempotency_key=idempotency_key,
+        format=format,
+        strict=strict,
     )
     pool: RegistryPool = request.app.state.registries
 

@@ -37,6 +37,17 @@ class Write:
     expected_version: int | None = None
 
 
+@dataclass(frozen=True)
+class Source:
+    """What an import reads: the registry's YAML, or a dbt project; strict or not."""
+
+    format: str = "yaml"
+    strict: bool = False
+
+
+YAML = Source()
+
+
 class Backend(Protocol):
     """Every command's one call, embedded or over HTTP; each returns the registry's answer."""
 
@@ -58,7 +69,13 @@ class Backend(Protocol):
         times: tuple[datetime | None, datetime | None],
     ) -> Json: ...
     def import_path(
-        self, path: Path, dry_run: bool, prune: bool, source_ref: str | None, progress: Progress
+        self,
+        path: Path,
+        dry_run: bool,
+        prune: bool,
+        source_ref: str | None,
+        progress: Progress,
+        source: Source = YAML,
     ) -> Json: ...
     def export(
         self,

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.backend import Json, Progress, Target, Write
+from cli.backend import YAML, Json, Progress, Source, Target, Write
 from registry import answers, open_registry
 from registry.session import Registry
 
@@ -83,12 +83,23 @@ class LocalBackend:
         return answers.metric_diff(self.existing, metric_id, *versions, *times)
 
     def import_path(
-        self, path: Path, dry_run: bool, prune: bool, source_ref: str | None, progress: Progress
+        self,
+        path: Path,
+        dry_run: bool,
+        prune: bool,
+        source_ref: str | None,
+        progress: Progress,
+        source: Source = YAML,
     ) -> Json:
         from registry.imports import ImportOptions
 
         options = ImportOptions(
-            actor=self.target.actor, label=source_ref, prune=prune, dry_run=dry_run
+            actor=self.target.actor,
+            label=source_ref,
+            prune=prune,
+            dry_run=dry_run,
+            format=source.format,
+            strict=source.strict,
         )
         return answers.import_metrics(self.registry, path, options, progress)
 

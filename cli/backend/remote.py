@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from cli.backend import Json, Progress, Target, Write
+from cli.backend import YAML, Json, Progress, Source, Target, Write
 from registry.errors import RegistryError
 
 
@@ -154,19 +154,34 @@ class RemoteBackend:
         return self._json("GET", _metric(metric_id, "diff"), params=params)
 
     def import_path(
-        self, path: Path, dry_run: bool, prune: bool, source_ref: str | None, progress: Progress
+        self,
+        path: Path,
+        dry_run: bool,
+        prune: bool,
+        source_ref: str | None,
+        progress: Progress,
+        source: Source = YAML,
     ) -> Json:
         """Over HTTP the server does the work in one request: there is no progress to show."""
-        params = _params(dry_run=dry_run, prune=prune, source="yaml_import", source_ref=source_ref)
+        params = _params(
+            dry_run=dry_run,
+            prune=prune,
+            source="yaml_import",
+            source_ref=source_ref,
+            format=source.format,
+            strict=source.strict,
+        )
         if path.is_file():
             params.update(category=path.parent.name, filename=path.name)
             body, kind = path.read_bytes(), "application/yaml"
         else:
             from registry.yaml_io import metric_files
 
+            every_file = sorted(f for f in path.rglob("*") if f.is_file())
+            files = every_file if source.format == "dbt" else metric_files(path)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for file in metric_files(path):
+                for file in files:
                     archive.write(file, file.relative_to(path).as_posix())
             body, kind = buffer.getvalue(), "application/zip"
         return self._json(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -287,3 +288,27 @@ def test_tokens_routes(api: Api) -> None:
         api.call("POST", "/api/admin/tokens", json={"name": "x", "role": "boss"}).status_code == 422
     )
     assert api.call("DELETE", "/api/admin/tokens/nobody").status_code == 404
+
+
+def test_import_of_a_zipped_dbt_project(api: Api) -> None:
+    project = Path(__file__).resolve().parents[1] / "registry" / "dbt_project"
+    files = {
+        p.relative_to(project).as_posix(): p.read_text() for p in project.rglob("*") if p.is_file()
+    }
+    response = api.call(
+        "POST",
+        "/api/admin/metrics/import",
+        params={"format": "dbt"},
+        content=_zip(files),
+        headers={"Content-Type": "application/zip"},
+    )
+    report = response.json()
+    assert response.status_code == 200 and len(report["added"]) == 7
+    assert sorted(report["skipped"]) == [
+        "cumulative_revenue",
+        "german_revenue",
+        "median_order",
+        "visit_to_buy",
+    ]
+    revenue = api.get("/api/metrics/sales/revenue").json()
+    assert (revenue["source"], revenue["source_ref"]) == ("dbt_import", "shop")

@@ -415,3 +415,15 @@ def test_run_prints_the_rows_of_the_canonical_sql(da: Run) -> None:
     assert as_json["sql"].startswith("SELECT billing_date AS month") and as_json["version"] == 1
     missing = da("metrics", "run", "revenue/mrr", "--variant", "by_moon")
     assert missing.exit_code == 1 and "its variants: by_plan" in missing.stderr
+
+
+def test_import_of_a_dbt_project(da: Run) -> None:
+    project = Path(__file__).resolve().parents[1] / "registry" / "dbt_project"
+    shown = da("metrics", "import", str(project), "--format", "dbt")
+    assert shown.exit_code == 0, shown.stderr
+    assert "added     sales/revenue" in shown.stdout
+    assert "not imported cumulative_revenue: cumulative metrics cannot be expressed" in shown.stdout
+    strict = da("metrics", "import", str(project), "--format", "dbt", "--strict")
+    assert strict.exit_code == 1 and "strict import refused" in strict.stderr
+    bad = da("metrics", "import", str(project), "--format", "xml")
+    assert bad.exit_code == 2 and "is not yaml or dbt" in bad.stderr
