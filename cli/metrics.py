@@ -345,6 +345,12 @@ def export(
         str | None,
         typer.Option("--metric", help="Print one metric's YAML instead (ID or ID@VERSION)."),
     ] = None,
+    format_: Annotated[
+        str,
+        typer.Option(
+            "--format", help="yaml (one file a metric) or dbt (a dbt Semantic Layer project)."
+        ),
+    ] = "yaml",
     as_json: Json = False,
 ) -> None:
     """Export metrics as <dir>/<category>/<name>.yml (now, or as of a time or position)."""
@@ -360,9 +366,12 @@ def export(
         metric = backend(ctx).metric(metric_id, int(number) if at_sign else None)
         emit(metric_yaml(metric).rstrip())
         return
+    if format_ not in ("yaml", "dbt"):
+        raise typer.BadParameter(f"{format_!r} is not yaml or dbt", param_hint="--format")
     with progress_bar(f"exporting to {directory}") as advance:
-        files = backend(ctx).export(directory, as_of, at, overwrite, advance)
-    emit_json(files) if as_json else emit(f"exported {len(files)} metrics to {directory}")
+        files = backend(ctx).export(directory, as_of, at, overwrite, advance, format_)
+    what = "files of a dbt project" if format_ == "dbt" else "metrics"
+    emit_json(files) if as_json else emit(f"exported {len(files)} {what} to {directory}")
 
 
 @app.command("validate")

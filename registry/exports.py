@@ -91,3 +91,22 @@ def install_export(files: dict[str, bytes], directory: Path, overwrite: bool = F
     for target, entry in targets:
         write_atomically(target, entry["data"].decode("utf-8"))
     return [t for t, _ in targets]
+
+
+def install_files(files: dict[str, str], directory: Path, overwrite: bool = False) -> list[Path]:
+    """Write files (relative path -> text) below a folder, each atomically; refuses a
+    non-empty folder unless `overwrite`, and any path that would leave the folder."""
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise RefusedError(
+            f"export refused: {directory} is not empty (export to an empty folder, or overwrite)"
+        )
+    root = directory.resolve()
+    targets = []
+    for name, text in sorted(files.items()):
+        target = (root / name).resolve()
+        if not target.is_relative_to(root) or ".." in Path(name).parts:
+            raise RefusedError(f"export refused: {name} would leave {directory}")
+        targets.append((target, text))
+    for target, text in targets:
+        write_atomically(target, text)
+    return [t for t, _ in targets]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
@@ -208,10 +208,13 @@ def export(
     __: HeavyRead,
     as_of: AsOf = None,
     at_position: AtPosition = None,
+    format: Annotated[Literal["yaml", "dbt"], Query(description="yaml or dbt")] = "yaml",
 ) -> Response:
-    """The registry (now, or as of a time or position) as `<category>/<name>.yml` files, zipped."""
+    """The registry (now, or as of a time or position) as `<category>/<name>.yml` files,
+    zipped; with `format=dbt`, as a dbt project's Semantic Layer YAML (the registry's own
+    fields kept under each metric's `config.meta.registry`)."""
     return Response(
-        answers.export_zip(reg, as_of, at_position),
+        answers.export_zip(reg, as_of, at_position, format),
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="metrics.zip"'},
     )

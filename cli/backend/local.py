@@ -110,8 +110,11 @@ class LocalBackend:
         at: int | None,
         overwrite: bool,
         progress: Progress,
+        format: str = "yaml",
     ) -> Json:
-        return answers.export_folder(self.existing, directory, as_of, at, overwrite, progress)
+        return answers.export_folder(
+            self.existing, directory, as_of, at, overwrite, progress, format
+        )
 
     def validation(self, metric_id: str | None, database: Path | None) -> Json:
         db = database or self.target.settings.validation_db

@@ -44,6 +44,7 @@ from registry.answers.metrics import (
 from registry.answers.runs import (
     MAX_RUN_LIMIT,
     RUN_LIMIT,
+    dbt_files,
     export_folder,
     export_zip,
     run_metric,
@@ -59,6 +60,7 @@ __all__ = [
     "column_history",
     "column_list",
     "create_metric",
+    "dbt_files",
     "delete_column",
     "delete_metric",
     "describe_table",

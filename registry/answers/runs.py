@@ -19,12 +19,38 @@ if TYPE_CHECKING:  # commands load pydantic: writes import them when called
 
 
 def export_zip(
-    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+    reg: Registry,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    format: str = "yaml",
 ) -> bytes:
-    """The registry (now, or as of a time or position) as a zip of `<category>/<name>.yml`."""
+    """The registry (now, or as of a time or position) as a zip of `<category>/<name>.yml`,
+    or (format `dbt`) of a dbt project's Semantic Layer YAML."""
     from registry.exports import export_zip as build
 
+    if format == "dbt":
+        return _zip(dbt_files(reg, as_of, at_position))
     return build(reg, as_of, at_position)
+
+
+def dbt_files(
+    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+) -> dict[str, str]:
+    """The registry (now, or as of a time or position) as dbt Semantic Layer YAML files."""
+    from registry.dbt import export_project
+
+    return export_project(queries.list_metrics(reg, as_of=as_of, at_position=at_position))
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in sorted(files.items()):
+            archive.writestr(name, text)
+    return buffer.getvalue()
 
 
 def export_folder(
@@ -34,9 +60,15 @@ def export_folder(
     at_position: int | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    format: str = "yaml",
 ) -> list[str]:
-    """Write `<dir>/<category>/<name>.yml` for every metric; the files written."""
-    from registry.exports import export_yaml
+    """Write `<dir>/<category>/<name>.yml` for every metric (or, format `dbt`, a dbt
+    project's Semantic Layer YAML); the files written."""
+    from registry.exports import export_yaml, install_files
+
+    if format == "dbt":
+        files = dbt_files(reg, as_of, at_position)
+        return [str(f) for f in install_files(files, directory, overwrite)]
 
     return [str(f) for f in export_yaml(reg, directory, as_of, at_position, overwrite, progress)]
 

@@ -214,3 +214,18 @@ def test_run_answers_the_rows_and_refuses_sql_that_writes(loaded: Api) -> None:
     )
     refused = loaded.get("/api/metrics/ops/evil/run")
     assert refused.status_code == 422 and "only one SELECT" in refused.json()["detail"]
+
+
+def test_export_as_a_dbt_project(loaded: Api) -> None:
+    import io
+    import zipfile
+
+    import yaml
+
+    response = loaded.get("/api/export", params={"format": "dbt"})
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert response.status_code == 200 and "models/subscriptions.yml" in archive.namelist()
+    document = yaml.safe_load(archive.read("models/subscriptions.yml"))
+    mrr = next(m for m in document["metrics"] if m["name"] == "mrr")
+    assert mrr["type_params"] == {"measure": "mrr_measure"}
+    assert mrr["config"]["meta"]["registry"]["sql_variants"].keys() == {"by_plan"}

@@ -427,3 +427,12 @@ def test_import_of_a_dbt_project(da: Run) -> None:
     assert strict.exit_code == 1 and "strict import refused" in strict.stderr
     bad = da("metrics", "import", str(project), "--format", "xml")
     assert bad.exit_code == 2 and "is not yaml or dbt" in bad.stderr
+
+
+def test_export_as_dbt_and_import_it_back_unchanged(da: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "dbt"
+    exported = da("metrics", "export", "--format", "dbt", "--dir", str(folder))
+    assert exported.exit_code == 0 and "files of a dbt project" in exported.stdout
+    assert (folder / "models" / "subscriptions.yml").is_file()
+    again = json.loads(da("metrics", "import", str(folder), "--format", "dbt", "--json").stdout)
+    assert len(again["unchanged"]) == 11 and again["written"] == [] and again["skipped"] == {}
