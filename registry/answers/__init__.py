@@ -1,7 +1,7 @@
 """The answers every door shows: one function per question a user asks.
 
-API routes, the embedded CLI (and through the API the remote CLI), the web pages and the MCP
-server call these and only shape the result (status and headers, text or JSON, HTML). Each
+API routes, the embedded CLI (and through the API the remote CLI) and the MCP server call
+these and only shape the result (status and headers, text or JSON). Each
 returns plain JSON-ready data: times as UTC ISO text ending in `Z`, lists as lists. A write
 answers from what it wrote, in its own transaction, and never reads back after the commit.
 """

@@ -37,7 +37,7 @@ def dbt_files(
     reg: Registry, as_of: datetime | None = None, at_position: int | None = None
 ) -> dict[str, str]:
     """The registry (now, or as of a time or position) as dbt Semantic Layer YAML files."""
-    from registry.dbt import export_project
+    from registry.dbt_export import export_project
 
     return export_project(queries.list_metrics(reg, as_of=as_of, at_position=at_position))
 

@@ -264,7 +264,7 @@ def test_new_parsing_rules_never_reuse_parses_made_under_the_old_ones(
     repo.import_from_yaml(source)
     assert first > 0 and len(parsed) == first  # the same rules: served from the cache
 
-    # Another registry/models.py or yaml_io.py (a stricter validator, say) means other rules.
+    # Another models.py, yaml_io.py or yaml_load.py (a stricter validator, say): other rules.
     monkeypatch.setattr(parse_cache, "_rules_digest", lambda: "the rules of a newer release")
     repo.import_from_yaml(source)
     assert len(parsed) == 2 * first
@@ -282,7 +282,7 @@ def test_new_parsing_rules_never_reuse_parses_made_under_the_old_ones(
     ],
 )
 def test_the_fast_yaml_loader_reads_what_safe_load_reads(text: str) -> None:
-    from registry.yaml_io import load_yaml
+    from registry.yaml_load import load_yaml
 
     assert load_yaml(text) == yaml.safe_load(text)
 
