@@ -75,9 +75,14 @@ def metric_search(reg: Registry, text: str, limit: int = 20) -> dict[str, Any]:
     version, its score and the words that matched where (`registry.search`)."""
     from registry.search import rank
 
-    with reg.store.snapshot():
-        rows, versions = queries.list_metrics(reg), queries.metric_versions(reg)
-    hits = rank(rows, text, limit)
+    def read() -> tuple[list[dict[str, Any]], dict[str, int]]:
+        with reg.store.snapshot():
+            return queries.list_metrics(reg), queries.metric_versions(reg)
+
+    # A server keeps the whole registry between commits (its read cache empties on each):
+    # every question is ranked against it without reading the database again.
+    rows, versions = read() if reg.cache is None else reg.cache.get(("search",), read)
+    hits = rank(rows, text, limit)  # reads the rows, never changes them
     metrics = [
         {
             **hit.metric,

@@ -229,3 +229,21 @@ def test_export_as_a_dbt_project(loaded: Api) -> None:
     mrr = next(m for m in document["metrics"] if m["name"] == "mrr")
     assert mrr["type_params"] == {"measure": "mrr_measure"}
     assert mrr["config"]["meta"]["registry"]["sql_variants"].keys() == {"by_plan"}
+
+
+def test_search_sees_each_write_at_once(loaded: Api) -> None:
+    def found() -> list[str]:
+        answer = loaded.get("/api/metrics/search", params={"q": "promoter score"}).json()
+        return [m["id"] for m in answer["metrics"]]
+
+    assert found() == []
+    body = {
+        "name": "nps",
+        "category": "ops",
+        "display_name": "Net Promoter Score",
+        "sql": "SELECT 1",
+    }
+    loaded.call("POST", "/api/admin/metrics", json=body)
+    assert found() == ["ops/nps"]
+    loaded.call("DELETE", "/api/admin/metrics/ops/nps")
+    assert found() == []
