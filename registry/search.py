@@ -102,38 +102,65 @@ def _fields(metric: dict[str, Any]) -> dict[str, set[str]]:
     return found
 
 
-def rank(metrics: list[dict[str, Any]], query: str, limit: int = 20) -> list[Hit]:
-    """The metrics that match a query, best first (at most `limit`)."""
+@dataclass(frozen=True)
+class Index:
+    """The words of many metrics, built once: which metric holds which word in which field."""
+
+    metrics: list[dict[str, Any]]
+    postings: dict[str, list[tuple[int, str]]]  # word -> (metric, field) that hold it
+    names: list[set[str]]  # the words of each metric's name
+
+    @classmethod
+    def of(cls, metrics: list[dict[str, Any]]) -> Index:
+        postings: dict[str, list[tuple[int, str]]] = {}
+        names = []
+        for i, metric in enumerate(metrics):
+            fields = _fields(metric)
+            names.append(fields["name"])
+            for field_name, field_words in fields.items():
+                for word in field_words:
+                    postings.setdefault(word, []).append((i, field_name))
+        return cls(metrics, postings, names)
+
+    def spread(self, word: str) -> int:
+        """How many metrics hold a word."""
+        return len({i for i, _ in self.postings.get(word, ())})
+
+
+def rank(metrics: list[dict[str, Any]] | Index, query: str, limit: int = 20) -> list[Hit]:
+    """The metrics that match a query, best first (at most `limit`). Pass an `Index` to rank
+    many questions against the same metrics without cutting them into words each time."""
+    index = metrics if isinstance(metrics, Index) else Index.of(metrics)
     wanted = [w for w in dict.fromkeys(words(query)) if w not in STOP_WORDS] or words(query)
     if not wanted:
         return []
-    indexed = [(m, _fields(m)) for m in metrics]
-    vocabulary = [set().union(*f.values()) for _, f in indexed]
-    rarity = {
-        w: math.log(1 + len(metrics) / (1 + sum(1 for v in vocabulary if w in v))) for w in wanted
-    }
-    hits = []
-    for metric, fields in indexed:
-        hit = Hit(metric, 0.0)
-        found = 0
-        for query_word in wanted:
-            scores = []
-            for name, field_words in fields.items():
-                quality = max((_match(query_word, w) for w in field_words), default=0.0)
-                if quality:
-                    hit.matched.setdefault(query_word, []).append(name)
-                    scores.append(quality * FIELD_WEIGHTS[name])
-            if scores:
-                best = max(scores)
-                weight = best + _ECHO * (sum(scores) - best)
-                hit.score += weight * (0.5 + rarity[query_word])
-                found += 1
-        if hit.score and fields["name"] and fields["name"] <= set(wanted):
+    total = len(index.metrics)
+    hits: dict[int, Hit] = {}
+    found: dict[int, int] = {}
+    for query_word in wanted:
+        rarity = math.log(1 + total / (1 + index.spread(query_word)))
+        qualities: dict[int, dict[str, float]] = {}
+        for word, postings in index.postings.items():
+            quality = _match(query_word, word)
+            if quality:
+                for i, field_name in postings:
+                    held = qualities.setdefault(i, {})
+                    held[field_name] = max(held.get(field_name, 0.0), quality)
+        for i, held in qualities.items():
+            hit = hits.setdefault(i, Hit(index.metrics[i], 0.0))
+            ordered = [f for f in FIELD_WEIGHTS if f in held]
+            hit.matched[query_word] = ordered
+            scores = [held[f] * FIELD_WEIGHTS[f] for f in ordered]
+            best = max(scores)
+            hit.score += (best + _ECHO * (sum(scores) - best)) * (0.5 + rarity)
+            found[i] = found.get(i, 0) + 1
+    ranked = []
+    for i, hit in hits.items():
+        if index.names[i] and index.names[i] <= set(wanted):
             hit.score += _NAMED  # the question names the metric itself ("what is our MRR")
-        if hit.score:
-            hit.score *= (found / len(wanted)) ** 2  # most of the question, not one word of it
-            hits.append(hit)
-    hits.sort(key=lambda h: (-h.score, h.metric["id"]))
-    if hits:  # a word every description shares ("month") is not a reason to list a metric
-        hits = [h for h in hits if h.score >= _RELEVANT * hits[0].score]
-    return hits[:limit]
+        hit.score *= (found[i] / len(wanted)) ** 2  # most of the question, not one word of it
+        ranked.append(hit)
+    ranked.sort(key=lambda h: (-h.score, h.metric["id"]))
+    if ranked:  # a word every description shares ("month") is not a reason to list a metric
+        ranked = [h for h in ranked if h.score >= _RELEVANT * ranked[0].score]
+    return ranked[:limit]

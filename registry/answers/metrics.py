@@ -73,16 +73,16 @@ def metric_list(
 def metric_search(reg: Registry, text: str, limit: int = 20) -> dict[str, Any]:
     """The metrics a plain-words question most likely means, best first, each with its
     version, its score and the words that matched where (`registry.search`)."""
-    from registry.search import rank
+    from registry.search import Index, rank
 
-    def read() -> tuple[list[dict[str, Any]], dict[str, int]]:
+    def read() -> tuple[Index, dict[str, int]]:
         with reg.store.snapshot():
-            return queries.list_metrics(reg), queries.metric_versions(reg)
+            return Index.of(queries.list_metrics(reg)), queries.metric_versions(reg)
 
-    # A server keeps the whole registry between commits (its read cache empties on each):
-    # every question is ranked against it without reading the database again.
-    rows, versions = read() if reg.cache is None else reg.cache.get(("search",), read)
-    hits = rank(rows, text, limit)  # reads the rows, never changes them
+    # A server keeps the index of the whole registry between commits (its read cache empties
+    # on each): every question is ranked against it without reading the database again.
+    index, versions = read() if reg.cache is None else reg.cache.get(("search",), read)
+    hits = rank(index, text, limit)  # reads the rows, never changes them
     metrics = [
         {
             **hit.metric,
