@@ -10,11 +10,18 @@ from fastapi import Body, Depends, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from api.schemas import MAX_POSITION, ErrorOut
 from registry import Registry, Settings
-from registry.errors import InvalidDefinitionError, Issue, StorageError, UnavailableError
+from registry.errors import (
+    InvalidDefinitionError,
+    Issue,
+    RegistryError,
+    StorageError,
+    UnavailableError,
+)
 from registry.models import NAME_PATTERN, TABLE_ID_PATTERN
 from registry.session import RegistryPool
 from registry.times import parse_time
@@ -48,6 +55,8 @@ async def get_registry(request: Request) -> AsyncIterator[Registry]:
             # it again now, so that the next request works once the cause is gone.
             await run_in_threadpool(pool.recover)
             raise
+        except (RegistryError, HTTPException, RequestValidationError):
+            raise  # an answer about the request, not a sign of a failing database
         except Exception as exc:
             if await run_in_threadpool(pool.healthy):
                 raise  # a bug, not the database: it keeps its 500 and its traceback
