@@ -60,37 +60,37 @@ def export_zip(
     reg: Registry, as_of: datetime | None = None, at_position: int | None = None
 ) -> bytes:
     """The registry (now, or as of a time or position) as a zip of `<category>/<name>.yml`."""
-    buffer = io.BytesIO()
     rows = list_metrics(reg, as_of=as_of, at_position=at_position)
     root = Path("/export")  # names are checked as paths below a folder, as export_yaml does
     try:
         targets = list(export_paths(root, (definition_of(r) for r in rows)))
     except ValueError as exc:
         raise RefusedError(f"export refused: {exc}") from exc
+    return zip_files({t.relative_to(root).as_posix(): dump_metric(d) for t, d in targets})
+
+
+def zip_files(files: dict[str, str]) -> bytes:
+    """Files (relative path -> text) as the bytes of a zip archive."""
+    buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for target, definition in targets:
-            archive.writestr(target.relative_to(root).as_posix(), dump_metric(definition))
+        for name, text in sorted(files.items()):
+            archive.writestr(name, text)
     return buffer.getvalue()
 
 
 def install_export(files: dict[str, bytes], directory: Path, overwrite: bool = False) -> list[Path]:
     """Write the files of an export archive (`<category>/<name>.yml` -> bytes) into a folder,
     with the same refusals and path checks as `export_yaml`."""
-    if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise RefusedError(
-            f"export refused: {directory} is not empty (export to an empty folder, or overwrite)"
-        )
     entries = []
-    for member, data in files.items():
+    for member in files:
         category, _, file_name = member.partition("/")
-        entries.append({"category": category, "name": file_name.removesuffix(".yml"), "data": data})
+        entries.append({"category": category, "name": file_name.removesuffix(".yml")})
     try:
-        targets = list(export_paths(directory, entries))
+        list(export_paths(directory, entries))
     except ValueError as exc:
         raise RefusedError(f"export refused: {exc}. Nothing was written.") from exc
-    for target, entry in targets:
-        write_atomically(target, entry["data"].decode("utf-8"))
-    return [t for t, _ in targets]
+    texts = {name: data.decode("utf-8") for name, data in files.items()}
+    return install_files(texts, directory, overwrite)
 
 
 def install_files(files: dict[str, str], directory: Path, overwrite: bool = False) -> list[Path]:

@@ -27,9 +27,10 @@ def export_zip(
     """The registry (now, or as of a time or position) as a zip of `<category>/<name>.yml`,
     or (format `dbt`) of a dbt project's Semantic Layer YAML."""
     from registry.exports import export_zip as build
+    from registry.exports import zip_files
 
     if format == "dbt":
-        return _zip(dbt_files(reg, as_of, at_position))
+        return zip_files(dbt_files(reg, as_of, at_position))
     return build(reg, as_of, at_position)
 
 
@@ -40,17 +41,6 @@ def dbt_files(
     from registry.dbt_export import export_project
 
     return export_project(queries.list_metrics(reg, as_of=as_of, at_position=at_position))
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    import io
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in sorted(files.items()):
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 def export_folder(
