@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,26 +23,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from registry import answers, load_settings, open_registry
-from tests.served import DA, free_port, make_token
+from tests.served import make_token, start
 
 
 def one_round(clients: int, seconds: float) -> tuple[int, int, bool, bool]:
     data = Path(tempfile.mkdtemp(prefix="bench-crash-"))
     token = make_token(data, "crash")
-    port = free_port()
-    server = subprocess.Popen(
-        [DA, "--data-dir", str(data), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start(data)
     headers = {"Authorization": f"Bearer {token}"}
-    while True:
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
     for n in ["shared", *(f"own_{i}" for i in range(clients))]:
         body = {"name": n, "category": "crash", "sql": "SELECT 1"}
         httpx.post(f"{url}/api/admin/metrics", json=body, headers=headers).raise_for_status()

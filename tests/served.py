@@ -33,9 +33,8 @@ def make_token(data: Path, name: str, role: str = "admin") -> str:
     return made.stdout.strip()
 
 
-@contextmanager
-def served(data: Path) -> Iterator[str]:
-    """Run `da serve` on a data folder until the block ends (SIGINT); yields its URL."""
+def start(data: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start `da serve` on a data folder and wait until it answers; the process and its URL."""
     port = free_port()
     server = subprocess.Popen(
         [DA, "--data-dir", str(data), "serve", "--port", str(port)],
@@ -44,18 +43,24 @@ def served(data: Path) -> Iterator[str]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError(f"da serve did not start: {server.communicate()[1]}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def served(data: Path) -> Iterator[str]:
+    """Run `da serve` on a data folder until the block ends (SIGINT); yields its URL."""
+    server, url = start(data)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise AssertionError(f"da serve did not start: {server.communicate()[1]}")
-            time.sleep(0.1)
         yield url
     finally:
         if server.poll() is None:

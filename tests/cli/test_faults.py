@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import duckdb
-import httpx
 
 from registry import load_settings
 from tests.cli.conftest import Run
-from tests.served import DA, free_port, make_token
+from tests.served import start
 
 
 def edit_projection(data: Path) -> None:
@@ -38,23 +35,9 @@ def test_verify_catches_an_edited_projection(da: Run, data: Path) -> None:
 
 
 def test_sigterm_removes_the_discovery_file(data: Path) -> None:
-    token = make_token(data, "ops")
-    port = free_port()
-    server = subprocess.Popen(
-        [DA, "--data-dir", str(data), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, _ = start(data)
     discovery = data / "state" / "server.json"
     try:
-        for _ in range(600):
-            try:
-                headers = {"Authorization": f"Bearer {token}"}
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", headers=headers).is_success:
-                    break
-            except httpx.TransportError:
-                assert server.poll() is None, "da serve stopped"
-                time.sleep(0.1)
         assert discovery.exists()
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
