@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from events import utc_now
 from registry import queries
 from registry.answers.shape import json_object, jsonable, utc_text
 from registry.session import Registry
-
-if TYPE_CHECKING:  # commands load pydantic: writes import them when called
-    pass
-
 
 # -- audit --------------------------------------------------------------------------------------
 

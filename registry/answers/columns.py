@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from projections import column_stream_id
 from registry import queries
+from registry.answers.metrics import metrics_reading, written
 from registry.answers.shape import json_object, jsonable
 from registry.errors import NotFoundError
 from registry.session import Registry
@@ -14,8 +15,6 @@ from registry.subjects import COLUMN
 
 if TYPE_CHECKING:  # commands load pydantic: writes import them when called
     from registry.commands import WriteContext
-
-from registry.answers.metrics import metrics_reading, written
 
 # -- columns ------------------------------------------------------------------------------------
 
