@@ -108,12 +108,17 @@ def _query_names(root: Dependant) -> set[str]:
     return names
 
 
-def _role(allowed: frozenset[str], what: str):  # type: ignore[no-untyped-def]  # a dependency factory
-    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        if principal.role not in allowed:
-            raise HTTPException(status_code=403, detail=f"role {principal.role!r} may not {what}")
-        return principal
+def role_check(allowed: frozenset[str], what: str, who: Any = get_principal):  # type: ignore[no-untyped-def]  # a dependency factory
+    """A dependency giving `who`'s answer (the caller: anything with a `role`), or 403 when
+    that role is not allowed to do `what`. The API and the console check roles with it."""
 
+    async def check(caller: Any) -> Any:
+        if caller.role not in allowed:
+            raise HTTPException(status_code=403, detail=f"role {caller.role!r} may not {what}")
+        return caller
+
+    # Set as objects: this module's annotations are postponed, and `who` lives in this closure.
+    check.__annotations__ = {"caller": Annotated[Any, Depends(who)], "return": Any}
     return check
 
 
@@ -128,9 +133,9 @@ async def heavy_read_slot(request: Request) -> AsyncIterator[None]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HeavyRead = Annotated[None, Depends(heavy_read_slot)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
-Reader = Annotated[Principal, Depends(_role(READERS, "read"))]
-Auditor = Annotated[Principal, Depends(_role(AUDITORS, "read the audit log"))]
-Admin = Annotated[Principal, Depends(_role(ADMINS, "write"))]
+Reader = Annotated[Principal, Depends(role_check(READERS, "read"))]
+Auditor = Annotated[Principal, Depends(role_check(AUDITORS, "read the audit log"))]
+Admin = Annotated[Principal, Depends(role_check(ADMINS, "write"))]
 
 
 # -- parameters and error declarations shared by the routers (routers never import each other)
@@ -267,9 +272,17 @@ def event_filters(
     stream: Annotated[str | None, Query(max_length=600, description="A metric id.")] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     type: Annotated[str | None, Query(max_length=100, description="e.g. MetricRolledBack")] = None,
+    batch: Annotated[str | None, Query(max_length=100, description="An import's batch id.")] = None,
 ) -> dict[str, Any]:
     """The filters of the event log's pages, as the registry names them."""
-    return {"stream_id": stream, "actor": actor, "event_type": type, "since": since, "until": until}
+    return {
+        "stream_id": stream,
+        "actor": actor,
+        "event_type": type,
+        "batch_id": batch,
+        "since": since,
+        "until": until,
+    }
 
 
 EventFilters = Annotated[dict[str, Any], Depends(event_filters)]

@@ -33,6 +33,7 @@ def log(
     type_: Annotated[
         str | None, typer.Option("--type", help="Only this event type, e.g. MetricRolledBack.")
     ] = None,
+    batch: Annotated[str | None, typer.Option(help="Only this import batch's events.")] = None,
     before: Annotated[
         int | None, typer.Option(min=1, help="Only events before this log position (page back).")
     ] = None,
@@ -47,6 +48,7 @@ def log(
         "actor": actor,
         "stream_id": metric,
         "event_type": type_,
+        "batch_id": batch,
     }
     page = backend_for(ctx.obj).recent_events(before, None if all_ else limit, filters)
     if as_json:

@@ -26,6 +26,14 @@ _SUMMARIES_SQL = (
     + " FROM event_log"
     + _STREAM_FILTER
 )
+# The last event of each named stream up to a position (summaries with no payload keys).
+_LAST_EVENTS_SQL = (
+    "SELECT "  # noqa: S608 - fixed column names
+    + ", ".join("[]::VARCHAR[]" if c == "payload" else c for c in SUMMARY_COLUMNS)
+    + " FROM event_log WHERE position IN (SELECT max(position) FROM event_log"
+    " WHERE stream_type = ? AND stream_id IN (SELECT unnest(?::VARCHAR[])) AND position <= ?"
+    " GROUP BY stream_id)"
+)
 _PAYLOAD_SQL = "SELECT payload FROM event_log WHERE position = ?"
 
 
@@ -65,6 +73,19 @@ class LogReader:
         ).fetchall()
         return {str(s): int(v) for s, v in rows}
 
+    def last_events(
+        self, stream_type: str, stream_ids: Sequence[str], position: int | None = None
+    ) -> dict[str, EventSummary]:
+        """The last event (as of a log position; default: now) of each of some streams,
+        without payload or hashes: who changed each last, when, and how."""
+        if not stream_ids:
+            return {}
+        rows = self.conn.execute(
+            _LAST_EVENTS_SQL,
+            [stream_type, list(stream_ids), position if position is not None else 2**62],
+        ).fetchall()
+        return {str(r[2]): self._to_summary(r, ()) for r in rows}
+
     def read_stream(
         self, stream_type: str, stream_id: str, up_to_version: int | None = None
     ) -> list[RecordedEvent]:
@@ -103,6 +124,7 @@ class LogReader:
         stream_id: str | None = None,
         actor: str | None = None,
         event_type: str | None = None,
+        batch_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         newest_first: bool = False,
@@ -117,6 +139,7 @@ class LogReader:
             ("stream_id = ?", stream_id),
             ("actor = ?", actor),
             ("event_type = ?", event_type),
+            ("batch_id = ?", batch_id),
             ("recorded_at >= ?", since),
             ("recorded_at <= ?", until),
         )

@@ -148,6 +148,7 @@ class EventStore(LogReader):
         self._on_commit = on_commit  # told after each committed transaction (caches listen)
         self._head = shared_head or SharedHead()
         self._tx: _Transaction | None = None
+        self._reading = False  # inside a snapshot
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -183,14 +184,17 @@ class EventStore(LogReader):
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Run reads in one consistent snapshot (a read-only transaction); joins an open one."""
-        if self._tx is not None:
+        """Run reads in one consistent snapshot (a read-only transaction); joins an open one
+        (a write's transaction, or an enclosing snapshot)."""
+        if self._tx is not None or self._reading:
             yield
             return
         self.conn.begin()
+        self._reading = True
         try:
             yield
         finally:
+            self._reading = False
             self._rollback()  # nothing was written: there is nothing to commit
 
     def alive(self) -> bool:

@@ -70,6 +70,8 @@ class WriteContext:
     source_ref: str | None = None
     expected_version: int | None = None
     idempotency_key: str | None = None
+    # The door asks for a reason (the console's rollback and restore): refused without one.
+    reason_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,8 @@ def execute(
     reg: Registry, subject: Subject, stream_id: str, planner: Planner, ctx: WriteContext
 ) -> WriteResult:
     """Read the stream, plan, append and project in one transaction; retry on a race."""
+    if ctx.reason_required and not (ctx.reason or "").strip():
+        raise InvalidDefinitionError([Issue("reason", "is required: say why")])
 
     def work() -> WriteResult:
         if ctx.idempotency_key is not None:

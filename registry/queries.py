@@ -12,6 +12,7 @@ from events import Anchor, verify_chain
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.session import Registry
+from registry.sql_diff import side_by_side
 from registry.subjects import COLUMN, METRIC, Subject
 
 _METRICS_SQL = METRIC_TABLE.select_sql
@@ -76,6 +77,30 @@ def list_metrics(
         and (after is None or (r["category"], r["name"]) > tuple(_after(after)[1:]))
     ]
     return rows if limit is None else rows[:limit]
+
+
+def categories(reg: Registry) -> list[str]:
+    """The categories of the live metrics, in order."""
+    rows = reg.conn.execute("SELECT DISTINCT category FROM metric_definitions ORDER BY 1")
+    return [str(r[0]) for r in rows.fetchall()]
+
+
+def last_changes(
+    reg: Registry, subject: Subject, stream_ids: list[str], position: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """Who changed each stream last (as of a position), when, and how: `{id: {version,
+    event_type, actor, recorded_at, reason}}`."""
+    found = reg.store.last_events(subject.kind.stream_type, stream_ids, position)
+    return {
+        sid: {
+            "version": e.version,
+            "event_type": e.event_type,
+            "actor": e.actor,
+            "recorded_at": e.recorded_at,
+            "reason": e.reason,
+        }
+        for sid, e in found.items()
+    }
 
 
 def resolve_position(reg: Registry, as_of: datetime | None, at_position: int | None) -> int:
@@ -238,6 +263,8 @@ class VersionDiff:
     to_version: int
     changes: list[FieldChange]
     sql_diff: str | None
+    # The SQL of both versions in two columns, row by row (None when the SQL is the same).
+    sql_side_by_side: list[dict[str, Any]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -276,8 +303,9 @@ def diff(
         for name in subject.fields
         if old.get(name) != new.get(name)
     ]
-    sql_diff = None
+    sql_diff = side = None
     if old.get("sql") != new.get("sql") and subject is METRIC:
+        side = side_by_side(old.get("sql") or "", new.get("sql") or "")
         lines = difflib.unified_diff(
             (old.get("sql") or "").splitlines(keepends=True),
             (new.get("sql") or "").splitlines(keepends=True),
@@ -285,7 +313,7 @@ def diff(
             tofile=f"{stream_id}@v{to_version}",
         )
         sql_diff = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-    return VersionDiff(stream_id, from_version, to_version, changes, sql_diff)
+    return VersionDiff(stream_id, from_version, to_version, changes, sql_diff, side)
 
 
 def owned_metric_ids(reg: Registry, writer: str, label: str | None) -> list[str]:

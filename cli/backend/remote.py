@@ -267,7 +267,7 @@ class RemoteBackend:
     # audit
     def recent_events(self, before: int | None, limit: int | None, filters: dict[str, Any]) -> Json:
         """The server pages by at most 1,000 events: follow `next_before` up to `limit`."""
-        names = {"stream_id": "stream", "event_type": "type"}
+        names = {"stream_id": "stream", "event_type": "type", "batch_id": "batch"}
         params = _params(**{names.get(k, k): v for k, v in filters.items()})
         events: list[Json] = []
         while True:

@@ -64,6 +64,17 @@ def describe_table(reg: Registry, table_id: str) -> dict[str, Any]:
     return {"table_id": table_id, "columns": columns["columns"], "metrics": metrics["metrics"]}
 
 
+def table_record(reg: Registry, table_id: str) -> dict[str, Any]:
+    """A table as a reader studies it: each described column with its metadata, version and
+    every version of its history (newest first), and the metrics that read the table."""
+    with reg.store.snapshot():
+        described = describe_table(reg, table_id)
+        for shown in described["columns"]:
+            entries = queries.history(reg, COLUMN, column_stream_id(table_id, shown["column_name"]))
+            shown["versions"] = jsonable([e.as_dict() for e in reversed(entries)])
+    return described
+
+
 def column_history(reg: Registry, table_id: str, column_name: str) -> dict[str, Any]:
     """Every version of a column's metadata."""
     entries = queries.history(reg, COLUMN, column_stream_id(table_id, column_name))

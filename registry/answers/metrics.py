@@ -70,19 +70,31 @@ def metric_list(
     return _listing(rows, queries.metric_versions(reg, position), limit)
 
 
-def metric_search(reg: Registry, text: str, limit: int = 20) -> dict[str, Any]:
+def metric_search(
+    reg: Registry,
+    text: str,
+    limit: int = 20,
+    category: str | None = None,
+    at_position: int | None = None,
+) -> dict[str, Any]:
     """The metrics a plain-words question most likely means, best first, each with its
-    version, its score and the words that matched where (`registry.search`)."""
+    version, its score and the words that matched where (`registry.search`); only those of
+    one category, if given; among the metrics live at a log position, if given."""
     from registry.search import Index, rank
 
     def read() -> tuple[Index, dict[str, int]]:
         with reg.store.snapshot():
-            return Index.of(queries.list_metrics(reg)), queries.metric_versions(reg)
+            rows = queries.list_metrics(reg, at_position=at_position)
+            return Index.of(rows), queries.metric_versions(reg, at_position)
 
     # A server keeps the index of the whole registry between commits (its read cache empties
     # on each): every question is ranked against it without reading the database again.
-    index, versions = read() if reg.cache is None else reg.cache.get(("search",), read)
-    hits = rank(index, text, limit)  # reads the rows, never changes them
+    if reg.cache is not None and at_position is None:
+        index, versions = reg.cache.get(("search",), read)
+    else:
+        index, versions = read()
+    # rank reads the rows, never changes them; a category keeps the best of its own
+    hits = rank(index, text, limit if category is None else _EVERY)
     metrics = [
         {
             **hit.metric,
@@ -91,8 +103,61 @@ def metric_search(reg: Registry, text: str, limit: int = 20) -> dict[str, Any]:
             "matched": hit.reason(),
         }
         for hit in hits
-    ]
+        if category is None or hit.metric["category"] == category
+    ][:limit]
     return {"metrics": jsonable(metrics), "count": len(metrics)}
+
+
+_EVERY = 2**31
+
+
+def catalog(
+    reg: Registry,
+    text: str | None = None,
+    category: str | None = None,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    after: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """The registry as a reader browses it: a page of live metrics (or a search's best
+    matches), each with its version and its last change (who, when, how); now, or as of a
+    time or log position (`position` then names it, else None). `next` pages on."""
+    with reg.store.snapshot():
+        head = reg.store.head()
+        past = as_of is not None or at_position is not None
+        position = queries.resolve_position(reg, as_of, at_position) if past else None
+        categories = queries.categories(reg)
+    if text:
+        page = {**metric_search(reg, text, limit, category, position), "next": None}
+    else:
+        page = metric_list(reg, category or None, None, position, after, limit)
+    ids = [m["id"] for m in page["metrics"]]
+    changes = queries.last_changes(reg, METRIC, ids, position)
+    for shown in page["metrics"]:
+        shown["last_change"] = jsonable(changes.get(shown["id"]))
+    return {
+        **page,
+        "categories": categories,
+        "position": position,
+        "head": {"position": head.position, "recorded_at": jsonable(head.recorded_at)},
+    }
+
+
+def metric_record(reg: Registry, metric_id: str) -> dict[str, Any]:
+    """Everything known of a metric, deleted or not: its current definition (None once
+    deleted), its version, and every version of its history, newest first."""
+    with reg.store.snapshot():
+        entries = queries.history(reg, METRIC, metric_id)  # NotFoundError if it never existed
+        current = queries.get_metric(reg, metric_id)
+    version = entries[-1].version
+    return {
+        "id": metric_id,
+        "metric": None if current is None else json_object({**current, "version": version}),
+        "deleted": current is None,
+        "version": version,
+        "versions": jsonable([e.as_dict() for e in reversed(entries)]),
+    }
 
 
 def metrics_reading(reg: Registry, table: str) -> dict[str, Any]:
