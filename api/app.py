@@ -13,18 +13,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api import console
 from api.deps import known_query_only
+from api.errors import status_of
 from api.routes import admin, audit, columns, health, metrics
-from registry import (
-    ConflictError,
-    InvalidDefinitionError,
-    NotFoundError,
-    RefusedError,
-    RegistryError,
-    Settings,
-)
+from registry import ConflictError, InvalidDefinitionError, RegistryError, Settings
 from registry.connection import connect
-from registry.errors import QueryFailedError, StorageError, TooLargeError, UnavailableError
 from registry.session import RegistryPool
 from registry.tokens import Authenticator
 
@@ -57,23 +51,10 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
     return _error(422, summary or "invalid request", errors)
 
 
-# Registry errors to HTTP statuses: the only place this mapping is made (most specific first).
-STATUS_OF: tuple[tuple[type[RegistryError], int], ...] = (
-    (InvalidDefinitionError, 422),
-    (QueryFailedError, 422),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (TooLargeError, 413),
-    (RefusedError, 400),
-    (StorageError, 507),
-    (UnavailableError, 503),
-    (RegistryError, 400),
-)
-
-
 async def _registry_error(_: Request, exc: Exception) -> JSONResponse:
     """A registry error as its status and the registry's own words (and located issues)."""
-    status = next(code for kind, code in STATUS_OF if isinstance(exc, kind))
+    assert isinstance(exc, RegistryError)  # noqa: S101 - registered for this type
+    status = status_of(exc)
     issues = exc.issues if isinstance(exc, InvalidDefinitionError) else []
     errors = [{"loc": i.location, "msg": i.message} for i in issues]
     extra = {"current_version": exc.current_version} if isinstance(exc, ConflictError) else {}
@@ -163,6 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.authenticator = Authenticator()
     for router in (health.router, metrics.router, admin.router, columns.router, audit.router):
         app.include_router(router)
+    console.install(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

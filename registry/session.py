@@ -26,6 +26,7 @@ from registry.cache import ReadCache
 from registry.migration import adopt_legacy_tables, set_aside_legacy_tables
 from registry.parse_cache import CREATE_PARSE_CACHE_SQL
 from registry.replies import CREATE_REPLIES_SQL
+from registry.signin import CREATE_SESSIONS_SQL
 from registry.tokens import CREATE_TOKENS_SQL
 
 _CATCH_UP_ATTEMPTS = 20
@@ -104,6 +105,7 @@ def attach(conn: Connection, clock: Clock = utc_now, cache: ReadCache | None = N
         ensure_tables(conn)
         conn.execute(CREATE_PARSE_CACHE_SQL)
         conn.execute(CREATE_TOKENS_SQL)
+        conn.execute(CREATE_SESSIONS_SQL)
         conn.execute(CREATE_REPLIES_SQL)
         registry = Registry(store, Projector(store), writer, cache)
         if legacy:

@@ -20,6 +20,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     heavy_reads: int = 2  # exports, whole lists and validations served at once by the API
     run_timeout: float = 10.0  # seconds a metric's SQL may run (`da metrics run`, /run)
+    session_hours: float = 8.0  # how long a console sign-in lasts
 
     @property
     def db_path(self) -> Path:

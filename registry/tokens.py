@@ -42,7 +42,7 @@ class Principal:
     role: str
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     # Tokens are 256 random bits, so a plain SHA-256 is enough: there is nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -61,7 +61,7 @@ def create_token(conn: Connection, name: str, role: str) -> str:
     if row is not None:
         raise ConflictError(f"a token named {name!r} already exists (revoked names stay taken)")
     conn.execute(
-        "INSERT INTO api_tokens VALUES (?, ?, ?, ?, NULL)", [name, role, _digest(token), utc_now()]
+        "INSERT INTO api_tokens VALUES (?, ?, ?, ?, NULL)", [name, role, digest(token), utc_now()]
     )
     return token
 
@@ -133,7 +133,7 @@ def authenticate(conn: Connection, token: str) -> Principal | None:
     """The owner of a live token, or None."""
     row = conn.execute(
         "SELECT name, role FROM api_tokens WHERE token_sha256 = ? AND revoked_at IS NULL",
-        [_digest(token)],
+        [digest(token)],
     ).fetchone()
     return None if row is None else Principal(str(row[0]), str(row[1]))
 
@@ -156,12 +156,12 @@ class Authenticator:
         self._known: dict[str, Principal] = {}
 
     def __call__(self, conn: Connection, token: str) -> Principal | None:
-        digest = _digest(token)
-        principal = self._known.get(digest)
+        key = digest(token)
+        principal = self._known.get(key)
         if principal is None:
             principal = authenticate(conn, token)
             if principal is not None:
-                self._known[digest] = principal
+                self._known[key] = principal
         return principal
 
     def forget(self) -> None:

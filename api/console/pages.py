@@ -1,0 +1,116 @@
+"""The console's reading pages: the registry, a metric and its timeline, two versions
+compared, a table's columns, and the registry as a YAML zip."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.console.web import AsOfForm, ConsoleRoute, ReaderPage, page
+from api.deps import Category, HeavyRead, Name, RegistryDep, TableId
+from api.schemas import MAX_VERSION
+from registry import answers
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+PAGE_SIZE = 50
+Version = Annotated[int | None, Query(ge=0, le=MAX_VERSION)]
+
+
+@router.get("/")
+def registry_page(
+    request: Request,
+    reg: RegistryDep,
+    viewer: ReaderPage,
+    moment: AsOfForm,
+    q: Annotated[str, Query(max_length=200)] = "",
+    category: Annotated[str, Query(max_length=100)] = "",
+    after: Annotated[str, Query(max_length=300)] = "",
+    written: Annotated[str, Query(max_length=300)] = "",
+) -> Response:
+    """Every live metric (or a search's best matches), now or as of a time or position."""
+    found = answers.catalog(
+        reg,
+        q.strip() or None,
+        category or None,
+        moment.as_of,
+        moment.at_position,
+        after or None,
+        PAGE_SIZE,
+    )
+    context = {"found": found, "q": q, "category": category, "moment": moment, "after": after}
+    return page(request, "registry.html", context, viewer, reg=reg)
+
+
+@router.get("/registry.zip")
+def registry_zip(reg: RegistryDep, _: ReaderPage, __: HeavyRead, moment: AsOfForm) -> Response:
+    """The registry (now, or as of the page's time or position) as the YAML zip."""
+    body = answers.export_zip(reg, moment.as_of, moment.at_position)
+    name = (
+        "registry.zip"
+        if moment.as_of is None and moment.at_position is None
+        else ("registry-as-of.zip")
+    )
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/metrics/{category}/{name}")
+def metric_page(
+    request: Request,
+    reg: RegistryDep,
+    viewer: ReaderPage,
+    category: Category,
+    name: Name,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    written: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+) -> Response:
+    """A metric's definition (now, or at one version) and the timeline of every version."""
+    record = answers.metric_record(reg, f"{category}/{name}")
+    shown = record["metric"]
+    if version is not None:
+        shown = answers.metric(reg, record["id"], version)
+    context = {"record": record, "shown": shown, "version": version, "written": written}
+    return page(request, "metric.html", context, viewer, reg=reg)
+
+
+@router.get("/metrics/{category}/{name}/diff")
+def diff_page(
+    request: Request,
+    reg: RegistryDep,
+    viewer: ReaderPage,
+    category: Category,
+    name: Name,
+    from_version: Annotated[int | None, Query(alias="from", ge=0, le=MAX_VERSION)] = None,
+    to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_VERSION)] = None,
+    from_time: Annotated[str, Query(max_length=64)] = "",
+    to_time: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """Two versions (or the versions in force at two times) side by side."""
+    from registry.times import parse_time
+
+    metric_id = f"{category}/{name}"
+    compared = answers.metric_diff(
+        reg,
+        metric_id,
+        from_version,
+        to_version,
+        parse_time(from_time, "from_time") if from_time.strip() else None,
+        parse_time(to_time, "to_time") if to_time.strip() else None,
+    )
+    record = answers.metric_record(reg, metric_id)
+    context = {"diff": compared, "record": record, "from_time": from_time, "to_time": to_time}
+    return page(request, "diff.html", context, viewer, reg=reg)
+
+
+@router.get("/columns/{table}")
+def columns_page(
+    request: Request, reg: RegistryDep, viewer: ReaderPage, table: TableId
+) -> Response:
+    """Each described column of a table, its metadata and history, and the metrics reading it."""
+    context = {"table": answers.table_record(reg, table)}
+    return page(request, "columns.html", context, viewer, reg=reg)
