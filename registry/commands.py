@@ -192,8 +192,9 @@ def execute(
     reg: Registry, subject: Subject, stream_id: str, planner: Planner, ctx: WriteContext
 ) -> WriteResult:
     """Read the stream, plan, append and project in one transaction; retry on a race."""
-    if ctx.reason_required and not (ctx.reason or "").strip():
-        raise InvalidDefinitionError([Issue("reason", "is required: say why")])
+    reason_issue = _reason_issue(ctx.reason, ctx.reason_required)
+    if reason_issue is not None:
+        raise InvalidDefinitionError([reason_issue])
 
     def work() -> WriteResult:
         if ctx.idempotency_key is not None:
@@ -372,6 +373,15 @@ class RequestMeta:
 _MAX_REASON = 2000
 
 
+def _reason_issue(reason: Any, required: bool = False) -> Issue | None:
+    """What is wrong with a write's reason, if anything (every door's writes pass here)."""
+    if reason is None or (isinstance(reason, str) and not reason.strip()):
+        return Issue("reason", "is required: say why") if required else None
+    if not isinstance(reason, str) or len(reason) > _MAX_REASON or not valid_unicode(reason):
+        return Issue("reason", f"must be Unicode text of at most {_MAX_REASON} characters")
+    return None
+
+
 def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:
     """Split a write request's body into the definition's fields and the request's own
     `reason` and `expected_version`; InvalidDefinitionError names a bad one."""
@@ -380,11 +390,7 @@ def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:
     expected = fields.pop("expected_version", None)
     if isinstance(expected, float) and expected.is_integer():
         expected = int(expected)  # JSON has one number type: 3.0 is the integer 3
-    issues = []
-    if reason is not None and (
-        not isinstance(reason, str) or len(reason) > _MAX_REASON or not valid_unicode(reason)
-    ):
-        issues.append(Issue("reason", f"must be Unicode text of at most {_MAX_REASON} characters"))
+    issues = [issue] if (issue := _reason_issue(reason)) else []
     if expected is not None and (
         isinstance(expected, bool) or not isinstance(expected, int) or not 0 <= expected < 2**31
     ):

@@ -87,6 +87,15 @@ def test_the_event_feed_filters(loaded: Api) -> None:
     assert [e["version"] for e in by_stream] == [1, 2]
     by_type = loaded.get("/api/events?type=MetricUpdated", role="admin").json()["events"]
     assert len(by_type) == 1
+    every = loaded.get("/api/events", role="admin").json()["events"]
+    batch = every[0]["batch_id"]
+    assert batch is not None  # the starter pack's import
+    for path in ("/api/events", "/api/audit/log"):
+        in_batch = loaded.get(path, role="admin", params={"batch": batch}).json()["events"]
+        assert sorted(e["position"] for e in in_batch) == [
+            e["position"] for e in every if e["batch_id"] == batch
+        ]
+        assert loaded.get(path, role="admin", params={"batch": "nope"}).json()["events"] == []
     assert (
         loaded.get("/api/events", role="admin", params={"since": "2999-01-01T00:00:00"}).json()[
             "events"

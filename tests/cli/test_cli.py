@@ -294,6 +294,12 @@ def test_audit_log_verify_head(da: Run, data: Path) -> None:
     assert [(e["stream_id"], e["reason"]) for e in page["events"]] == [("revenue/mrr", "audit me")]  # type: ignore[index]
     assert "audit me" in da("audit", "log", "--metric", "revenue/mrr").stdout
     assert da("audit", "log", "--type", "MetricRolledBack", "--json").exit_code == 0
+    every = as_json(da("audit", "log", "--all", "--json"))["events"]  # type: ignore[index]
+    batch = every[-1]["batch_id"]  # the starter pack's import
+    in_batch = as_json(da("audit", "log", "--batch", batch, "--all", "--json"))["events"]  # type: ignore[index]
+    assert [e["position"] for e in in_batch] == [
+        e["position"] for e in every if e["batch_id"] == batch
+    ] and len(in_batch) > 1
     anchor = da("audit", "head").stdout.strip()
     assert anchor.startswith("12:")
     assert da("audit", "verify", "--anchor", anchor).stdout.startswith("ok: 12 events verified")

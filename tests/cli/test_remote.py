@@ -79,6 +79,7 @@ def scenario(files: Path) -> list[list[str]]:
         ["columns", "show", "orders", ODD_COLUMNS[2]],
         ["columns", "list", "orders"],
         ["audit", "log", "--limit", "1000"],
+        ["audit", "log", "--batch", "no-such-batch"],
         ["audit", "verify"],
     ]
     return steps
