@@ -4,9 +4,9 @@ one browser-like client per role, already signed in."""
 from __future__ import annotations
 
 import re
-from html import unescape
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 
 import httpx
@@ -38,7 +38,8 @@ def sign_in(client: TestClient, token: str) -> httpx.Response:
     """Sign in as a person does: open the form, post the token with its form token."""
     page = client.get("/signin")
     return client.post(
-        "/signin", data={"csrf": form_token(page.text), "token": token, "next": "/"},
+        "/signin",
+        data={"csrf": form_token(page.text), "token": token, "next": "/"},
         follow_redirects=False,
     )
 

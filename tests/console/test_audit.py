@@ -22,7 +22,9 @@ def test_only_auditors_and_admins_read_the_audit_pages(console: Console) -> None
 
 
 def test_the_feed_is_newest_first_and_links_each_event_to_its_version(console: Console) -> None:
-    console.api("PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR", "reason": "why not"})
+    console.api(
+        "PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR", "reason": "why not"}
+    )
     html = console["auditor"].get("/audit").text
     positions = [int(p) for p in re.findall(r"<tr>\s*<td>(\d+)</td>", html)]
     assert positions == sorted(positions, reverse=True) and positions
@@ -37,15 +39,22 @@ def test_the_feed_filters_as_the_registry_does(console: Console) -> None:
         "actor=admin-person": {"actor": "admin-person"},
         "metric=revenue/arr": {"stream_id": "revenue/arr"},
         "type=MetricUpdated": {"event_type": "MetricUpdated"},
-        "actor=admin-person&metric=revenue/mrr": {"actor": "admin-person", "stream_id": "revenue/mrr"},
+        "actor=admin-person&metric=revenue/mrr": {
+            "actor": "admin-person",
+            "stream_id": "revenue/mrr",
+        },
         "actor=nobody": {"actor": "nobody"},
     }
     for query, filters in cases.items():
         html = console["auditor"].get(f"/audit?{query}").text
         shown = [int(p) for p in re.findall(r"<tr>\s*<td>(\d+)</td>", html)]
-        expected = [e["position"] for e in answers.recent_events(console.reg, None, 50, **filters)["events"]]
+        expected = [
+            e["position"] for e in answers.recent_events(console.reg, None, 50, **filters)["events"]
+        ]
         assert shown == expected, query
-    assert "No event matches these filters" in text_of(console["auditor"].get("/audit?actor=nobody").text)
+    assert "No event matches these filters" in text_of(
+        console["auditor"].get("/audit?actor=nobody").text
+    )
     bad = console["auditor"].get("/audit?since=yesterday")
     assert bad.status_code == 422 and "since: 'yesterday' is not a time" in text_of(bad.text)
 
@@ -72,7 +81,9 @@ def test_a_batch_page_lists_one_imports_events(console: Console) -> None:
     assert set(re.findall(r'<a href="/metrics/[^"]+">([^<]+)</a>', html)) == members
     metric_page = console["auditor"].get("/metrics/revenue/mrr").text
     assert f'href="/audit/batches/{batch}"' in metric_page
-    assert "No event belongs to this batch" in text_of(console["auditor"].get("/audit/batches/nope").text)
+    assert "No event belongs to this batch" in text_of(
+        console["auditor"].get("/audit/batches/nope").text
+    )
 
 
 def test_integrity_shows_the_head_and_verifies_against_an_anchor(console: Console) -> None:
@@ -81,14 +92,22 @@ def test_integrity_shows_the_head_and_verifies_against_an_anchor(console: Consol
     anchor = f"{head['position']}:{head['hash']}"
     assert f'value="{anchor}"' in page
     assert "Not verified since the server started" in text_of(page)
-    verified = console["auditor"].post("/integrity", data={"csrf": form_token(page), "anchor": anchor})
+    verified = console["auditor"].post(
+        "/integrity", data={"csrf": form_token(page), "anchor": anchor}
+    )
     text = text_of(verified.text)
-    assert "Passed" in text and "the hash chain holds" in text and "the projections match the log" in text
+    assert (
+        "Passed" in text
+        and "the hash chain holds" in text
+        and "the projections match the log" in text
+    )
     assert 'class="badge ok"' in verified.text
     wrong = f"{head['position']}:{'0' * 64}"
     failed = console["auditor"].post("/integrity", data={"csrf": form_token(page), "anchor": wrong})
     assert "Failed" in text_of(failed.text) and 'class="badge bad"' in failed.text
-    malformed = console["auditor"].post("/integrity", data={"csrf": form_token(page), "anchor": "x"})
+    malformed = console["auditor"].post(
+        "/integrity", data={"csrf": form_token(page), "anchor": "x"}
+    )
     assert malformed.status_code == 422 and "anchor" in text_of(malformed.text)
     forged = console["auditor"].post("/integrity", data={"anchor": anchor})
     assert forged.status_code == 403

@@ -31,7 +31,9 @@ def test_the_registry_lists_every_metric_with_its_last_change(console: Console) 
 def test_search_ranks_as_the_api_does(console: Console) -> None:
     page = console["analyst"].get("/?q=recurring").text
     shown = re.findall(r"<td><code>([^<]+)</code></td>", page)
-    ranked = [m["id"] for m in console.api("GET", "/api/metrics/search?q=recurring").json()["metrics"]]
+    ranked = [
+        m["id"] for m in console.api("GET", "/api/metrics/search?q=recurring").json()["metrics"]
+    ]
     assert shown == ranked and shown[0] == "revenue/mrr"
     assert "recurring in display_name" in text_of(page)
     assert "No metric matches “zzzzqqq”" in text_of(console["analyst"].get("/?q=zzzzqqq").text)
@@ -94,8 +96,13 @@ def test_the_zip_download_is_the_registrys_export(console: Console) -> None:
         assert answer.headers["content-type"] == "application/zip"
         assert "attachment" in answer.headers["content-disposition"]
         expected = answers.export_zip(console.reg, at_position=position)
-        got, want = zipfile.ZipFile(io.BytesIO(answer.content)), zipfile.ZipFile(io.BytesIO(expected))
-        assert {n: got.read(n) for n in got.namelist()} == {n: want.read(n) for n in want.namelist()}
+        got, want = (
+            zipfile.ZipFile(io.BytesIO(answer.content)),
+            zipfile.ZipFile(io.BytesIO(expected)),
+        )
+        assert {n: got.read(n) for n in got.namelist()} == {
+            n: want.read(n) for n in want.namelist()
+        }
     assert b"unit: EUR" not in zipfile.ZipFile(
         io.BytesIO(console["analyst"].get(f"/registry.zip?at_position={head}").content)
     ).read("revenue/mrr.yml")
@@ -106,7 +113,7 @@ def test_a_metric_page_shows_its_definition_and_timeline(console: Console) -> No
     html = console["analyst"].get("/metrics/revenue/mrr").text
     page = text_of(html)
     metric = answers.metric(console.reg, "revenue/mrr")
-    assert "<pre class=\"sql\"><code>" + metric["sql"].split("\n")[0] in html
+    assert '<pre class="sql"><code>' + metric["sql"].split("\n")[0] in html
     assert '<ul class="notes"><li>One.</li><li>Two.</li></ul>' in html
     assert f'<a href="/columns/{metric["table_name"]}">' in html
     for variant in metric["sql_variants"]:
@@ -129,7 +136,9 @@ def test_a_metric_page_shows_one_version_when_asked(console: Console) -> None:
 
 
 def test_a_deleted_metric_keeps_its_page_and_history(console: Console) -> None:
-    assert console.api("DELETE", "/api/admin/metrics/revenue/arr?reason=duplicate").status_code == 200
+    assert (
+        console.api("DELETE", "/api/admin/metrics/revenue/arr?reason=duplicate").status_code == 200
+    )
     html = console["analyst"].get("/metrics/revenue/arr").text
     page = text_of(html)
     assert "deleted" in page and "This metric was deleted at version 2" in page
@@ -146,20 +155,27 @@ def test_compare_shows_fields_and_sql_side_by_side(console: Console) -> None:
     html = console["analyst"].get("/metrics/revenue/mrr/diff?from=1&to=2").text
     diff = answers.metric_diff(console.reg, "revenue/mrr", 1, 2)
     assert "Version 1 beside version 2" in text_of(html)
-    assert re.search(r'<th scope="row">unit</th>\s*<td class="old">USD</td>\s*<td class="new">EUR</td>', html)
+    assert re.search(
+        r'<th scope="row">unit</th>\s*<td class="old">USD</td>\s*<td class="new">EUR</td>', html
+    )
     rows = re.findall(r'<tr class="(same|changed|removed|added)">', html)
     assert rows == [r["kind"] for r in diff["sql_side_by_side"]]
     assert "changed" in rows and "added" in rows
     assert "-- reviewed" in html
     # Two times: the versions in force then.
     first = answers.metric_record(console.reg, "revenue/mrr")["versions"][-1]["recorded_at"]
-    by_time = console["analyst"].get(f"/metrics/revenue/mrr/diff?from_time={first}&to_time=2999-01-01")
+    by_time = console["analyst"].get(
+        f"/metrics/revenue/mrr/diff?from_time={first}&to_time=2999-01-01"
+    )
     assert "Version 1 beside version 2" in text_of(by_time.text)
 
 
 def test_unknown_metrics_and_versions_are_404_pages(console: Console) -> None:
-    for path in ("/metrics/revenue/nope", "/metrics/revenue/mrr?version=9",
-                 "/metrics/revenue/mrr/diff?from=1&to=9"):
+    for path in (
+        "/metrics/revenue/nope",
+        "/metrics/revenue/mrr?version=9",
+        "/metrics/revenue/mrr/diff?from=1&to=9",
+    ):
         answer = console["analyst"].get(path)
         assert answer.status_code == 404, path
         assert answer.headers["content-type"].startswith("text/html")
@@ -167,22 +183,34 @@ def test_unknown_metrics_and_versions_are_404_pages(console: Console) -> None:
 
 
 def test_text_from_the_registry_is_escaped(console: Console) -> None:
-    _update(console, "revenue/mrr", {"description": "<script>alert(1)</script>",
-                                      "notes": ['"><img src=x onerror=alert(1)>']}, "<b>x</b>")
+    _update(
+        console,
+        "revenue/mrr",
+        {"description": "<script>alert(1)</script>", "notes": ['"><img src=x onerror=alert(1)>']},
+        "<b>x</b>",
+    )
     for path in ("/metrics/revenue/mrr", "/?q=recurring", "/metrics/revenue/mrr/diff"):
         html = console["admin"].get(path).text
         assert "<script>alert" not in html and "<img src=x" not in html and "<b>x</b>" not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in console["admin"].get("/metrics/revenue/mrr").text
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;" in console["admin"].get("/metrics/revenue/mrr").text
+    )
 
 
 def test_a_tables_page_shows_its_columns_and_their_history(console: Console) -> None:
     for description in ("Monthly amount", "Monthly amount in USD"):
-        answer = console.api("PUT", "/api/admin/columns/subscriptions/mrr_amount",
-                             json={"basetype": "NUMERIC", "description": description, "reason": "doc"})
+        answer = console.api(
+            "PUT",
+            "/api/admin/columns/subscriptions/mrr_amount",
+            json={"basetype": "NUMERIC", "description": description, "reason": "doc"},
+        )
         assert answer.status_code == 200, answer.text
     page = text_of(console["analyst"].get("/columns/subscriptions").text)
     assert "mrr_amount v2" in page and "Monthly amount in USD" in page
     assert "History (2 versions)" in page
     assert "Monthly Recurring Revenue revenue/mrr" in page
     empty = text_of(console["analyst"].get("/columns/no_such_table").text)
-    assert "No column of this table is described yet" in empty and "No metric reads this table" in empty
+    assert (
+        "No column of this table is described yet" in empty
+        and "No metric reads this table" in empty
+    )

@@ -22,7 +22,11 @@ def test_a_page_sends_a_stranger_to_sign_in_and_back(console: Console) -> None:
     assert 'name="next" value="/audit?actor=setup"' in form.text
     signed = stranger.post(
         "/signin",
-        data={"csrf": form_token(form.text), "token": console.tokens["auditor"], "next": "/audit?actor=setup"},
+        data={
+            "csrf": form_token(form.text),
+            "token": console.tokens["auditor"],
+            "next": "/audit?actor=setup",
+        },
         follow_redirects=False,
     )
     assert signed.headers["location"] == "/audit?actor=setup"
@@ -54,9 +58,7 @@ def test_a_wrong_token_is_told_and_gets_no_session(console: Console) -> None:
 
 def test_a_sign_in_without_the_forms_token_is_refused(console: Console) -> None:
     person = TestClient(console.app_client.app)
-    answer = person.post(
-        "/signin", data={"token": console.tokens["admin"]}, follow_redirects=False
-    )
+    answer = person.post("/signin", data={"token": console.tokens["admin"]}, follow_redirects=False)
     assert answer.status_code == 403
     assert "security token is missing or stale" in text_of(answer.text)
     assert person.get("/", follow_redirects=False).status_code == 303
@@ -68,7 +70,11 @@ def test_after_signing_in_the_next_page_never_leaves_the_site(console: Console) 
         form = person.get("/signin")
         answer = person.post(
             "/signin",
-            data={"csrf": form_token(form.text), "token": console.tokens["admin"], "next": elsewhere},
+            data={
+                "csrf": form_token(form.text),
+                "token": console.tokens["admin"],
+                "next": elsewhere,
+            },
             follow_redirects=False,
         )
         assert answer.headers["location"] == "/"
@@ -108,8 +114,16 @@ def test_a_forged_or_unknown_cookie_opens_nothing(console: Console) -> None:
 
 
 def test_every_page_refuses_framing_and_foreign_content(console: Console) -> None:
-    paths = ["/", "/signin", "/metrics/revenue/mrr", "/metrics/revenue/mrr/diff?from=0&to=1",
-             "/audit", "/integrity", "/columns/subscriptions", "/metrics/revenue/nope"]
+    paths = [
+        "/",
+        "/signin",
+        "/metrics/revenue/mrr",
+        "/metrics/revenue/mrr/diff?from=0&to=1",
+        "/audit",
+        "/integrity",
+        "/columns/subscriptions",
+        "/metrics/revenue/nope",
+    ]
     for path in paths:
         answer = console["admin"].get(path)
         policy = answer.headers["content-security-policy"]

@@ -29,10 +29,17 @@ def test_an_admin_rolls_back_from_the_timeline(console: Console) -> None:
     assert link, "the timeline offers a roll back to v1"
     confirm = console["admin"].get(link.group(1).replace("&amp;", "&")).text
     assert "Roll back revenue/mrr to version 1?" in text_of(confirm)
-    assert re.search(r'<th scope="row">unit</th><td class="old">EUR</td><td class="new">USD</td>', confirm)
+    assert re.search(
+        r'<th scope="row">unit</th><td class="old">EUR</td><td class="new">USD</td>', confirm
+    )
     done = console["admin"].post(
         "/metrics/revenue/mrr/rollback",
-        data={"csrf": form_token(confirm), "to": "1", "expected_version": "2", "reason": "bad unit"},
+        data={
+            "csrf": form_token(confirm),
+            "to": "1",
+            "expected_version": "2",
+            "reason": "bad unit",
+        },
         follow_redirects=False,
     )
     assert done.status_code == 303 and done.headers["location"] == "/metrics/revenue/mrr?written=3"
@@ -41,7 +48,11 @@ def test_an_admin_rolls_back_from_the_timeline(console: Console) -> None:
     assert "v3 diff MetricRolledBack admin-person" in page and "bad unit" in page
     assert answers.metric(console.reg, "revenue/mrr")["unit"] == "USD"
     last = answers.recent_events(console.reg, None, 1)["events"][0]
-    assert (last["event_type"], last["actor"], last["reason"]) == ("MetricRolledBack", "admin-person", "bad unit")
+    assert (last["event_type"], last["actor"], last["reason"]) == (
+        "MetricRolledBack",
+        "admin-person",
+        "bad unit",
+    )
 
 
 def test_a_rollback_without_a_reason_is_refused_and_writes_nothing(console: Console) -> None:
@@ -51,7 +62,12 @@ def test_a_rollback_without_a_reason_is_refused_and_writes_nothing(console: Cons
     for reason in ("", "   "):
         answer = console["admin"].post(
             "/metrics/revenue/mrr/rollback",
-            data={"csrf": form_token(confirm), "to": "1", "expected_version": "2", "reason": reason},
+            data={
+                "csrf": form_token(confirm),
+                "to": "1",
+                "expected_version": "2",
+                "reason": reason,
+            },
         )
         assert answer.status_code == 422
         assert "reason: is required" in text_of(answer.text)
@@ -139,9 +155,17 @@ def test_odd_form_input_gets_a_page_not_a_crash(console: Console) -> None:
     token = form_token(confirm)
     before = console.events()
     cases = [
-        ({"csrf": token, "to": "x", "expected_version": "1", "reason": "r"}, 422, "to: must be a version number"),
+        (
+            {"csrf": token, "to": "x", "expected_version": "1", "reason": "r"},
+            422,
+            "to: must be a version number",
+        ),
         ({"csrf": token, "to": "9", "expected_version": "1", "reason": "r"}, 404, "no version 9"),
-        ({"csrf": token, "to": "1", "expected_version": "", "reason": "r"}, 422, "expected_version"),
+        (
+            {"csrf": token, "to": "1", "expected_version": "", "reason": "r"},
+            422,
+            "expected_version",
+        ),
         ({"csrf": token, "to": "1", "expected_version": "1", "reason": "r" * 5000}, 422, "reason"),
     ]
     for data, status, words in cases:
@@ -149,7 +173,8 @@ def test_odd_form_input_gets_a_page_not_a_crash(console: Console) -> None:
         assert answer.status_code == status, (data, answer.text)
         assert words in text_of(answer.text), data
     raw = console["admin"].post(
-        "/metrics/revenue/mrr/rollback", content=b"\xff\xfe=\x00",
+        "/metrics/revenue/mrr/rollback",
+        content=b"\xff\xfe=\x00",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert raw.status_code in (400, 403)
