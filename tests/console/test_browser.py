@@ -1,0 +1,229 @@
+"""The console in a real browser: Debian's Chromium, driven by Playwright, against a real
+`da serve` on a free port, as a person would use it.
+
+Screenshots of every page land in `test-artifacts/console/` (at phone and laptop widths).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from registry import Settings, attach
+from registry.connection import connect
+from registry.starter import load_starter_pack
+from registry.tokens import create_token
+from tests.served import served
+
+CHROMIUM = os.environ.get("DA_TEST_CHROMIUM", "/usr/bin/chromium")
+# The flags this machine needs: no sandbox as root, and no background calls to Google's
+# hosts (the closed network refuses them, many at a time).
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(os.environ.get("DA_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1366, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    data = tmp_path_factory.mktemp("console")
+    conn = connect(Settings(data_dir=data))
+    registry = attach(conn)
+    load_starter_pack(registry, actor="setup")
+    tokens = {role: create_token(conn, f"{role}-person", role) for role in ("admin", "analyst")}
+    conn.close()
+    with served(data) as url:
+        yield url, tokens
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def person(browser: Browser, server: tuple[str, dict[str, str]]) -> Iterator[Page]:
+    """A fresh browser tab; after the test, no request may have left for another host."""
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(urlparse(request.url).netloc))
+    yield page
+    context.close()
+    assert hosts <= {urlparse(server[0]).netloc}, f"requests left for {hosts}"
+
+
+def shot(page: Page, name: str) -> None:
+    """Keep a screenshot of the page at laptop and at phone width; the page must not be
+    wider than the phone's screen (wide tables scroll inside their own box)."""
+    folder = ARTIFACTS / "console"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    size = page.viewport_size
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(folder / f"{name}-phone.png"), full_page=True)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name} is {overflow}px wider than a phone"
+    if size:
+        page.set_viewport_size(size)
+
+
+def sign_in(page: Page, url: str, token: str) -> None:
+    """With the keyboard only: the token field has the focus, Enter sends the form."""
+    page.goto(url + "/")
+    expect(page).to_have_url(url + "/signin?next=%2F")
+    expect(page.get_by_label("Token")).to_be_focused()
+    page.keyboard.type(token)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Registry", level=1)).to_be_visible()
+
+
+def test_an_admin_reviews_and_rolls_back_mrr(
+    person: Page, server: tuple[str, dict[str, str]]
+) -> None:
+    url, tokens = server
+    person.goto(url + "/signin")
+    shot(person, "signin")
+    sign_in(person, url, tokens["admin"])
+    shot(person, "registry")
+
+    person.get_by_label("Search").fill("recurring")
+    person.get_by_role("button", name="Show").click()
+    first = person.locator("table.list tbody tr").first
+    expect(first).to_contain_text("revenue/mrr")
+    shot(person, "search")
+    first.get_by_role("link", name="Monthly Recurring Revenue").click()
+    expect(person.get_by_role("heading", name="Monthly Recurring Revenue", level=1)).to_be_visible()
+
+    # An update made through the API appears in the timeline.
+    changed = httpx.patch(
+        f"{url}/api/admin/metrics/revenue/mrr",
+        json={"unit": "EUR", "reason": "finance moved to euros"},
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+    )
+    assert changed.status_code == 200
+    person.reload()
+    newest = person.locator("table.timeline tbody tr").first
+    expect(newest).to_contain_text("v2")
+    expect(newest).to_contain_text("MetricUpdated")
+    expect(newest).to_contain_text("finance moved to euros")
+    expect(newest).to_contain_text("UTC")
+    shot(person, "metric")
+
+    # Compare versions 1 and 2.
+    person.get_by_label("Compare version").select_option("1")
+    person.get_by_label("with version").select_option("2")
+    person.get_by_role("button", name="Compare").click()
+    expect(person.get_by_role("heading", name="Version 1 beside version 2")).to_be_visible()
+    unit = person.locator("table.changes tr", has_text="unit")
+    expect(unit.locator("td.old")).to_have_text("USD")
+    expect(unit.locator("td.new")).to_have_text("EUR")
+    shot(person, "diff")
+
+    # Roll back to version 1 with a reason; the page shows version 3.
+    person.go_back()
+    person.get_by_role("link", name="Roll back to v1").click()
+    expect(person.get_by_role("heading", level=1)).to_contain_text("to version 1?")
+    shot(person, "rollback")
+    person.get_by_role("button", name="Roll back to v1").click()
+    expect(person.get_by_label("Why (required; kept in the history)")).to_be_visible()
+    assert "rollback" in person.url  # the browser refused the empty reason; nothing was sent
+    person.get_by_label("Why (required; kept in the history)").fill("the euro switch was premature")
+    person.get_by_role("button", name="Roll back to v1").click()
+    expect(person.get_by_role("status")).to_contain_text("now at version 3")
+    newest = person.locator("table.timeline tbody tr").first
+    expect(newest).to_contain_text("MetricRolledBack")
+    expect(newest).to_contain_text("the euro switch was premature")
+    expect(person.locator("dl.facts")).to_contain_text("USD")
+
+
+def test_an_admins_stale_rollback_is_refused(
+    person: Page, server: tuple[str, dict[str, str]]
+) -> None:
+    url, tokens = server
+    sign_in(person, url, tokens["admin"])
+    httpx.patch(  # v2, so that there is something to roll back ...
+        f"{url}/api/admin/metrics/revenue/arr",
+        json={"unit": "EUR"},
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+    )
+    person.goto(url + "/metrics/revenue/arr")
+    person.get_by_role("link", name="Roll back to v1").click()
+    httpx.patch(  # ... and v3, made while the confirmation page is open
+        f"{url}/api/admin/metrics/revenue/arr",
+        json={"unit": "GBP"},
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+    )
+    person.get_by_label("Why (required; kept in the history)").fill("undo")
+    person.get_by_role("button", name="Roll back to v1").click()
+    expect(person.get_by_role("heading", level=1)).to_have_text("This changed since you loaded it")
+    shot(person, "conflict")
+    person.get_by_role("link", name="Load the current version").click()
+    expect(person.locator("table.timeline tbody tr").first).to_contain_text("v3")
+
+
+def test_an_analyst_reads_but_finds_no_roll_back(
+    person: Page, server: tuple[str, dict[str, str]]
+) -> None:
+    url, tokens = server
+    sign_in(person, url, tokens["analyst"])
+    person.goto(url + "/metrics/revenue/mrr")
+    expect(person.locator("table.timeline")).to_be_visible()
+    expect(person.get_by_role("link", name="Roll back to v1")).to_have_count(0)
+    expect(person.get_by_role("link", name="Audit feed")).to_have_count(0)
+    person.goto(url + "/audit")
+    expect(person.get_by_role("heading", level=1)).to_have_text("Not allowed")
+    shot(person, "forbidden")
+
+
+def test_the_other_pages_render_and_sign_out_works(
+    person: Page, server: tuple[str, dict[str, str]]
+) -> None:
+    url, tokens = server
+    sign_in(person, url, tokens["admin"])
+    for path, heading, name in (
+        ("/audit", "Audit feed", "audit"),
+        ("/integrity", "Integrity", "integrity"),
+        ("/columns/subscriptions", "Table subscriptions", "columns"),
+        ("/metrics/revenue/nope", "Not found", "not-found"),
+    ):
+        person.goto(url + path)
+        expect(person.get_by_role("heading", level=1)).to_have_text(heading)
+        shot(person, name)
+    person.goto(url + "/integrity")
+    person.get_by_role("button", name="Verify").click()
+    expect(person.get_by_role("status")).to_contain_text("Passed")
+    expect(person.get_by_role("link", name="Verified at")).to_be_visible()  # the header badge
+    person.get_by_role("link", name="Sign out").click()
+    person.get_by_role("button", name="Sign out").click()
+    expect(person).to_have_url(url + "/signin")
+    person.goto(url + "/")
+    expect(person).to_have_url(url + "/signin?next=%2F")
+
+
+def test_it_works_with_javascript_off(browser: Browser, server: tuple[str, dict[str, str]]) -> None:
+    url, tokens = server
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    page = context.new_page()
+    sign_in(page, url, tokens["analyst"])
+    page.get_by_label("Search").fill("churn")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("table.list tbody tr").first).to_contain_text("churn")
+    context.close()
