@@ -26,13 +26,15 @@ _SUMMARIES_SQL = (
     + " FROM event_log"
     + _STREAM_FILTER
 )
-# The last event of each named stream up to a position (summaries with no payload keys).
+# The last event of each named stream up to a position (summaries with no payload keys), in
+# one pass: the columns of each stream's row with the highest position.
 _LAST_EVENTS_SQL = (
     "SELECT "  # noqa: S608 - fixed column names
-    + ", ".join("[]::VARCHAR[]" if c == "payload" else c for c in SUMMARY_COLUMNS)
-    + " FROM event_log WHERE position IN (SELECT max(position) FROM event_log"
-    " WHERE stream_type = ? AND stream_id IN (SELECT unnest(?::VARCHAR[])) AND position <= ?"
-    " GROUP BY stream_id)"
+    + ", ".join(
+        "[]::VARCHAR[]" if c == "payload" else f"arg_max({c}, position)" for c in SUMMARY_COLUMNS
+    )
+    + " FROM event_log WHERE stream_type = ? AND stream_id IN (SELECT unnest(?::VARCHAR[]))"
+    " AND position <= ? GROUP BY stream_id"
 )
 _PAYLOAD_SQL = "SELECT payload FROM event_log WHERE position = ?"
 
@@ -64,13 +66,22 @@ class LogReader:
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def versions_at(self, stream_type: str, position: int | None = None) -> dict[str, int]:
-        """Every stream's version of one type, as of a log position (default: now)."""
-        rows = self.conn.execute(
-            "SELECT stream_id, max(version) FROM event_log"
-            " WHERE stream_type = ? AND position <= ? GROUP BY stream_id",
-            [stream_type, position if position is not None else 2**62],
-        ).fetchall()
+    def versions_at(
+        self,
+        stream_type: str,
+        position: int | None = None,
+        stream_ids: Sequence[str] | None = None,
+    ) -> dict[str, int]:
+        """Every stream's version of one type (or only those named), as of a log position
+        (default: now)."""
+        sql = (
+            "SELECT stream_id, max(version) FROM event_log WHERE stream_type = ? AND position <= ?"
+        )
+        params: list[Any] = [stream_type, position if position is not None else 2**62]
+        if stream_ids is not None:
+            sql += " AND stream_id IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(list(stream_ids))
+        rows = self.conn.execute(sql + " GROUP BY stream_id", params).fetchall()
         return {str(s): int(v) for s, v in rows}
 
     def last_events(

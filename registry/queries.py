@@ -360,9 +360,12 @@ def _copy_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in row.items()}
 
 
-def metric_versions(reg: Registry, position: int | None = None) -> dict[str, int]:
-    """Every metric's version (up to a log position if given), for responses that show it."""
-    return reg.store.versions_at(METRIC.kind.stream_type, position)
+def metric_versions(
+    reg: Registry, position: int | None = None, ids: list[str] | None = None
+) -> dict[str, int]:
+    """Every metric's version (or only those of `ids`; up to a log position if given), for
+    responses that show it."""
+    return reg.store.versions_at(METRIC.kind.stream_type, position, ids)
 
 
 def version_at(reg: Registry, subject: Subject, stream_id: str, moment: datetime) -> int:

@@ -111,7 +111,7 @@ def page(
     reg: Registry | None = None,
 ) -> HTMLResponse:
     """A rendered page, with the integrity badge of the last verification when signed in."""
-    badge = answers.health(reg)["last_verify"] if reg is not None and viewer else None
+    badge = answers.last_verification(reg) if reg is not None and viewer else None
     html = TEMPLATES.get_template(template).render(
         request_path=request.url.path, viewer=viewer, badge=badge, **context
     )

@@ -9,6 +9,7 @@ answers from what it wrote, in its own transaction, and never reads back after t
 from registry.answers.audit import (
     event_page,
     health,
+    last_verification,
     new_token,
     recent_events,
     revoked_token,
@@ -75,6 +76,7 @@ __all__ = [
     "health",
     "import_metrics",
     "json_object",
+    "last_verification",
     "jsonable",
     "metric",
     "metric_diff",

@@ -77,6 +77,11 @@ def revoked_token(reg: Registry, name: str, actor: str) -> dict[str, str]:
     return {"status": "revoked", "name": name}
 
 
+def last_verification(reg: Registry) -> dict[str, Any] | None:
+    """What the last verification of this database found (in this process), or None."""
+    return reg.writer.last_verify
+
+
 def health(reg: Registry) -> dict[str, Any]:
     """The log's head (position and hash) and whether the projections have caught up with it."""
     with reg.store.snapshot():

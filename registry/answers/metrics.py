@@ -61,13 +61,16 @@ def metric_list(
     one snapshot (now), or both as of one log position (a time or a position). A page of at
     most `limit` after the cursor `after`; follow `next` for the rest."""
     one_more = None if limit is None else limit + 1
-    if as_of is None and at_position is None:
-        with reg.store.snapshot():
-            rows = queries.list_metrics(reg, category, after=after, limit=one_more)
-            return _listing(rows, queries.metric_versions(reg), limit)
-    position = queries.resolve_position(reg, as_of, at_position)
-    rows = queries.list_metrics(reg, category, at_position=position, after=after, limit=one_more)
-    return _listing(rows, queries.metric_versions(reg, position), limit)
+    with reg.store.snapshot():
+        position = None
+        if as_of is not None or at_position is not None:
+            position = queries.resolve_position(reg, as_of, at_position)
+        rows = queries.list_metrics(
+            reg, category, at_position=position, after=after, limit=one_more
+        )
+        # A page reads the versions of its own metrics only, however many others there are.
+        shown = None if limit is None else [r["id"] for r in rows]
+        return _listing(rows, queries.metric_versions(reg, position, shown), limit)
 
 
 def metric_search(
@@ -128,12 +131,16 @@ def catalog(
         past = as_of is not None or at_position is not None
         position = queries.resolve_position(reg, as_of, at_position) if past else None
         categories = queries.categories(reg)
+        if not text:
+            rows = queries.list_metrics(
+                reg, category or None, at_position=position, after=after, limit=limit + 1
+            )
+            changes = queries.last_changes(reg, METRIC, [r["id"] for r in rows[:limit]], position)
+            versions = {k: v["version"] for k, v in changes.items()}
+            page = _listing(rows, versions, limit)
     if text:
         page = {**metric_search(reg, text, limit, category, position), "next": None}
-    else:
-        page = metric_list(reg, category or None, None, position, after, limit)
-    ids = [m["id"] for m in page["metrics"]]
-    changes = queries.last_changes(reg, METRIC, ids, position)
+        changes = queries.last_changes(reg, METRIC, [m["id"] for m in page["metrics"]], position)
     for shown in page["metrics"]:
         shown["last_change"] = jsonable(changes.get(shown["id"]))
     return {
