@@ -22,14 +22,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import definition
+from common import definition, write_metric_files
 
 from registry import Settings, answers, attach
 from registry.commands import WriteContext
 from registry.connection import connect
 from registry.imports import ImportOptions, reconcile
 from registry.tokens import create_token
-from registry.yaml_io import dump_metric
 from tests.served import served
 
 
@@ -37,13 +36,7 @@ def load(data: Path, metrics: int, versions: int) -> str:
     """The registry: `metrics` metrics by one import, one of them with `versions` versions;
     an admin token."""
     source = data / "source"
-    for n in range(metrics):
-        d = definition(n)
-        d.pop("source")
-        d.pop("source_ref")
-        target = source / d["category"] / f"{d['name']}.yml"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(dump_metric(d))
+    write_metric_files(source, metrics)
     conn = connect(Settings(data_dir=data))
     reg = attach(conn)
     reconcile(reg, source, ImportOptions(actor="bench"))

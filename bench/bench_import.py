@@ -18,11 +18,10 @@ import duckdb
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import definition
+from common import write_metric_files
 
 from registry import attach
 from registry.imports import ImportOptions, reconcile
-from registry.yaml_io import dump_metric
 
 
 def main() -> None:
@@ -31,13 +30,7 @@ def main() -> None:
     count = parser.parse_args().metrics
     folder = Path(tempfile.mkdtemp(prefix="bench-import-"))
     source = folder / "metrics"
-    for n in range(count):
-        d = definition(n)
-        d.pop("source")
-        d.pop("source_ref")
-        target = source / d["category"] / f"{d['name']}.yml"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(dump_metric(d))
+    write_metric_files(source, count)
     print(f"{count:,} files written to {source} (C loader: {hasattr(yaml, 'CSafeLoader')})")
 
     reg = attach(duckdb.connect(str(folder / "registry.duckdb")))

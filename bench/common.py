@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -69,3 +70,16 @@ def definition(n: int, revision: int = 0) -> dict[str, Any]:
         "source": "manual",
         "source_ref": None,
     }
+
+
+def write_metric_files(source: Path, count: int) -> None:
+    """`count` metric files, `<source>/<category>/<name>.yml`, as an import reads them."""
+    from registry.yaml_io import dump_metric
+
+    for n in range(count):
+        d = definition(n)
+        d.pop("source")
+        d.pop("source_ref")
+        target = source / d["category"] / f"{d['name']}.yml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(dump_metric(d))
