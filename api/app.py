@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -61,9 +61,11 @@ async def _registry_error(_: Request, exc: Exception) -> JSONResponse:
     return _error(status, str(exc), errors, **extra)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
-    response = _error(exc.status_code, str(exc.detail))
+    if exc.status_code == 404 and console.is_page_request(request):
+        return console.error_page(request, 404, f"there is no page at {request.url.path}")
+    response: Response = _error(exc.status_code, str(exc.detail))
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     if exc.status_code == 405:

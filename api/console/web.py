@@ -119,6 +119,7 @@ def page(
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
+    """A failure as a page people read (the registry's words, under a plain title)."""
     html = TEMPLATES.get_template("error.html").render(
         request_path=request.url.path,
         viewer=None,
@@ -127,7 +128,14 @@ def error_page(request: Request, status: int, message: str) -> Response:
         title=TITLES.get(status, "Something went wrong"),
         message=message,
     )
-    return HTMLResponse(html, status_code=status)
+    return secured(HTMLResponse(html, status_code=status))
+
+
+def is_page_request(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a client asking for JSON)."""
+    path = request.url.path
+    wants_html = "text/html" in request.headers.get("accept", "")
+    return wants_html and not path.startswith(("/api/", "/healthz", "/docs", "/openapi"))
 
 
 def _signin_redirect(request: Request) -> Response:
@@ -153,10 +161,15 @@ class ConsoleRoute(APIRoute):
                 response = error_page(request, 422, "; ".join(shown))
             except HTTPException as exc:
                 response = error_page(request, exc.status_code, str(exc.detail))
-            response.headers.update(SECURITY_HEADERS)
-            return response
+            return secured(response)
 
         return handler
+
+
+def secured(response: Response) -> Response:
+    """A page's answer with the console's security headers."""
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 # -- who is signed in -----------------------------------------------------------------------------

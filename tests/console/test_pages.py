@@ -214,3 +214,11 @@ def test_a_tables_page_shows_its_columns_and_their_history(console: Console) -> 
         "No column of this table is described yet" in empty
         and "No metric reads this table" in empty
     )
+
+
+def test_an_unknown_page_is_a_page_and_an_unknown_api_path_is_json(console: Console) -> None:
+    page = console["analyst"].get("/no/such/page", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "there is no page at /no/such/page" in text_of(page.text)
+    assert page.headers["x-frame-options"] == "DENY"
+    api = console["analyst"].get("/api/no/such", headers={"Accept": "text/html"})
+    assert api.status_code == 404 and api.json()["detail"] == "Not Found"
