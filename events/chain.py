@@ -74,37 +74,45 @@ def event_hash(prev_hash: str, fields: dict[str, str | int | None]) -> str:
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 
 
-def _sql_field(column: str) -> str:
-    expr = "epoch_us(recorded_at)::VARCHAR" if column == "recorded_at" else f"{column}::VARCHAR"
-    return f"coalesce(strlen({expr})::VARCHAR || ':' || {expr}, '-')"
+def _sql_field(column: str, epoch_us: str, strlen: str) -> str:
+    expr = f"{epoch_us}::VARCHAR" if column == "recorded_at" else f"{column}::VARCHAR"
+    return f"coalesce({strlen}({expr})::VARCHAR || ':' || {expr}, '-')"
 
 
-# Built from the fixed tuple above, never from input.
-HASH_SQL_EXPR = (
-    "sha256(prev_hash || '|' || "
-    + " || '|' || ".join(_sql_field(c) for c in CANONICAL_FIELDS)
-    + ")"
-)
+def hash_sql_expr(
+    sha256: str = "sha256({})", epoch_us: str = "epoch_us(recorded_at)", strlen: str = "strlen"
+) -> str:
+    """The chain hash as an SQL expression over an event_log row, in an engine's functions
+    (DuckDB's by default). Built from the fixed tuple above, never from input."""
+    body = " || '|' || ".join(_sql_field(c, epoch_us, strlen) for c in CANONICAL_FIELDS)
+    return sha256.format(f"prev_hash || '|' || {body}")
 
-VERIFY_CHAIN_SQL = (
-    "WITH walked AS ("  # noqa: S608 - built from the fixed field tuple
-    " SELECT position, hash, prev_hash,"
-    f" {HASH_SQL_EXPR} AS recomputed,"
-    " lag(hash) OVER w AS previous_hash,"
-    " lag(position) OVER w AS previous_position"
-    " FROM event_log WHERE position <= ? WINDOW w AS (ORDER BY position))"
-    " SELECT position, CASE"
-    "  WHEN coalesce(previous_position, 0) <> position - 1"
-    "   THEN 'position ' || (coalesce(previous_position, 0) + 1) || ' is missing'"
-    "  WHEN coalesce(previous_hash, ?) <> prev_hash"
-    "   THEN 'prev_hash does not match the hash of the event before it'"
-    "  WHEN recomputed <> hash THEN 'the hash does not match the event''s contents'"
-    " END AS problem"
-    " FROM walked"
-    " WHERE coalesce(previous_position, 0) <> position - 1"
-    "  OR coalesce(previous_hash, ?) <> prev_hash OR recomputed <> hash"
-    " ORDER BY position LIMIT 1"
-)
+
+def verify_chain_sql(hash_expr: str) -> str:
+    """The set-based chain walk: the first event whose position, link or hash is wrong."""
+    return (
+        "WITH walked AS ("  # noqa: S608 - built from the fixed field tuple
+        " SELECT position, hash, prev_hash,"
+        f" {hash_expr} AS recomputed,"
+        " lag(hash) OVER w AS previous_hash,"
+        " lag(position) OVER w AS previous_position"
+        " FROM event_log WHERE position <= ? WINDOW w AS (ORDER BY position))"
+        " SELECT position, CASE"
+        "  WHEN coalesce(previous_position, 0) <> position - 1"
+        "   THEN 'position ' || (coalesce(previous_position, 0) + 1) || ' is missing'"
+        "  WHEN coalesce(previous_hash, ?) <> prev_hash"
+        "   THEN 'prev_hash does not match the hash of the event before it'"
+        "  WHEN recomputed <> hash THEN 'the hash does not match the event''s contents'"
+        " END AS problem"
+        " FROM walked"
+        " WHERE coalesce(previous_position, 0) <> position - 1"
+        "  OR coalesce(previous_hash, ?) <> prev_hash OR recomputed <> hash"
+        " ORDER BY position LIMIT 1"
+    )
+
+
+VERIFY_CHAIN_SQL = verify_chain_sql(hash_sql_expr())
+HASH_SQL_EXPR = hash_sql_expr()
 
 PAYLOAD_SQL = (
     "SELECT position, payload::VARCHAR, payload_hash FROM event_log"
@@ -168,11 +176,13 @@ def _payload_problem(conn: duckdb.DuckDBPyConnection, upto: int) -> tuple[int, s
     return None
 
 
-def _chain_problem(conn: duckdb.DuckDBPyConnection, upto: int, out: list[Any]) -> None:
-    out.append(conn.execute(VERIFY_CHAIN_SQL, [upto, GENESIS_HASH, GENESIS_HASH]).fetchone())
+def _chain_problem(conn: duckdb.DuckDBPyConnection, upto: int, out: list[Any], sql: str) -> None:
+    out.append(conn.execute(sql, [upto, GENESIS_HASH, GENESIS_HASH]).fetchone())
 
 
-def verify_chain(conn: duckdb.DuckDBPyConnection, anchor: Anchor | None = None) -> VerifyReport:
+def verify_chain(
+    conn: duckdb.DuckDBPyConnection, anchor: Anchor | None = None, sql: str = VERIFY_CHAIN_SQL
+) -> VerifyReport:
     """Walk the log and report the first position that was changed, removed, inserted or moved.
 
     With an anchor, also prove that the log up to it is the one the anchor was taken from,
@@ -185,7 +195,7 @@ def verify_chain(conn: duckdb.DuckDBPyConnection, anchor: Anchor | None = None) 
     last = head.position if head else 0
     # The set-based chain walk runs in DuckDB's threads while this one hashes the payloads.
     chain: list[Any] = []
-    walker = threading.Thread(target=_chain_problem, args=(conn.cursor(), last, chain))
+    walker = threading.Thread(target=_chain_problem, args=(conn.cursor(), last, chain, sql))
     walker.start()
     payload = _payload_problem(conn, last)
     walker.join()

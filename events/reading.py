@@ -17,26 +17,39 @@ from events.schema import EVENT_COLUMNS, SELECT_EVENTS_SQL
 from events.upcasting import Upcasters
 
 _STREAM_FILTER = " WHERE stream_id = ? AND stream_type = ? AND version <= ? ORDER BY version"
-_STREAM_SQL = SELECT_EVENTS_SQL + _STREAM_FILTER
 # The envelope without hashes, the payload replaced by the values at a list of JSON paths.
 SUMMARY_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in ("payload_hash", "prev_hash", "hash"))
-_SUMMARIES_SQL = (
-    "SELECT "  # noqa: S608 - fixed column names
-    + ", ".join("json_extract(payload, ?)" if c == "payload" else c for c in SUMMARY_COLUMNS)
-    + " FROM event_log"
-    + _STREAM_FILTER
-)
-# The last event of each named stream up to a position (summaries with no payload keys), in
-# one pass: the columns of each stream's row with the highest position.
-_LAST_EVENTS_SQL = (
-    "SELECT "  # noqa: S608 - fixed column names
-    + ", ".join(
-        "[]::VARCHAR[]" if c == "payload" else f"arg_max({c}, position)" for c in SUMMARY_COLUMNS
+
+
+class LogSql:
+    """The read statements whose text depends on the engine (DuckDB's here; a second
+    engine's store subclasses this with its own). `?` marks a parameter in both."""
+
+    stream = SELECT_EVENTS_SQL + _STREAM_FILTER
+    summaries = (
+        "SELECT "  # noqa: S608 - fixed column names
+        + ", ".join("json_extract(payload, ?)" if c == "payload" else c for c in SUMMARY_COLUMNS)
+        + " FROM event_log"
+        + _STREAM_FILTER
     )
-    + " FROM event_log WHERE stream_type = ? AND stream_id IN (SELECT unnest(?::VARCHAR[]))"
-    " AND position <= ? GROUP BY stream_id"
-)
-_PAYLOAD_SQL = "SELECT payload FROM event_log WHERE position = ?"
+
+    @staticmethod
+    def summary_paths(keys: Sequence[str]) -> list[Any]:
+        """The parameter that picks payload keys in `summaries`."""
+        return [f'$."{key}"' for key in keys]
+
+    # The last event of each named stream up to a position (summaries with no payload
+    # keys), in one pass: the columns of each stream's row with the highest position.
+    last_events = (
+        "SELECT "  # noqa: S608 - fixed column names
+        + ", ".join(
+            "[]::VARCHAR[]" if c == "payload" else f"arg_max({c}, position)"
+            for c in SUMMARY_COLUMNS
+        )
+        + " FROM event_log WHERE stream_type = ? AND stream_id IN (SELECT unnest(?::VARCHAR[]))"
+        " AND position <= ? GROUP BY stream_id"
+    )
+    payload = "SELECT payload FROM event_log WHERE position = ?"
 
 
 def _version_bound(up_to_version: int | None) -> int:
@@ -56,6 +69,7 @@ class LogReader:
 
     conn: duckdb.DuckDBPyConnection
     upcasters: Upcasters
+    sql: type[LogSql] = LogSql
 
     def stream_version(self, stream_type: str, stream_id: str) -> int:
         """A stream's current version (0 if it has no events)."""
@@ -92,7 +106,7 @@ class LogReader:
         if not stream_ids:
             return {}
         rows = self.conn.execute(
-            _LAST_EVENTS_SQL,
+            self.sql.last_events,
             [stream_type, list(stream_ids), position if position is not None else 2**62],
         ).fetchall()
         return {str(r[2]): self._to_summary(r, ()) for r in rows}
@@ -102,7 +116,7 @@ class LogReader:
     ) -> list[RecordedEvent]:
         """Every event of one stream in version order, optionally up to a version."""
         params = [stream_id, stream_type, _version_bound(up_to_version)]
-        return [self._to_event(r) for r in self.conn.execute(_STREAM_SQL, params).fetchall()]
+        return [self._to_event(r) for r in self.conn.execute(self.sql.stream, params).fetchall()]
 
     def stream_summaries(
         self, stream_type: str, stream_id: str, payload_keys: Sequence[str]
@@ -112,9 +126,9 @@ class LogReader:
         DuckDB extracts the keys, so a long history is read without decoding every full
         payload; an event of an outgrown schema is upcast whole first, then picked from.
         """
-        paths = [f'$."{key}"' for key in payload_keys]
+        paths = self.sql.summary_paths(payload_keys)
         params = [paths, stream_id, stream_type, _version_bound(None)]
-        rows = self.conn.execute(_SUMMARIES_SQL, params).fetchall()
+        rows = self.conn.execute(self.sql.summaries, params).fetchall()
         return [self._to_summary(r, payload_keys) for r in rows]
 
     def read_event(self, stream_type: str, stream_id: str, version: int) -> RecordedEvent | None:
@@ -193,7 +207,7 @@ class LogReader:
         values = dict(zip(SUMMARY_COLUMNS, row, strict=True))
         if values["event_schema"] < self.upcasters.current_schema(values["event_type"]):
             # An old schema may rename or move keys: upcast the whole payload, then pick.
-            [(text,)] = self.conn.execute(_PAYLOAD_SQL, [values["position"]]).fetchall()
+            [(text,)] = self.conn.execute(self.sql.payload, [values["position"]]).fetchall()
             schema, payload = self.upcasters.upcast(
                 values["event_type"], values["event_schema"], decode_payload(text)
             )

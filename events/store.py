@@ -18,14 +18,23 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import orjson
 
-from events.chain import GENESIS_HASH, epoch_us, event_hash, payload_digest
+from events.chain import (
+    GENESIS_HASH,
+    VERIFY_CHAIN_SQL,
+    Anchor,
+    VerifyReport,
+    epoch_us,
+    event_hash,
+    payload_digest,
+    verify_chain,
+)
 from events.errors import (
     ConcurrentWriteError,
     IdempotencyConflictError,
     StorageFailedError,
     VersionConflictError,
 )
-from events.reading import LogReader, decode_payload
+from events.reading import LogReader, LogSql, decode_payload
 from events.recorded import RecordedEvent
 from events.schema import (
     CREATE_EVENT_LOG_SQL,
@@ -46,23 +55,28 @@ Clock = Callable[[], datetime]
 # Above this many events an append goes through one columnar (Arrow) insert.
 _BULK_THRESHOLD = 16
 
-# arg_max over the stream index: ~3x cheaper in DuckDB than ORDER BY version DESC LIMIT 1.
-_STREAM_TIP_SQL = (
-    "SELECT max(version), arg_max(event_type, version), arg_max(event_schema, version),"
-    " arg_max(payload, version), min(recorded_at), arg_min(event_type, version)"
-    " FROM event_log WHERE stream_id = ? AND stream_type = ?"
-)
-# The last event of many streams: max(position) per stream, joined back on the primary key.
-_STREAM_TIPS_SQL = (
-    "WITH last AS (SELECT max(position) AS position FROM event_log"
-    " WHERE stream_type = ? AND stream_id IN (SELECT unnest(?)) GROUP BY stream_id)"
-    " SELECT e.stream_id, e.version, e.event_type, e.event_schema, e.payload"
-    " FROM last JOIN event_log e ON e.position = last.position"
-)
-_STREAM_VERSIONS_SQL = (
-    "SELECT stream_type, stream_id, max(version) FROM event_log"
-    " WHERE stream_id IN (SELECT unnest(?)) GROUP BY stream_type, stream_id"
-)
+
+class StoreSql(LogSql):
+    """The append side's engine-dependent statements (DuckDB's)."""
+
+    # arg_max over the stream index: ~3x cheaper in DuckDB than ORDER BY version DESC LIMIT 1.
+    stream_tip = (
+        "SELECT max(version), arg_max(event_type, version), arg_max(event_schema, version),"
+        " arg_max(payload, version), min(recorded_at), arg_min(event_type, version)"
+        " FROM event_log WHERE stream_id = ? AND stream_type = ?"
+    )
+    # The last event of many streams: max(position) per stream, joined back on the key.
+    stream_tips = (
+        "WITH last AS (SELECT max(position) AS position FROM event_log"
+        " WHERE stream_type = ? AND stream_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY stream_id)"
+        " SELECT e.stream_id, e.version, e.event_type, e.event_schema, e.payload"
+        " FROM last JOIN event_log e ON e.position = last.position"
+    )
+    stream_versions = (
+        "SELECT stream_type, stream_id, max(version) FROM event_log"
+        " WHERE stream_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY stream_type, stream_id"
+    )
+    verify_chain = VERIFY_CHAIN_SQL
 
 
 def utc_now() -> datetime:
@@ -132,7 +146,12 @@ class EventStore(LogReader):
     The committed head (position, hash, time) is kept in memory after the first read: DuckDB lets
     one process write a file, and a stale head can only make an insert collide with the
     primary key, which is reported as `ConcurrentWriteError`.
+
+    A second engine subclasses this with its own statements (`sql`) and the hooks below
+    (`_begin`, `_begin_reading`, `_commit`, `_rollback`, `_failure`, `_insert`, `alive`).
     """
+
+    sql: type[StoreSql] = StoreSql
 
     def __init__(
         self,
@@ -154,25 +173,25 @@ class EventStore(LogReader):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Run a block in one DuckDB transaction; nested calls join the outer one.
+        """Run a block in one transaction; nested calls join the outer one.
 
-        Raises ConcurrentWriteError if DuckDB reports a write-write conflict.
+        Raises ConcurrentWriteError if the engine reports a write-write conflict, and
+        StorageFailedError if it could not store the data (nothing is written then).
         """
         if self._tx is not None:
             yield
             return
-        self.conn.begin()
+        self._begin()
         self._tx = _Transaction(versions={})
         try:
             yield
-            self.conn.commit()
+            self._commit()
         except BaseException as exc:
             self._head.value = None
             self._rollback()
-            if isinstance(exc, duckdb.IOException | duckdb.FatalException):
-                raise StorageFailedError(f"{exc}; nothing was written") from exc
-            if isinstance(exc, duckdb.TransactionException):
-                raise ConcurrentWriteError(str(exc)) from exc
+            failure = self._failure(exc)
+            if failure is not None:
+                raise failure from exc
             raise
         else:
             if self._tx.head is not None:
@@ -189,7 +208,7 @@ class EventStore(LogReader):
         if self._tx is not None or self._reading:
             yield
             return
-        self.conn.begin()
+        self._begin_reading()
         self._reading = True
         try:
             yield
@@ -205,10 +224,30 @@ class EventStore(LogReader):
             return False
         return True
 
+    # -- the engine's hooks ---------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        self.conn.begin()
+
+    def _begin_reading(self) -> None:
+        self.conn.begin()
+
+    def _commit(self) -> None:
+        self.conn.commit()
+
     def _rollback(self) -> None:
         # DuckDB has already rolled back a failed commit; then there is nothing left to undo.
         with contextlib.suppress(duckdb.TransactionException):
             self.conn.rollback()
+
+    def _failure(self, exc: BaseException) -> Exception | None:
+        """The store's error for an engine's exception that ended a transaction (None: the
+        exception is not the engine's, and goes on as it is)."""
+        if isinstance(exc, duckdb.IOException | duckdb.FatalException):
+            return StorageFailedError(f"{exc}; nothing was written")
+        if isinstance(exc, duckdb.TransactionException):
+            return ConcurrentWriteError(str(exc))
+        return None
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -218,6 +257,11 @@ class EventStore(LogReader):
             return self._tx.head
         row = self.conn.execute(HEAD_SQL).fetchone()
         return LogHead(0, GENESIS_HASH, None) if row is None else LogHead(*row)
+
+    def verify(self, anchor: Anchor | None = None) -> VerifyReport:
+        """Walk the whole chain (set-based, in the engine) and check the payloads' hashes;
+        with an anchor, also prove the log up to it is the one it was taken from."""
+        return verify_chain(self.conn, anchor, self.sql.verify_chain)
 
     def _append_head(self) -> LogHead:
         """The head to append after: the cached one when there is one (see class docstring)."""
@@ -232,7 +276,7 @@ class EventStore(LogReader):
 
         Remembered for an append in the same transaction, which then need not look it up again.
         """
-        row = self.conn.execute(_STREAM_TIP_SQL, [stream_id, stream_type]).fetchone()
+        row = self.conn.execute(self.sql.stream_tip, [stream_id, stream_type]).fetchone()
         tip = None
         if row is not None and row[0] is not None:
             version, event_type, schema, text, first_at, first_type = row
@@ -256,7 +300,7 @@ class EventStore(LogReader):
 
         Remembered for an append in the same transaction, like `stream_tip`.
         """
-        rows = self.conn.execute(_STREAM_TIPS_SQL, [stream_type, list(stream_ids)]).fetchall()
+        rows = self.conn.execute(self.sql.stream_tips, [stream_type, list(stream_ids)]).fetchall()
         tips: dict[str, StreamTip] = {}
         for stream_id, version, event_type, schema, text in rows:
             schema, payload = self.upcasters.upcast(event_type, schema, decode_payload(text))
@@ -308,7 +352,7 @@ class EventStore(LogReader):
         known = self._tx.versions
         missing = [k for k in keys if k not in known]
         if missing:
-            rows = self.conn.execute(_STREAM_VERSIONS_SQL, [[k[1] for k in missing]]).fetchall()
+            rows = self.conn.execute(self.sql.stream_versions, [[k[1] for k in missing]]).fetchall()
             found = {(t, s): int(v) for t, s, v in rows}
             for key in missing:
                 known[key] = found.get(key, 0)

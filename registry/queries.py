@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from events import Anchor, verify_chain
+from events import Anchor
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.session import Registry
@@ -415,4 +415,4 @@ def verify_log(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
         kept = Anchor.parse(anchor) if anchor else None
     except ValueError as exc:
         raise InvalidDefinitionError([Issue("anchor", str(exc))]) from exc
-    return verify_chain(reg.conn, kept).as_dict()
+    return reg.store.verify(kept).as_dict()

@@ -22,6 +22,8 @@ ALLOWED = {
     "starter_pack": set(),
 }
 DUCKDB_ALLOWED = ("events/", "projections/", "registry/connection.py", "starter_pack/")
+# PostgreSQL's driver stays beside the PostgreSQL store (its SQL and hooks), like duckdb.
+PSYCOPG_ALLOWED = ("events/postgres.py",)
 
 
 def imported_modules(path: Path) -> list[str]:
@@ -55,6 +57,14 @@ def test_duckdb_only_where_allowed(package: str, path: Path) -> None:
     if any(relative.startswith(prefix) for prefix in DUCKDB_ALLOWED):
         return
     assert "duckdb" not in [m.split(".")[0] for m in imported_modules(path)], relative
+
+
+@pytest.mark.parametrize(("package", "path"), package_files(), ids=lambda v: str(v))
+def test_psycopg_only_beside_the_postgresql_store(package: str, path: Path) -> None:
+    relative = path.relative_to(ROOT).as_posix()
+    if relative in PSYCOPG_ALLOWED:
+        return
+    assert "psycopg" not in [m.split(".")[0] for m in imported_modules(path)], relative
 
 
 ROUTES = sorted((ROOT / "api" / "routes").glob("*.py"))

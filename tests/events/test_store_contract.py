@@ -17,12 +17,22 @@ from events import (
     Upcasters,
     VersionConflictError,
     ensure_event_log,
-    verify_chain,
 )
+from tests.postgres import fresh_schema
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture(params=["file", "memory", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    """The same contract on a DuckDB file, on DuckDB :memory: and on a real PostgreSQL."""
+    if request.param == "postgresql":
+        from events.postgres import PgEventStore, connect_postgres, ensure_pg_event_log
+
+        with fresh_schema() as url:
+            pg = connect_postgres(url)
+            ensure_pg_event_log(pg)
+            yield PgEventStore(pg)
+            pg.close()
+        return
     target = str(tmp_path / "log.duckdb") if request.param == "file" else ":memory:"
     conn = duckdb.connect(target)
     ensure_event_log(conn)
@@ -101,14 +111,14 @@ def test_time_never_decreases_when_the_clock_steps_back(store: EventStore) -> No
     with freeze_time("2026-02-01 12:00:00"):
         later = store.append([event("a", 2)])
     assert later[0].recorded_at == datetime(2026, 3, 1, 12)
-    assert verify_chain(store.conn).ok
+    assert store.verify().ok
 
 
 def test_bulk_append_is_one_atomic_batch(store: EventStore) -> None:
     batch = [event(f"s{i % 7}", i) for i in range(500)]
     recorded = store.append(batch)
     assert [e.position for e in recorded] == list(range(1, 501))
-    assert verify_chain(store.conn).ok
+    assert store.verify().ok
     with pytest.raises(VersionConflictError):
         store.append(batch, expected_versions={("thing", "s0"): 3})
     assert count(store) == 500
@@ -121,7 +131,7 @@ def test_upcaster_converts_old_payloads_on_read(store: EventStore) -> None:
     store.append([event("a", 7, event_schema=1)])
     upcasting = Upcasters()
     upcasting.register("ThingChanged", 1, rename)
-    reader = EventStore(store.conn, upcasting)
+    reader = type(store)(store.conn, upcasting)
     [read] = reader.read_stream("thing", "a")
     assert (read.event_schema, read.payload) == (2, {"count": 7})
     raw = store.conn.execute("SELECT event_schema, payload FROM event_log").fetchone()
@@ -141,7 +151,7 @@ def test_stream_summaries_hold_some_payload_keys(store: EventStore) -> None:
 
     upcasting = Upcasters()
     upcasting.register("ThingChanged", 1, lambda p: {"count": p["n"], "tags": p.get("tags")})
-    upcast = EventStore(store.conn, upcasting).stream_summaries("thing", "a", ("count", "n"))
+    upcast = type(store)(store.conn, upcasting).stream_summaries("thing", "a", ("count", "n"))
     assert [(e.event_schema, e.payload) for e in upcast] == [(2, {"count": 1}), (2, {"count": 2})]
 
 
@@ -155,25 +165,25 @@ def bulk(prefix: str, n: int = BULK) -> list[NewEvent]:
 def test_bulk_append_after_single_appends(store: EventStore) -> None:
     store.append([event("a", 1)])
     store.append([event("a", 2)])
-    recorded = EventStore(store.conn).append(bulk("b"))  # as a new process would: no cached head
+    recorded = type(store)(store.conn).append(bulk("b"))  # as a new process would: no cached head
     assert [e.position for e in recorded] == list(range(3, 3 + BULK))
     assert count(store) == 2 + BULK
-    assert verify_chain(store.conn).ok
+    assert store.verify().ok
 
 
 def test_bulk_append_after_reads(store: EventStore) -> None:
     store.append(bulk("a"))
-    store = EventStore(store.conn)
+    store = type(store)(store.conn)
     store.head()
     store.stream_tip("thing", "a1")
     store.read_stream("thing", "a2")
     recorded = store.append(bulk("b"))
     assert recorded[-1].position == 2 * BULK
-    assert verify_chain(store.conn).ok
+    assert store.verify().ok
 
 
 def test_bulk_append_inside_a_transaction_that_already_read(store: EventStore) -> None:
-    EventStore(store.conn).append([event("a", 1)])
+    type(store)(store.conn).append([event("a", 1)])
     with store.transaction():
         assert store.stream_tip("thing", "a") is not None
         store.head()
@@ -182,4 +192,27 @@ def test_bulk_append_inside_a_transaction_that_already_read(store: EventStore) -
         store.append(bulk("c"))
     assert count(store) == 1 + 2 * BULK
     assert [e.position for e in store.read()] == list(range(1, 2 + 2 * BULK))
-    assert verify_chain(store.conn).ok
+    assert store.verify().ok
+
+
+def test_verify_finds_edits_removals_and_forgeries(store: EventStore) -> None:
+    """The set-based walk runs in the engine itself, so each engine's SQL is checked here."""
+    from events import Anchor
+
+    store.append([event("a", n) for n in range(1, 6)])
+    report = store.verify()
+    assert report.ok and report.checked == 5 and report.head is not None
+    anchor = Anchor(report.head.position, report.head.hash)
+    store.conn.execute("UPDATE event_log SET reason = 'edited' WHERE position = 3")
+    edited = store.verify()
+    assert (edited.ok, edited.broken_at) == (False, 3)
+    assert "contents" in str(edited.problem)
+    store.conn.execute("UPDATE event_log SET reason = NULL WHERE position = 3")
+    store.conn.execute("UPDATE event_log SET payload = '{\"n\": 99}' WHERE position = 2")
+    assert (store.verify().ok, store.verify().broken_at) == (False, 2)
+    store.conn.execute("DELETE FROM event_log WHERE position >= 2")
+    forged = type(store)(store.conn)
+    forged.append([event("a", 7)])  # a self-consistent chain again ...
+    assert forged.verify().ok
+    caught = forged.verify(anchor)  # ... that the kept anchor exposes
+    assert not caught.ok and caught.broken_at == 5
