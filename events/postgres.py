@@ -41,8 +41,9 @@ class PgConnection:
 
     dialect = "postgresql"
 
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], url: str) -> None:
         self.raw = raw
+        self.url = url
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
         cursor = self.raw.cursor()
@@ -63,7 +64,9 @@ class PgConnection:
         self.raw.execute("ROLLBACK")
 
     def cursor(self) -> PgConnection:
-        return self
+        """Another connection to the same database, with transactions of its own (what a
+        DuckDB cursor is to its connection)."""
+        return connect_postgres(self.url)
 
     def close(self) -> None:
         self.raw.close()
@@ -75,7 +78,7 @@ def connect_postgres(url: str) -> PgConnection:
     raw = psycopg.connect(url, autocommit=True)
     for json_type in ("json", "jsonb"):
         raw.adapters.register_loader(json_type, TextLoader)
-    return PgConnection(raw)
+    return PgConnection(raw, url)
 
 
 def ensure_pg_event_log(conn: PgConnection) -> None:

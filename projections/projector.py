@@ -144,10 +144,11 @@ class Difference:
         )
 
 
-def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the v4 tables, the checkpoint and `schema_version` if they do not exist."""
+def ensure_tables(conn: duckdb.DuckDBPyConnection, types: dict[str, str] | None = None) -> None:
+    """Create the v4 tables, the checkpoint and `schema_version` if they do not exist (with
+    some SQL types renamed for another engine)."""
     for kind in KINDS:
-        conn.execute(kind.table.ddl())
+        conn.execute(kind.table.ddl(types))
     conn.execute(CREATE_CHECKPOINT_SQL)
     conn.execute(CREATE_SCHEMA_VERSION_SQL)
     conn.execute(
@@ -332,12 +333,15 @@ class Projector:
         with self.store.transaction():
             for kind in KINDS:
                 self.conn.execute(kind.table.drop_sql)
-            ensure_tables(self.conn)
+            self._ensure_tables()
             head = self.store.head().position
             for kind in KINDS:
                 self._insert_fold(kind, head, None)
             self.conn.execute(UPDATE_CHECKPOINT_SQL, [head, CHECKPOINT])
             return sum(self._count(kind.table) for kind in KINDS)
+
+    def _ensure_tables(self) -> None:
+        ensure_tables(self.conn)
 
     def _count(self, table: ProjectionTable) -> int:
         row = self.conn.execute(table.count_sql).fetchone()

@@ -48,8 +48,10 @@ class ProjectionTable:
 
     # SQL below is assembled only from this fixed spec, never from input.
 
-    def ddl(self) -> str:
-        body = ", ".join(f"{c.name} {c.sql_type}" for c in self.columns)
+    def ddl(self, types: dict[str, str] | None = None) -> str:
+        """CREATE TABLE, with some SQL types renamed for another engine (`types`)."""
+        renamed = types or {}
+        body = ", ".join(f"{c.name} {_renamed(c.sql_type, renamed)}" for c in self.columns)
         key = ", ".join(self.key)
         return f"CREATE TABLE IF NOT EXISTS {self.name} ({body}, PRIMARY KEY ({key}))"
 
@@ -70,7 +72,7 @@ class ProjectionTable:
     def delete_streams_sql(self) -> str:
         """Delete the rows of a list of stream ids (`?` binds the list)."""
         stream_id = " || ':' || ".join(self.key)
-        return f"DELETE FROM {self.name} WHERE {stream_id} IN (SELECT unnest(?))"  # noqa: S608 - fixed spec
+        return f"DELETE FROM {self.name} WHERE {stream_id} IN (SELECT unnest(?::VARCHAR[]))"  # noqa: S608 - fixed spec
 
     @property
     def select_by_key_sql(self) -> str:
@@ -99,6 +101,11 @@ class ProjectionTable:
     @property
     def _key_clause(self) -> str:
         return " AND ".join(f"{k} = ?" for k in self.key)
+
+
+def _renamed(sql_type: str, types: dict[str, str]) -> str:
+    base, _, rest = sql_type.partition(" ")
+    return " ".join(p for p in (types.get(base, base), rest) if p)
 
 
 METRIC_TABLE = ProjectionTable(

@@ -27,10 +27,11 @@ LegacyTable = tuple[StreamKind, str]
 
 _COLUMNS_SQL = (
     "SELECT column_name FROM information_schema.columns"
-    " WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position"
+    " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position"
 )
 _TABLE_EXISTS_SQL = (
-    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?"
+    "SELECT count(*) FROM information_schema.tables"
+    " WHERE table_schema = current_schema() AND table_name = ?"
 )
 
 

@@ -23,10 +23,12 @@ CREATE_PARSE_CACHE_SQL = (
     "CREATE TABLE IF NOT EXISTS yaml_parse_cache"
     " (key VARCHAR PRIMARY KEY, definitions JSON NOT NULL)"
 )
-_LOOKUP_SQL = "SELECT key, definitions FROM yaml_parse_cache WHERE key IN (SELECT unnest(?))"
+_LOOKUP_SQL = (
+    "SELECT key, definitions FROM yaml_parse_cache WHERE key IN (SELECT unnest(?::VARCHAR[]))"
+)
 _STORE_SQL = (
-    "INSERT INTO yaml_parse_cache SELECT key, definitions FROM"
-    " (SELECT unnest(?) AS key, unnest(?) AS definitions)"
+    "INSERT INTO yaml_parse_cache SELECT key, definitions::JSON FROM"
+    " (SELECT unnest(?::VARCHAR[]) AS key, unnest(?::VARCHAR[]) AS definitions) AS given"
     " WHERE key NOT IN (SELECT key FROM yaml_parse_cache)"
 )
 

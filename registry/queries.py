@@ -138,7 +138,7 @@ def columns_as_of(
 
 def find_by_table(reg: Registry, table: str) -> list[dict[str, Any]]:
     """Metrics that read a table, as their `table_name` or one of their `tables`."""
-    return _metrics(reg, "table_name = ? OR list_contains(tables, ?)", [table, table])
+    return _metrics(reg, "table_name = ? OR ? = ANY(tables)", [table, table])
 
 
 def find_by_synonym(reg: Registry, term: str) -> list[dict[str, Any]]:
@@ -146,7 +146,7 @@ def find_by_synonym(reg: Registry, term: str) -> list[dict[str, Any]]:
     return _metrics(
         reg,
         "lower(name) = lower(?)"
-        " OR list_contains(list_transform(synonyms, lambda s: lower(s)), lower(?))",
+        " OR lower(?) IN (SELECT lower(s) FROM unnest(synonyms) AS listed(s))",
         [term, term],
     )
 

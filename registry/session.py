@@ -41,12 +41,25 @@ _WRITERS: dict[tuple[object, ...], Writer] = {}
 _WRITERS_GUARD = threading.Lock()
 
 
+def is_postgres(conn: Connection) -> bool:
+    """Whether a connection is PostgreSQL's (`events.postgres.PgConnection`), not DuckDB's."""
+    return getattr(conn, "dialect", None) == "postgresql"
+
+
 def writer_of(conn: Connection) -> Writer:
     """The one Writer of the database behind a connection (or cursor) in this process.
 
     A file is known by its path and inode (a file made anew at the same path is another
-    database); an in-memory database by an id it keeps in itself.
+    database); an in-memory database by an id it keeps in itself; a PostgreSQL database by
+    its server, name and schema.
     """
+    if is_postgres(conn):
+        [(where,)] = conn.execute(
+            "SELECT inet_server_addr()::text || ':' || inet_server_port()::text || '/'"
+            " || current_database() || '/' || current_schema()"
+        ).fetchall()
+        with _WRITERS_GUARD:
+            return _WRITERS.setdefault(("postgresql", str(where)), Writer())
     [(path,)] = conn.execute(_DATABASE_SQL).fetchall()
     if path:
         try:
@@ -100,14 +113,22 @@ def attach(conn: Connection, clock: Clock = utc_now, cache: ReadCache | None = N
     writer = writer_of(conn)
     store = _store(conn, clock, cache, writer)
     with writer.lock:
-        ensure_event_log(conn)
-        legacy = set_aside_legacy_tables(conn)
-        ensure_tables(conn)
+        if is_postgres(conn):
+            from events.postgres import ensure_pg_event_log
+            from projections.postgres import ensure_pg_tables
+
+            ensure_pg_event_log(conn)  # type: ignore[arg-type]
+            legacy: list[Any] = []
+            ensure_pg_tables(conn)  # type: ignore[arg-type]
+        else:
+            ensure_event_log(conn)
+            legacy = set_aside_legacy_tables(conn)
+            ensure_tables(conn)
         conn.execute(CREATE_PARSE_CACHE_SQL)
         conn.execute(CREATE_TOKENS_SQL)
         conn.execute(CREATE_SESSIONS_SQL)
         conn.execute(CREATE_REPLIES_SQL)
-        registry = Registry(store, Projector(store), writer, cache)
+        registry = Registry(store, _projector(store), writer, cache)
         if legacy:
             adopt_legacy_tables(registry.store, registry.projector, legacy)
         _catch_up(registry)
@@ -140,12 +161,25 @@ def on_cursor(
     """A registry on a cursor of a database that `attach` has already prepared (cheap)."""
     writer = writer or writer_of(conn)
     store = _store(conn, clock, cache, writer)
-    return Registry(store, Projector(store), writer, cache)
+    return Registry(store, _projector(store), writer, cache)
 
 
 def _store(conn: Connection, clock: Clock, cache: ReadCache | None, writer: Writer) -> EventStore:
     on_commit = None if cache is None else cache.invalidate
-    return EventStore(conn, build_upcasters(), clock, on_commit=on_commit, shared_head=writer.head)
+    kind = EventStore
+    if is_postgres(conn):
+        from events.postgres import PgEventStore
+
+        kind = PgEventStore
+    return kind(conn, build_upcasters(), clock, on_commit=on_commit, shared_head=writer.head)
+
+
+def _projector(store: EventStore) -> Projector:
+    if is_postgres(store.conn):
+        from projections.postgres import PgProjector
+
+        return PgProjector(store)
+    return Projector(store)
 
 
 class RegistryPool:

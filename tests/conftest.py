@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,21 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "system.duckdb"
 
 
-@pytest.fixture
-def conn(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+ENGINES = os.environ.get("DA_TEST_ENGINES", "duckdb,postgresql").split(",")
+
+
+@pytest.fixture(params=ENGINES)
+def conn(request: pytest.FixtureRequest, db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to a fresh registry database: a DuckDB file, or a PostgreSQL schema."""
+    if request.param == "postgresql":
+        from events.postgres import connect_postgres
+        from tests.postgres import fresh_schema
+
+        with fresh_schema() as url:
+            pg = connect_postgres(url)
+            yield pg  # type: ignore[misc]
+            pg.close()
+        return
     db_path.parent.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect(str(db_path))
     yield connection

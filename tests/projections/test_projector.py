@@ -13,7 +13,7 @@ from tests.conftest import metric_fields
 
 
 def table_rows(conn: duckdb.DuckDBPyConnection, table: str) -> list[tuple[Any, ...]]:
-    return conn.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+    return conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
 
 
 def test_rebuild_from_zero_reproduces_the_tables(

@@ -7,7 +7,6 @@ from dataclasses import replace
 import pytest
 from freezegun import freeze_time
 
-from events import verify_chain
 from registry import (
     ColumnMetadataRepository,
     ConflictError,
@@ -266,17 +265,22 @@ def test_every_write_is_in_the_chain_and_the_projection_in_step(repo: MetricRepo
     repo.update("revenue/mrr", unit="EUR")
     repo.delete("revenue/mrr")
     repo.restore("revenue/mrr")
-    assert verify_chain(repo.registry.conn).ok
+    assert repo.registry.store.verify().ok
     assert repo.registry.projector.check() == []
 
 
 class FullDisk:
-    """A connection whose commit fails as DuckDB's does when the disk is full."""
+    """A connection whose commit fails as its engine's does when the disk is full."""
 
     def __init__(self, conn: object) -> None:
         self._conn = conn
 
     def commit(self) -> None:
+        if getattr(self._conn, "dialect", None) == "postgresql":
+            import psycopg
+
+            self._conn.rollback()  # type: ignore[attr-defined]  # as the server does
+            raise psycopg.errors.DiskFull("could not extend file: No space left on device")
         import duckdb
 
         raise duckdb.IOException("Could not write file: No space left on device")

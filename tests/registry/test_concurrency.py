@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from events import ConcurrentWriteError, EventStore, NewEvent, VersionConflictError, verify_chain
+from events import ConcurrentWriteError, NewEvent, VersionConflictError
 from registry import ConflictError, attach
 from registry.commands import WriteContext, create_metric, update_metric
 from tests.conftest import metric_fields
@@ -69,20 +69,20 @@ def test_registry_writers_on_shared_and_own_streams(conn: duckdb.DuckDBPyConnect
     for stream in {s for s, _, _ in rows}:
         versions = sorted(v for s, v, _ in rows if s == stream)
         assert versions == list(range(1, len(versions) + 1))
-    assert verify_chain(conn).ok
+    assert attach(conn).store.verify().ok
     assert registry.projector.check() == []
 
 
 def test_store_writers_with_expected_versions(conn: duckdb.DuckDBPyConnection) -> None:
-    from events import ensure_event_log
+    from registry.session import on_cursor
 
-    ensure_event_log(conn)
+    attach(conn)
     ok: list[int] = []
     refused: list[str] = []
     lock = threading.Lock()
 
     def writer(n: int) -> None:
-        store = EventStore(conn.cursor())
+        store = on_cursor(conn.cursor()).store  # a bare store: no registry lock to queue on
         for i in range(WRITES):
             head = store.stream_tip("thing", "same")
             seen = 0 if head is None else head.version
@@ -107,7 +107,7 @@ def test_store_writers_with_expected_versions(conn: duckdb.DuckDBPyConnection) -
     assert sorted(ok) == [p for p, _ in rows] == list(range(1, len(rows) + 1))
     assert [v for _, v in rows] == list(range(1, len(rows) + 1))
     assert len(ok) + len(refused) == THREADS * WRITES
-    assert verify_chain(conn).ok
+    assert attach(conn).store.verify().ok
 
 
 def test_sixteen_threads_writing_their_own_metrics_never_fail(
@@ -153,4 +153,4 @@ def test_sixteen_threads_writing_their_own_metrics_never_fail(
         commands_module.time.sleep = real_sleep  # type: ignore[assignment]
     assert failures == [] and retries == []
     assert conn.execute("SELECT count(*), max(position) FROM event_log").fetchall() == [(320, 320)]
-    assert verify_chain(conn).ok
+    assert attach(conn).store.verify().ok

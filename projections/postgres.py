@@ -1,0 +1,108 @@
+"""The projector on PostgreSQL: the same v4 tables (lists as TEXT[], JSON as JSONB), kept in
+the append's transaction, rebuilt and checked the same way.
+
+DuckDB folds a big batch in one set-based statement (json_transform); here the batch is
+folded in Python, with the same fold the as-of reads use, and its rows are inserted in one
+pipelined executemany.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from events import RecordedEvent
+from events.postgres import PgConnection
+from projections.fold import carried_time
+from projections.projector import Projector, ensure_tables
+from projections.rows import definition_to_dict, encode_value
+from projections.streams import StreamKind
+
+# The SPEC's types as PostgreSQL spells them.
+PG_TYPES = {"VARCHAR[]": "TEXT[]", "JSON": "JSONB"}
+
+# Each live stream's last event up to a position, and its first event's time and the
+# `created_at` that migration events carry (the rows `rows_at` builds).
+_AS_OF_SQL = (
+    "WITH winners AS (SELECT max(position) AS last, min(position) AS first FROM event_log"
+    " WHERE stream_type = ? AND position <= ? {streams} GROUP BY stream_id)"
+    " SELECT e.stream_id, e.event_type, e.event_schema, e.recorded_at, e.payload,"
+    " f.recorded_at, f.payload::jsonb ->> 'created_at'"
+    " FROM winners w JOIN event_log e ON e.position = w.last"
+    " JOIN event_log f ON f.position = w.first"
+    " WHERE e.event_type <> ?"
+)
+_ALL_STREAMS = _AS_OF_SQL.format(streams="")
+_SOME_STREAMS = _AS_OF_SQL.format(streams="AND stream_id = ANY(?::text[])")
+
+
+def ensure_pg_tables(conn: PgConnection) -> None:
+    """The v4 tables in PostgreSQL's types, the checkpoint and `schema_version`."""
+    ensure_tables(conn, PG_TYPES)  # type: ignore[arg-type]  # the same statements, psycopg
+
+
+class PgProjector(Projector):
+    """Keeps the v4 tables in step on a PostgreSQL connection."""
+
+    def _apply_set_based(self, events: Sequence[RecordedEvent]) -> None:
+        touched: dict[str, set[str]] = {}
+        for event in events:
+            touched.setdefault(event.stream_type, set()).add(event.stream_id)
+        for stream_type, streams in touched.items():
+            kind = self._kinds[stream_type]
+            self._refold(kind, 2**62, sorted(streams))
+
+    def _insert_fold(self, kind: StreamKind, position: int, streams: list[str] | None) -> None:
+        self._refold(kind, position, streams)
+
+    def _refold(self, kind: StreamKind, position: int, streams: list[str] | None) -> None:
+        """Replace the rows of some streams (None: all) by their fold up to `position`."""
+        table = kind.table
+        if streams is not None:
+            keys = " || ':' || ".join(table.key)
+            self.conn.execute(
+                f"DELETE FROM {table.name} WHERE {keys} = ANY(?::text[])",  # noqa: S608 - fixed spec
+                [streams],
+            )
+        rows = [
+            [encode_value(c.kind, row[c.name]) for c in table.columns]
+            for row in self._fold(kind, position, streams)
+        ]
+        if rows:
+            self.conn.executemany(table.insert_sql, rows)
+
+    def _ensure_tables(self) -> None:
+        ensure_pg_tables(self.conn)  # type: ignore[arg-type]
+
+    def rows_at(self, kind: StreamKind, position: int) -> list[dict[str, Any]]:
+        return self._fold(kind, position, None)
+
+    def _fold(
+        self, kind: StreamKind, position: int, streams: list[str] | None
+    ) -> list[dict[str, Any]]:
+        params: list[Any] = [kind.stream_type, position]
+        if streams is not None:
+            params.append(streams)
+        found = self.conn.execute(
+            _ALL_STREAMS if streams is None else _SOME_STREAMS, [*params, kind.tombstone]
+        ).fetchall()
+        upcast = self.store.upcasters.upcast
+        rows = []
+        for stream_id, event_type, schema, recorded_at, text, first_at, created in found:
+            _, payload = upcast(event_type, schema, _decoded(text))
+            rows.append(
+                definition_to_dict(
+                    kind.table,
+                    stream_id,
+                    payload.get("definition") or {},
+                    carried_time(created, first_at),
+                    carried_time(payload.get("updated_at"), recorded_at),
+                )
+            )
+        return rows
+
+
+def _decoded(text: str) -> dict[str, Any]:
+    from events import decode_payload
+
+    return decode_payload(text)
