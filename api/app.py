@@ -128,12 +128,14 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = RegistryPool(connect(settings), reconnect=lambda: connect(settings))
+        # A token revoked through another replica must stop working here too.
+        pool.on_foreign_commit.append(app.state.authenticator.forget)
         app.state.registries = pool
         app.state.heavy_reads = asyncio.Semaphore(settings.heavy_reads)
         try:
             yield
         finally:
-            pool.conn.close()
+            pool.close()
 
     app = FastAPI(
         dependencies=[Depends(known_query_only)],

@@ -20,7 +20,7 @@ def demo(ctx: typer.Context) -> None:
     emit(f"starter pack: {loaded} metrics in the registry ({len(report.written)} written now)")
     findings = validate(registry, database)
     emit(f"validated against the demo database: {len(findings)} findings")
-    emit(f"registry database: {settings.db_path}")
+    emit(f"registry database: {settings.database}")
     emit("")
     emit("Try next:")
     for line in (

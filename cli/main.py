@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cli import admin, agents, audit, columns, demo, metrics, profile, serve
+from cli import admin, agents, audit, columns, db, demo, metrics, profile, serve
 from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
@@ -66,6 +66,15 @@ def main(
             help="Folder holding state/system.duckdb (default ./data).",
         ),
     ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="DA_DATABASE_URL",
+            help="A postgresql:// URL: keep the registry there instead of the DuckDB file.",
+            show_envvar=True,
+        ),
+    ] = None,
     api_url: Annotated[
         str | None,
         typer.Option(
@@ -86,7 +95,7 @@ def main(
 ) -> None:
     """Metrics registry: one canonical, audited definition of every business metric."""
     try:
-        settings = load_settings(data_dir=data_dir)
+        settings = load_settings(data_dir=data_dir, database_url=database_url)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     ctx.obj = Target(
@@ -115,3 +124,4 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(admin.projections_app, name="projections")
 app.add_typer(admin.starter_app, name="starter-pack")
 app.add_typer(serve.tokens_app, name="tokens")
+app.add_typer(db.app, name="db")

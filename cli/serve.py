@@ -50,7 +50,7 @@ def serve(
     for number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, _exit_on_signal)
     write_atomically(discovery, json.dumps(found))
-    emit(f"serving {settings.db_path} on {url} (console at {url}/, API docs at {url}/docs)")
+    emit(f"serving {settings.database} on {url} (console at {url}/, API docs at {url}/docs)")
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     finally:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -26,6 +27,9 @@ from events.store import EventStore, LogHead, StoreSql
 
 # pg_advisory_xact_lock's key for the log's writers: "mreg" in ASCII.
 WRITERS_LOCK = 0x6D726567
+# The channel every commit that appended notifies (with its head position), so that every
+# process keeping answers between commits (a server replica's read cache) can drop them.
+LOG_CHANNEL = "da_log"
 
 
 @functools.lru_cache(maxsize=512)
@@ -75,7 +79,11 @@ class PgConnection:
 def connect_postgres(url: str) -> PgConnection:
     """A connection to a PostgreSQL database; JSON comes back as the text that was stored
     (the payload's hash is over that text)."""
-    raw = psycopg.connect(url, autocommit=True)
+    try:
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        # psycopg's words, first line only; never the URL (it may hold a password)
+        raise ConnectionError(str(exc).strip().splitlines()[0]) from exc
     for json_type in ("json", "jsonb"):
         raw.adapters.register_loader(json_type, TextLoader)
     return PgConnection(raw, url)
@@ -151,6 +159,11 @@ class PgEventStore(EventStore):
     def _begin_reading(self) -> None:
         self.conn.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
+    def _commit(self) -> None:
+        if self._tx is not None and self._tx.head is not None:  # it appended: say so
+            self.conn.execute("SELECT pg_notify(?, ?)", [LOG_CHANNEL, str(self._tx.head.position)])
+        self.conn.commit()
+
     def _rollback(self) -> None:
         with contextlib.suppress(psycopg.Error):
             self.conn.rollback()
@@ -182,3 +195,27 @@ class PgEventStore(EventStore):
         except (psycopg.OperationalError, psycopg.InterfaceError):
             return False
         return True
+
+
+def follow_commits(url: str, changed: Callable[[], None], stop: threading.Event) -> None:
+    """Call `changed` after every commit that appends to the log, by any process, until
+    `stop` is set (LISTEN on the log's channel). If the connection is lost, `changed` is
+    called and listening starts again, so nothing committed meanwhile goes unseen."""
+    while not stop.is_set():
+        try:
+            conn = connect_postgres(url)
+        except ConnectionError:
+            changed()
+            stop.wait(1.0)
+            continue
+        try:
+            conn.execute(f"LISTEN {LOG_CHANNEL}")
+            changed()  # whatever was committed before this LISTEN
+            while not stop.is_set():
+                for _ in conn.raw.notifies(timeout=0.5):
+                    changed()
+        except psycopg.Error:
+            changed()
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()

@@ -179,6 +179,12 @@ class LogReader:
             params.append(limit)
         return [self._to_event(r) for r in self.conn.execute(sql, params).fetchall()]
 
+    def raw_rows(self, after: int, limit: int) -> list[tuple[Any, ...]]:
+        """Stored rows after a position, as they are (`EVENT_COLUMNS`, payload as its text),
+        for copying a log to another database unchanged."""
+        sql = SELECT_EVENTS_SQL + " WHERE position > ? ORDER BY position LIMIT ?"
+        return [tuple(r) for r in self.conn.execute(sql, [after, limit]).fetchall()]
+
     def position_at(self, moment: datetime) -> int:
         """The last position recorded at or before a time (0 if none)."""
         row = self.conn.execute(

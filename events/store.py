@@ -347,6 +347,14 @@ class EventStore(LogReader):
             self._insert(rows)
         return recorded
 
+    def insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert stored rows of another log as they are (positions, times and hashes
+        unchanged), inside a transaction; the caller verifies the chain afterwards."""
+        if self._tx is None:
+            raise RuntimeError("insert_rows runs inside a transaction")
+        self._head.value = None
+        self._insert([list(r) for r in rows])
+
     def _current_versions(self, keys: set[StreamKey]) -> dict[StreamKey, int]:
         assert self._tx is not None and self._tx.versions is not None  # noqa: S101 - invariant
         known = self._tx.versions

@@ -41,6 +41,8 @@ def connect(
     only unless `must_exist`. Raises DatabaseLockedError, or RegistryUnavailableError for a
     missing (when it must exist) or broken file."""
     settings = settings or load_settings()
+    if settings.database_url is not None:
+        return _connect_postgres(settings, must_exist or read_only)  # type: ignore[no-any-return]
     path = settings.db_path
     if (must_exist or read_only) and not path.is_file():
         raise RegistryUnavailableError(
@@ -65,11 +67,35 @@ def connect(
     return conn
 
 
+def _connect_postgres(settings: Settings, must_exist: bool) -> Any:
+    """A connection to the registry's PostgreSQL database (`settings.database_url`)."""
+    from events.postgres import connect_postgres
+
+    assert settings.database_url is not None  # noqa: S101 - the caller checked
+    try:
+        conn = connect_postgres(settings.database_url)
+    except ConnectionError as exc:
+        raise RegistryUnavailableError(
+            f"cannot reach the registry database {settings.database}: {exc}"
+        ) from exc
+    if must_exist:
+        [(found,)] = conn.execute("SELECT to_regclass('event_log') IS NOT NULL").fetchall()
+        if not found:
+            conn.close()
+            raise RegistryUnavailableError(
+                f"no registry in {settings.database}: create one with `da demo` or"
+                " `da starter-pack load` (with the same --database-url)"
+            )
+    return conn
+
+
 def open_registry_read_only(settings: Settings) -> Registry:
     """The registry on an existing database, read-only (nothing is created or migrated).
 
     Raises RegistryUnavailableError (or DatabaseLockedError) when it cannot be read.
     """
+    if settings.database_url is not None:
+        return on_cursor(connect(settings, read_only=True))
     try:
         conn = connect(settings, read_only=True)
         conn.execute("SELECT count(*) FROM metric_definitions, column_metadata").fetchall()

@@ -201,6 +201,10 @@ class RegistryPool:
         # One read cache for all: every write goes through one of these registries, so each
         # commit reaches the cache. (Nothing else may write to the database meanwhile.)
         self.cache = ReadCache()
+        # Called when another process commits to a shared (PostgreSQL) database, after the
+        # cache is emptied: a server forgets the token owners it remembered, for one.
+        self.on_foreign_commit: list[Callable[[], None]] = []
+        self._following: threading.Event | None = None
         self._open(conn)
 
     def _open(self, conn: Connection) -> None:
@@ -208,6 +212,30 @@ class RegistryPool:
         self.main = attach(conn, cache=self.cache)
         self.writer = writer_of(conn)
         self._idle: queue.LifoQueue[tuple[int, Registry]] = queue.LifoQueue()
+        if is_postgres(conn) and self._following is None:
+            self._follow(conn.url)  # type: ignore[attr-defined]
+
+    def _follow(self, url: str) -> None:
+        """Other replicas write to a PostgreSQL database too: drop what this process keeps
+        between commits whenever any of them commits (LISTEN/NOTIFY)."""
+        from events.postgres import follow_commits
+
+        def changed() -> None:
+            self.cache.invalidate()
+            for listener in self.on_foreign_commit:
+                listener()
+
+        self._following = threading.Event()
+        threading.Thread(
+            target=follow_commits, args=(url, changed, self._following), daemon=True
+        ).start()
+
+    def close(self) -> None:
+        """Stop following other processes' commits and close the connection."""
+        if self._following is not None:
+            self._following.set()
+        with contextlib.suppress(Exception):
+            self.conn.close()
 
     @contextmanager
     def lease(self) -> Iterator[Registry]:

@@ -16,6 +16,9 @@ class Settings:
     """Where the registry keeps its data, and the limits of its HTTP API."""
 
     data_dir: Path = Path("data")
+    # A `postgresql://` URL: the registry lives in that PostgreSQL database instead of the
+    # DuckDB file under `data_dir` (which then keeps only the demo data and server.json).
+    database_url: str | None = None
     analytics_db: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     heavy_reads: int = 2  # exports, whole lists and validations served at once by the API
@@ -26,6 +29,13 @@ class Settings:
     def db_path(self) -> Path:
         """The registry database: `$DATA_DIR/state/system.duckdb`."""
         return self.data_dir / "state" / "system.duckdb"
+
+    @property
+    def database(self) -> str:
+        """Where the registry lives, as people read it (never with a password)."""
+        if self.database_url is None:
+            return str(self.db_path)
+        return shown_url(self.database_url)
 
     @property
     def demo_db_path(self) -> Path:
@@ -43,12 +53,28 @@ class Settings:
         return self.data_dir / "state" / "server.json"
 
 
-def load_settings(
-    env: Mapping[str, str] | None = None, data_dir: str | Path | None = None
-) -> Settings:
-    """Settings from `env` (default: the process environment); `data_dir` overrides DATA_DIR.
+def shown_url(url: str) -> str:
+    """A database URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
 
-    Reads DATA_DIR, DA_ANALYTICS_DB and DA_MAX_BODY_BYTES; raises ValueError naming a bad one.
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    data_dir: str | Path | None = None,
+    database_url: str | None = None,
+) -> Settings:
+    """Settings from `env` (default: the process environment); `data_dir` overrides DATA_DIR
+    and `database_url` DA_DATABASE_URL.
+
+    Reads DATA_DIR, DA_DATABASE_URL, DA_ANALYTICS_DB and DA_MAX_BODY_BYTES; raises ValueError
+    naming a bad one.
     """
     source = os.environ if env is None else env
     chosen = data_dir if data_dir is not None else (source.get("DATA_DIR") or "data")
@@ -56,7 +82,14 @@ def load_settings(
     limit = source.get("DA_MAX_BODY_BYTES") or str(DEFAULT_MAX_BODY_BYTES)
     if not limit.isdigit() or int(limit) < 1:
         raise ValueError(f"DA_MAX_BODY_BYTES={limit!r} is not a positive whole number of bytes")
+    url = database_url or source.get("DA_DATABASE_URL") or None
+    if url is not None and not url.startswith(("postgresql://", "postgres://")):
+        raise ValueError(
+            f"DA_DATABASE_URL={shown_url(url)!r} is not a postgresql:// URL (leave it unset"
+            " for the DuckDB file under DATA_DIR)"
+        )
     return Settings(
+        database_url=url,
         data_dir=Path(chosen),
         analytics_db=Path(analytics) if analytics else None,
         max_body_bytes=int(limit),

@@ -1,0 +1,61 @@
+"""Copying a registry between databases (DuckDB file, PostgreSQL) unchanged, and saying
+which database and schema a registry is on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections import SCHEMA_VERSION
+from registry.errors import ConflictError, StorageError
+from registry.session import Registry, is_postgres
+
+_BATCH = 5_000
+# Tables copied beside the log: the tokens (hashes only) and the replies kept for retries.
+_KEPT_TABLES = {
+    "api_tokens": "name, role, token_sha256, created_at, revoked_at",
+    "idempotent_replies": "key, request_sha256, answer, recorded_at",
+}
+
+
+def database_info(reg: Registry, shown: str) -> dict[str, Any]:
+    """Which engine and database hold the registry, its schema version, and its log's head."""
+    [(schema,)] = reg.conn.execute("SELECT max(version) FROM schema_version").fetchall()
+    head = reg.store.head()
+    return {
+        "backend": "postgresql" if is_postgres(reg.conn) else "duckdb",
+        "database": shown,
+        "schema_version": int(schema or SCHEMA_VERSION),
+        "events": head.position,
+        "head": f"{head.position}:{head.hash}",
+    }
+
+
+def copy_registry(source: Registry, target: Registry) -> dict[str, Any]:
+    """Copy every event (positions, times and hashes unchanged) and the tokens into an empty
+    registry, rebuild its projections, and verify it: the target's head equals the source's.
+
+    Refuses a target that already holds events (ConflictError) and writes nothing then.
+    """
+    if target.store.head().position != 0:
+        raise ConflictError("the target already holds a registry: copy into an empty database")
+    copied = 0
+    with source.store.snapshot(), target.write_lock, target.store.transaction():
+        while rows := source.store.raw_rows(copied, _BATCH):
+            target.store.insert_rows(rows)
+            copied = int(rows[-1][0])
+        for table, columns in _KEPT_TABLES.items():
+            kept = source.conn.execute(f"SELECT {columns} FROM {table}").fetchall()  # noqa: S608 - fixed names
+            marks = ", ".join("?" for _ in columns.split(","))
+            for row in kept:
+                target.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row))  # noqa: S608 - fixed names
+    rows_written = target.projector.rebuild()
+    report = target.store.verify()
+    source_head = source.store.head()
+    if not report.ok or report.head is None or report.head.hash != source_head.hash:
+        raise StorageError(f"the copy does not verify: {report.problem or 'heads differ'}")
+    return {
+        "events": copied,
+        "rows": rows_written,
+        "head": f"{source_head.position}:{source_head.hash}",
+        "verified": True,
+    }
