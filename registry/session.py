@@ -55,8 +55,8 @@ def writer_of(conn: Connection) -> Writer:
     """
     if is_postgres(conn):
         [(where,)] = conn.execute(
-            "SELECT inet_server_addr()::text || ':' || inet_server_port()::text || '/'"
-            " || current_database() || '/' || current_schema()"
+            "SELECT coalesce(inet_server_addr()::text, 'socket') || ':'"
+            " || current_setting('port') || '/' || current_database() || '/' || current_schema()"
         ).fetchall()
         with _WRITERS_GUARD:
             return _WRITERS.setdefault(("postgresql", str(where)), Writer())

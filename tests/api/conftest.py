@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from registry import Settings
 from registry.session import RegistryPool
 from registry.starter import load_starter_pack
 from registry.tokens import ROLES, create_token
+from tests.conftest import ENGINES
+from tests.postgres import fresh_schema
 
 
 @dataclass
@@ -41,9 +44,18 @@ class Api:
         return int(row[0])
 
 
-@pytest.fixture
-def api(tmp_path: Path, demo_db: Path) -> Iterator[Api]:
-    settings = Settings(data_dir=tmp_path, analytics_db=demo_db, max_body_bytes=64_000)
+@pytest.fixture(params=ENGINES)
+def api(request: pytest.FixtureRequest, tmp_path: Path, demo_db: Path) -> Iterator[Api]:
+    """The app on a DuckDB file, or on a PostgreSQL schema of its own."""
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_schema()) if request.param == "postgresql" else None
+        settings = Settings(
+            database_url=url, data_dir=tmp_path, analytics_db=demo_db, max_body_bytes=64_000
+        )
+        yield from _api(settings)
+
+
+def _api(settings: Settings) -> Iterator[Api]:
     app = create_app(settings)
     with TestClient(app) as client:
         # FastAPI reads route annotations lazily; read them before a test freezes time

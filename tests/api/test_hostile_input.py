@@ -75,11 +75,16 @@ def test_a_full_disk_is_a_507_and_the_next_write_works(
     from events.store import EventStore
 
     api.call("POST", "/api/admin/metrics", json=MRR)
+    store_class = type(api.pool.main.store)
 
     def full(self: EventStore, rows: object) -> None:
+        if store_class is not EventStore:  # PostgreSQL's words for it
+            import psycopg
+
+            raise psycopg.errors.DiskFull("could not extend file: No space left on device")
         raise duckdb.IOException("Could not write file: No space left on device")
 
-    monkeypatch.setattr(EventStore, "_insert", full)
+    monkeypatch.setattr(store_class, "_insert", full)
     refused = api.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR"})
     assert refused.status_code == 507
     assert "No space left on device" in refused.json()["detail"]

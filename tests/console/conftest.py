@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
@@ -18,6 +19,8 @@ from registry import Registry, Settings
 from registry.session import RegistryPool
 from registry.starter import load_starter_pack
 from registry.tokens import ROLES, create_token
+from tests.conftest import ENGINES
+from tests.postgres import fresh_schema
 
 FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -68,9 +71,16 @@ class Console:
         return int(row[0])
 
 
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[Console]:
-    app = create_app(Settings(data_dir=tmp_path))
+@pytest.fixture(params=ENGINES)
+def console(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Console]:
+    """The console on a DuckDB file, or on a PostgreSQL schema of its own."""
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_schema()) if request.param == "postgresql" else None
+        yield from _console(Settings(database_url=url, data_dir=tmp_path))
+
+
+def _console(settings: Settings) -> Iterator[Console]:
+    app = create_app(settings)
     with TestClient(app) as client:
         pool: RegistryPool = app.state.registries
         tokens = {role: create_token(pool.conn, f"{role}-person", role) for role in ROLES}
