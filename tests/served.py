@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -22,25 +23,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_token(data: Path, name: str, role: str = "admin") -> str:
+def _env(database_url: str | None) -> dict[str, str] | None:
+    return None if database_url is None else {**os.environ, "DA_DATABASE_URL": database_url}
+
+
+def make_token(data: Path, name: str, role: str = "admin", database_url: str | None = None) -> str:
     made = subprocess.run(
         [DA, "--data-dir", str(data), "tokens", "create", "--role", role, "--name", name],
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
+        env=_env(database_url),
     )
     return made.stdout.strip()
 
 
-def start(data: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start `da serve` on a data folder and wait until it answers; the process and its URL."""
+def start(data: Path, database_url: str | None = None) -> tuple[subprocess.Popen[str], str]:
+    """Start `da serve` on a data folder (the registry in it, or at `database_url`) and wait
+    until it answers; the process and its URL."""
     port = free_port()
     server = subprocess.Popen(
         [DA, "--data-dir", str(data), "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env=_env(database_url),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -57,9 +65,9 @@ def start(data: Path) -> tuple[subprocess.Popen[str], str]:
 
 
 @contextmanager
-def served(data: Path) -> Iterator[str]:
+def served(data: Path, database_url: str | None = None) -> Iterator[str]:
     """Run `da serve` on a data folder until the block ends (SIGINT); yields its URL."""
-    server, url = start(data)
+    server, url = start(data, database_url)
     try:
         yield url
     finally:
