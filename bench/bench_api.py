@@ -5,12 +5,14 @@ Starts `da serve` on a free port with the starter pack loaded, then --clients th
 Targets with 8 clients: read p50 under 5 ms, write p50 under 15 ms.
 
 Run: python bench/bench_api.py [--clients 8] [--reads 4000] [--writes 800]
+     [--database-url URL|pgserver [--replicas 2]]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -22,6 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import database_option, schema_url, server_url
 
 
 def free_port() -> int:
@@ -67,16 +73,21 @@ class Connection:
 
 
 def load(
-    clients: int, total: int, port: int, token: str, request: Callable[[Connection, int], int]
+    clients: int,
+    total: int,
+    ports: list[int],
+    token: str,
+    request: Callable[[Connection, int], int],
 ) -> tuple[float, list[float]]:
-    """Run `total` requests over `clients` connections (one thread each); wall s, latencies ms."""
+    """Run `total` requests over `clients` connections (one thread each, spread over the
+    servers' ports); wall s, latencies ms."""
     latencies: list[float] = []
     lock = threading.Lock()
     per_client = total // clients
 
     def worker(n: int) -> None:
         mine = []
-        connection = Connection(port, token)
+        connection = Connection(ports[n % len(ports)], token)
         try:
             for i in range(per_client):
                 start = time.perf_counter()
@@ -110,35 +121,51 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--reads", type=int, default=4000)
     parser.add_argument("--writes", type=int, default=800)
+    parser.add_argument("--replicas", type=int, default=1, help="servers (PostgreSQL only)")
+    database_option(parser)
     args = parser.parse_args()
-    data = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    if args.replicas > 1 and args.database_url is None:
+        parser.error("several replicas need --database-url (a DuckDB file has one writer)")
+    env = dict(os.environ)
+    if args.database_url is not None:
+        env["DA_DATABASE_URL"] = schema_url(server_url(args.database_url), "api")
+    print(f"engine: {'postgresql' if args.database_url else 'duckdb'}, {args.replicas} replica(s)")
+    folders = [Path(tempfile.mkdtemp(prefix="bench-api-")) for _ in range(args.replicas)]
     da = str(Path(sys.executable).parent / "da")
     token = subprocess.run(
-        [da, "--data-dir", str(data), "tokens", "create", "--role", "admin", "--name", "bench"],
+        [da, "--data-dir", str(folders[0]), "tokens", "create", "--role", "admin", "--name", "b"],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     ).stdout.strip()
     subprocess.run(
-        [da, "--data-dir", str(data), "starter-pack", "load"], check=False, capture_output=True
+        [da, "--data-dir", str(folders[0]), "starter-pack", "load"],
+        check=False,
+        capture_output=True,
+        env=env,
     )
-    port = free_port()
-    server = subprocess.Popen(
-        [da, "--data-dir", str(data), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    ports = [free_port() for _ in folders]
+    servers = [
+        subprocess.Popen(
+            [da, "--data-dir", str(folder), "serve", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for folder, port in zip(folders, ports, strict=True)
+    ]
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        for port in ports:
+            for _ in range(300):
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
         httpx.post(
-            f"{base}/api/admin/metrics",
+            f"http://127.0.0.1:{ports[0]}/api/admin/metrics",
             headers=headers,
             timeout=30,
             json={
@@ -158,12 +185,13 @@ def main() -> None:
             body = json.dumps({"description": f"revision {i}"}).encode()
             return c.request("PATCH", "/api/admin/metrics/revenue/mrr", body)
 
-        load(args.clients, 200, port, token, read)  # warm-up
-        report("read", *load(args.clients, args.reads, port, token, read))
-        report("write", *load(args.clients, args.writes, port, token, write))
+        load(args.clients, 200, ports, token, read)  # warm-up
+        report("read", *load(args.clients, args.reads, ports, token, read))
+        report("write", *load(args.clients, args.writes, ports, token, write))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

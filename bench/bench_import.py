@@ -14,11 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_metric_files
+from common import database_option, open_connection, write_metric_files
 
 from registry import attach
 from registry.imports import ImportOptions, reconcile
@@ -27,13 +26,16 @@ from registry.imports import ImportOptions, reconcile
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--metrics", type=int, default=10_000)
-    count = parser.parse_args().metrics
+    database_option(parser)
+    args = parser.parse_args()
+    count = args.metrics
     folder = Path(tempfile.mkdtemp(prefix="bench-import-"))
     source = folder / "metrics"
     write_metric_files(source, count)
     print(f"{count:,} files written to {source} (C loader: {hasattr(yaml, 'CSafeLoader')})")
 
-    reg = attach(duckdb.connect(str(folder / "registry.duckdb")))
+    reg = attach(open_connection(folder, "registry", args.database_url))
+    print(f"engine: {'postgresql' if args.database_url else 'duckdb'}")
     options = ImportOptions(actor="bench")
     start = time.perf_counter()
     report = reconcile(reg, source, options)

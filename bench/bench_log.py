@@ -19,12 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import definition
+from common import database_option, definition, open_connection
 
-from events import NewEvent, verify_chain
+from events import NewEvent
 from projections import METRICS
 from registry import attach
 from registry.queries import history, metrics_as_of
@@ -66,11 +64,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--metrics", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=100_000)
+    database_option(parser)
     args = parser.parse_args()
+    print(f"engine: {'postgresql' if args.database_url else 'duckdb'}")
     folder = Path(tempfile.mkdtemp(prefix="bench-log-"))
 
     # Bulk append: one atomic batch into a fresh registry database (events built beforehand).
-    fresh = attach(duckdb.connect(str(folder / "bulk.duckdb")))
+    fresh = attach(open_connection(folder, "bulk", args.database_url))
     batch = events_for(0, args.batch, args.metrics)
     timed(
         f"bulk append of {args.batch:,} events (one batch)",
@@ -81,7 +81,7 @@ def main() -> None:
     fresh.conn.close()
 
     # The big log, appended in batches; projections are rebuilt afterwards.
-    reg = attach(duckdb.connect(str(folder / "log.duckdb")))
+    reg = attach(open_connection(folder, "log", args.database_url))
     start = time.perf_counter()
     for offset in range(0, args.events, args.batch):
         reg.store.append(events_for(offset, min(args.batch, args.events - offset), args.metrics))
@@ -89,7 +89,7 @@ def main() -> None:
         f"{'(setup) log of ' + format(args.events, ',') + ' events written in':<44} "
         f"{time.perf_counter() - start:8.3f} s"
     )
-    reg.conn.execute("CHECKPOINT")
+    reg.conn.execute("CHECKPOINT" if args.database_url is None else "ANALYZE")
 
     timed("rebuild projections from the whole log", reg.projector.rebuild, args.events, "events")
     middle = args.events // 2
@@ -116,7 +116,7 @@ def main() -> None:
 
     def verify() -> None:
         nonlocal report
-        report = verify_chain(reg.conn)
+        report = reg.store.verify()
 
     timed("verify the whole chain", verify, args.events, "events")
     assert report is not None and report.ok, report

@@ -1,11 +1,12 @@
-"""Write cost, side by side in one run, on a file database (durable commits).
+"""Write cost, side by side in one run, on a file database (durable commits), or on
+PostgreSQL with --database-url (then "bare" is PostgreSQL's own one-row INSERT + COMMIT).
 
 - registry: one create/update as every door makes it (`registry.answers`: event + hash +
   projection + the answer built in the same transaction, one commit; nothing read after it)
 - upsert:   the earlier code's `INSERT ... ON CONFLICT (id) DO UPDATE` into a bare v4 table
 - bare:     a one-row INSERT + COMMIT
 
-Run: python bench/bench_writes.py [--runs 300]
+Run: python bench/bench_writes.py [--runs 300] [--database-url URL|pgserver]
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import definition, median_ms
+from common import database_option, definition, median_ms, open_connection
 
 from projections import METRIC_TABLE
+from projections.postgres import PG_TYPES
 from registry import attach
 from registry.answers import create_metric, update_metric
 from registry.commands import WriteContext
@@ -37,10 +37,13 @@ UPSERT_SQL = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=300)
-    runs = parser.parse_args().runs
+    database_option(parser)
+    args = parser.parse_args()
+    runs, url = args.runs, args.database_url
     folder = Path(tempfile.mkdtemp(prefix="bench-writes-"))
+    print(f"engine: {'postgresql' if url else 'duckdb'}")
 
-    reg = attach(duckdb.connect(str(folder / "registry.duckdb")))
+    reg = attach(open_connection(folder, "registry", url))
     for n in range(1000):  # a registry that is not empty
         create_metric(reg, definition(n), WriteContext(actor="bench"))
     ctx = WriteContext(actor="bench", reason="bench")
@@ -59,8 +62,8 @@ def main() -> None:
         answer = create_metric(reg, definition(next(fresh)), ctx)
         assert answer["version"] == 1
 
-    plain = duckdb.connect(str(folder / "plain.duckdb"))
-    plain.execute(METRIC_TABLE.ddl())
+    plain = open_connection(folder, "plain", url)
+    plain.execute(METRIC_TABLE.ddl(PG_TYPES if url else None))
 
     def upsert_row(i: int, n: int) -> list[object]:
         d = definition(n, i)
@@ -82,7 +85,7 @@ def main() -> None:
         plain.execute(UPSERT_SQL, upsert_row(i, 5))
         plain.execute("COMMIT")
 
-    bare_conn = duckdb.connect(str(folder / "bare.duckdb"))
+    bare_conn = open_connection(folder, "bare", url)
     bare_conn.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
 
     def bare(i: int) -> None:

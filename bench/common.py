@@ -83,3 +83,56 @@ def write_metric_files(source: Path, count: int) -> None:
         target = source / d["category"] / f"{d['name']}.yml"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(dump_metric(d))
+
+
+def database_option(parser: Any) -> None:
+    """`--database-url`: run on PostgreSQL (`pgserver`: a throwaway local one) instead of
+    DuckDB files."""
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://... (each registry gets a fresh schema), or 'pgserver' to start one",
+    )
+
+
+def server_url(chosen: str) -> str:
+    """The PostgreSQL server's URL: the given one, or a throwaway pgserver's."""
+    if chosen != "pgserver":
+        return chosen
+    import os
+    import tempfile
+
+    import pgserver  # type: ignore[import-untyped]
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
+    return str(pgserver.get_server(tempfile.mkdtemp(prefix="bench-pg-")).get_uri())
+
+
+def open_connection(folder: Path, name: str, database_url: str | None) -> Any:
+    """A connection for one registry of a bench: a DuckDB file in `folder`, or a new schema
+    of the PostgreSQL database (its URL carries the schema)."""
+    if database_url is None:
+        import duckdb
+
+        return duckdb.connect(str(folder / f"{name}.duckdb"))
+    return connect_schema(server_url(database_url), name)
+
+
+def connect_schema(url: str, name: str) -> Any:
+    from events.postgres import connect_postgres
+
+    return connect_postgres(schema_url(url, name))
+
+
+def schema_url(url: str, name: str) -> str:
+    """The URL of a new, empty schema of the server's database."""
+    import uuid
+    from urllib.parse import quote
+
+    import psycopg
+
+    schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")  # type: ignore[arg-type]
+    glue = "&" if "?" in url else "?"
+    return f"{url}{glue}options={quote(f'-csearch_path={schema}')}"
