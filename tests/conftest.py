@@ -18,12 +18,16 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "system.duckdb"
 
 
-ENGINES = os.environ.get("DA_TEST_ENGINES", "duckdb,postgresql").split(",")
+# The engines the registry's tests run on (DA_TEST_ENGINES narrows them), and those a server
+# can hold (a server opens a file or a URL, not :memory:).
+ENGINES = os.environ.get("DA_TEST_ENGINES", "duckdb,memory,postgresql").split(",")
+SERVER_ENGINES = [e for e in ENGINES if e != "memory"]
 
 
 @pytest.fixture(params=ENGINES)
 def conn(request: pytest.FixtureRequest, db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to a fresh registry database: a DuckDB file, or a PostgreSQL schema."""
+    """A connection to a fresh registry database: a DuckDB file, DuckDB :memory:, or a
+    PostgreSQL schema."""
     if request.param == "postgresql":
         from events.postgres import connect_postgres
         from tests.postgres import fresh_schema
@@ -34,7 +38,7 @@ def conn(request: pytest.FixtureRequest, db_path: Path) -> Iterator[duckdb.DuckD
             pg.close()
         return
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(db_path))
+    connection = duckdb.connect(":memory:" if request.param == "memory" else str(db_path))
     yield connection
     connection.close()
 

@@ -17,7 +17,7 @@ from registry import Settings
 from registry.session import RegistryPool
 from registry.starter import load_starter_pack
 from registry.tokens import ROLES, create_token
-from tests.conftest import ENGINES
+from tests.conftest import SERVER_ENGINES
 from tests.postgres import fresh_schema
 
 
@@ -44,7 +44,7 @@ class Api:
         return int(row[0])
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=SERVER_ENGINES)
 def api(request: pytest.FixtureRequest, tmp_path: Path, demo_db: Path) -> Iterator[Api]:
     """The app on a DuckDB file, or on a PostgreSQL schema of its own."""
     with ExitStack() as stack:

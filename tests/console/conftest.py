@@ -19,7 +19,7 @@ from registry import Registry, Settings
 from registry.session import RegistryPool
 from registry.starter import load_starter_pack
 from registry.tokens import ROLES, create_token
-from tests.conftest import ENGINES
+from tests.conftest import SERVER_ENGINES
 from tests.postgres import fresh_schema
 
 FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
@@ -71,7 +71,7 @@ class Console:
         return int(row[0])
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=SERVER_ENGINES)
 def console(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Console]:
     """The console on a DuckDB file, or on a PostgreSQL schema of its own."""
     with ExitStack() as stack:
