@@ -13,7 +13,7 @@ import duckdb
 from projections.tables import quote_identifier
 from registry.errors import QueryFailedError, UnavailableError
 from registry.session import Registry, attach, on_cursor
-from registry.settings import Settings, load_settings
+from registry.settings import MEMORY, Settings, load_settings
 
 _OWNER_ONLY = 0o077  # umask while the registry creates its files: readable by the owner only
 
@@ -41,6 +41,8 @@ def connect(
     only unless `must_exist`. Raises DatabaseLockedError, or RegistryUnavailableError for a
     missing (when it must exist) or broken file."""
     settings = settings or load_settings()
+    if settings.database_url == MEMORY:
+        return duckdb.connect(MEMORY)
     if settings.database_url is not None:
         return _connect_postgres(settings, must_exist or read_only)  # type: ignore[no-any-return]
     path = settings.db_path
@@ -94,6 +96,8 @@ def open_registry_read_only(settings: Settings) -> Registry:
 
     Raises RegistryUnavailableError (or DatabaseLockedError) when it cannot be read.
     """
+    if settings.database_url == MEMORY:
+        raise RegistryUnavailableError("an in-memory registry has nothing to read yet")
     if settings.database_url is not None:
         return on_cursor(connect(settings, read_only=True))
     try:

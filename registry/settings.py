@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+MEMORY = ":memory:"  # the database URL of a throwaway in-memory registry
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Settings:
     data_dir: Path = Path("data")
     # A `postgresql://` URL: the registry lives in that PostgreSQL database instead of the
     # DuckDB file under `data_dir` (which then keeps only the demo data and server.json).
+    # `:memory:`: a throwaway DuckDB registry that lives as long as the process.
     database_url: str | None = None
     analytics_db: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -83,10 +85,10 @@ def load_settings(
     if not limit.isdigit() or int(limit) < 1:
         raise ValueError(f"DA_MAX_BODY_BYTES={limit!r} is not a positive whole number of bytes")
     url = database_url or source.get("DA_DATABASE_URL") or None
-    if url is not None and not url.startswith(("postgresql://", "postgres://")):
+    if url is not None and url != MEMORY and not url.startswith(("postgresql://", "postgres://")):
         raise ValueError(
-            f"DA_DATABASE_URL={shown_url(url)!r} is not a postgresql:// URL (leave it unset"
-            " for the DuckDB file under DATA_DIR)"
+            f"DA_DATABASE_URL={shown_url(url)!r} is not a postgresql:// URL or :memory: (leave"
+            " it unset for the DuckDB file under DATA_DIR)"
         )
     return Settings(
         database_url=url,

@@ -18,8 +18,8 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "system.duckdb"
 
 
-# The engines the registry's tests run on (DA_TEST_ENGINES narrows them), and those a server
-# can hold (a server opens a file or a URL, not :memory:).
+# The engines the registry's and the API's tests run on (DA_TEST_ENGINES narrows them); the
+# console's run on a file and on PostgreSQL.
 ENGINES = os.environ.get("DA_TEST_ENGINES", "duckdb,memory,postgresql").split(",")
 SERVER_ENGINES = [e for e in ENGINES if e != "memory"]
 

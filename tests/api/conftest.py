@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from registry import Settings
 from registry.session import RegistryPool
+from registry.settings import MEMORY
 from registry.starter import load_starter_pack
 from registry.tokens import ROLES, create_token
-from tests.conftest import SERVER_ENGINES
+from tests.conftest import ENGINES
 from tests.postgres import fresh_schema
 
 
@@ -44,11 +45,15 @@ class Api:
         return int(row[0])
 
 
-@pytest.fixture(params=SERVER_ENGINES)
+@pytest.fixture(params=ENGINES)
 def api(request: pytest.FixtureRequest, tmp_path: Path, demo_db: Path) -> Iterator[Api]:
-    """The app on a DuckDB file, or on a PostgreSQL schema of its own."""
+    """The app on a DuckDB file, on DuckDB :memory:, or on a PostgreSQL schema of its own."""
     with ExitStack() as stack:
-        url = stack.enter_context(fresh_schema()) if request.param == "postgresql" else None
+        url: str | None = None
+        if request.param == "memory":
+            url = MEMORY
+        elif request.param == "postgresql":
+            url = stack.enter_context(fresh_schema())
         settings = Settings(
             database_url=url, data_dir=tmp_path, analytics_db=demo_db, max_body_bytes=64_000
         )

@@ -102,3 +102,15 @@ def test_the_installed_da_runs_on_postgresql(pg_url: str, tmp_path: Path) -> Non
         timeout=60,
     )
     assert json.loads(listed.stdout)[0]["id"] == "revenue/mrr"
+
+
+def test_the_profiler_reads_the_table_map_from_postgresql(da: Run, pg_url: str) -> None:
+    pg = ("--database-url", pg_url)
+    assert da(*pg, "starter-pack", "load").exit_code == 0
+    da(*pg, "columns", "set", "subscriptions", "status", "--description", "active or churned")
+    found = json.loads(da(*pg, "profile", "--table", "subscriptions", "--json").stdout)
+    assert found["source"] == "registry"
+    table = found["tables"][0]
+    assert sorted(table["metrics"]) == ["arr", "churn_rate", "mrr"]
+    status = next(c for c in table["columns"] if c["name"] == "status")
+    assert status["description"] == "active or churned"
