@@ -13,9 +13,8 @@ from typing import Any
 
 from events import RecordedEvent
 from events.postgres import PgConnection
-from projections.fold import carried_time
 from projections.projector import Projector, ensure_tables
-from projections.rows import definition_to_dict, encode_value
+from projections.rows import encode_value
 from projections.streams import StreamKind
 
 # The SPEC's types as PostgreSQL spells them.
@@ -86,23 +85,4 @@ class PgProjector(Projector):
         found = self.conn.execute(
             _ALL_STREAMS if streams is None else _SOME_STREAMS, [*params, kind.tombstone]
         ).fetchall()
-        upcast = self.store.upcasters.upcast
-        rows = []
-        for stream_id, event_type, schema, recorded_at, text, first_at, created in found:
-            _, payload = upcast(event_type, schema, _decoded(text))
-            rows.append(
-                definition_to_dict(
-                    kind.table,
-                    stream_id,
-                    payload.get("definition") or {},
-                    carried_time(created, first_at),
-                    carried_time(payload.get("updated_at"), recorded_at),
-                )
-            )
-        return rows
-
-
-def _decoded(text: str) -> dict[str, Any]:
-    from events import decode_payload
-
-    return decode_payload(text)
+        return self._winners_to_rows(kind, found)

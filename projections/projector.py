@@ -311,6 +311,11 @@ class Projector:
             _AS_OF_SQL,
             {"stream_type": kind.stream_type, "position": position, "tombstone": kind.tombstone},
         ).fetchall()
+        return self._winners_to_rows(kind, found)
+
+    def _winners_to_rows(self, kind: StreamKind, found: Sequence[Any]) -> list[dict[str, Any]]:
+        """Rows from each stream's winning event (`stream_id, event_type, schema,
+        recorded_at, payload text, first event's time, carried created_at`)."""
         upcast = self.store.upcasters.upcast
         rows = []
         for stream_id, event_type, schema, recorded_at, text, first_at, created in found:
