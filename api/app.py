@@ -127,7 +127,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = RegistryPool(connect(settings), reconnect=lambda: connect(settings))
+        pool = RegistryPool(
+            connect(settings),
+            reconnect=lambda: connect(settings),
+            connections=settings.database_connections,
+        )
         # A token revoked through another replica must stop working here too.
         pool.on_foreign_commit.append(app.state.authenticator.forget)
         app.state.registries = pool

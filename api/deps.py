@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import ExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -47,7 +48,12 @@ async def get_registry(request: Request) -> AsyncIterator[Registry]:
     lookup), and each sync dependency would cost a hop through the thread pool.
     """
     pool: RegistryPool = request.app.state.registries
-    with pool.lease() as registry:
+    with ExitStack() as lent:
+        try:
+            registry = lent.enter_context(pool.lease(timeout=0.001))
+        except TimeoutError:
+            # Every pooled connection is lent: wait for one in a worker, not on the loop.
+            registry = await run_in_threadpool(lent.enter_context, pool.lease())
         try:
             yield registry
         except StorageError:

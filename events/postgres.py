@@ -76,17 +76,55 @@ class PgConnection:
         self.raw.close()
 
 
+def _configure(raw: psycopg.Connection[Any]) -> None:
+    # JSON comes back as the text that was stored: the payload's hash is over that text.
+    for json_type in ("json", "jsonb"):
+        raw.adapters.register_loader(json_type, TextLoader)
+
+
 def connect_postgres(url: str) -> PgConnection:
-    """A connection to a PostgreSQL database; JSON comes back as the text that was stored
-    (the payload's hash is over that text)."""
+    """A connection to a PostgreSQL database (ConnectionError when it cannot be reached)."""
     try:
         raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
         # psycopg's words, first line only; never the URL (it may hold a password)
         raise ConnectionError(str(exc).strip().splitlines()[0]) from exc
-    for json_type in ("json", "jsonb"):
-        raw.adapters.register_loader(json_type, TextLoader)
+    _configure(raw)
     return PgConnection(raw, url)
+
+
+class PgPool:
+    """At most `size` connections to one database, lent and taken back (psycopg-pool; a
+    connection returned broken or inside a transaction is replaced or rolled back)."""
+
+    def __init__(self, url: str, size: int) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=size,
+            kwargs={"autocommit": True, "connect_timeout": 10},
+            configure=_configure,
+            open=True,
+        )
+
+    def acquire(self, timeout: float = 30.0) -> PgConnection:
+        """A connection of the pool (waiting while all are lent; TimeoutError after
+        `timeout` seconds)."""
+        from psycopg_pool import PoolTimeout
+
+        try:
+            return PgConnection(self._pool.getconn(timeout=timeout), self.url)
+        except PoolTimeout as exc:
+            raise TimeoutError(str(exc)) from exc
+
+    def release(self, conn: PgConnection) -> None:
+        self._pool.putconn(conn.raw)
+
+    def close(self) -> None:
+        self._pool.close()
 
 
 def ensure_pg_event_log(conn: PgConnection) -> None:
@@ -197,25 +235,33 @@ class PgEventStore(EventStore):
         return True
 
 
-def follow_commits(url: str, changed: Callable[[], None], stop: threading.Event) -> None:
-    """Call `changed` after every commit that appends to the log, by any process, until
-    `stop` is set (LISTEN on the log's channel). If the connection is lost, `changed` is
-    called and listening starts again, so nothing committed meanwhile goes unseen."""
+def follow_commits(
+    url: str,
+    changed: Callable[[int | None], None],
+    stop: threading.Event,
+    listening: threading.Event | None = None,
+) -> None:
+    """Call `changed(head position)` after every commit that appends to the log, by any
+    process, until `stop` is set (LISTEN on the log's channel). If the connection is lost,
+    `changed(None)` is called and listening starts again, so nothing goes unseen.
+    `listening` is set once the first LISTEN is in place."""
     while not stop.is_set():
         try:
             conn = connect_postgres(url)
         except ConnectionError:
-            changed()
+            changed(None)
             stop.wait(1.0)
             continue
         try:
             conn.execute(f"LISTEN {LOG_CHANNEL}")
-            changed()  # whatever was committed before this LISTEN
+            changed(None)  # whatever was committed before this LISTEN
+            if listening is not None:
+                listening.set()
             while not stop.is_set():
-                for _ in conn.raw.notifies(timeout=0.5):
-                    changed()
+                for notice in conn.raw.notifies(timeout=0.5):
+                    changed(int(notice.payload) if notice.payload.isdigit() else None)
         except psycopg.Error:
-            changed()
+            changed(None)
         finally:
             with contextlib.suppress(psycopg.Error):
                 conn.close()

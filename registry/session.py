@@ -194,8 +194,15 @@ class RegistryPool:
     again once the cause is gone, without a restart.
     """
 
-    def __init__(self, conn: Connection, reconnect: Callable[[], Connection] | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        reconnect: Callable[[], Connection] | None = None,
+        connections: int = 20,
+    ) -> None:
         self._reconnect = reconnect
+        self._connections = connections
+        self._pg: Any = None  # events.postgres.PgPool on a PostgreSQL database
         self._guard = threading.Lock()
         self.generation = 0
         # One read cache for all: every write goes through one of these registries, so each
@@ -212,33 +219,64 @@ class RegistryPool:
         self.main = attach(conn, cache=self.cache)
         self.writer = writer_of(conn)
         self._idle: queue.LifoQueue[tuple[int, Registry]] = queue.LifoQueue()
-        if is_postgres(conn) and self._following is None:
-            self._follow(conn.url)  # type: ignore[attr-defined]
+        if is_postgres(conn):
+            from events.postgres import PgPool
+
+            # A bounded pool: every replica takes at most this many of the server's
+            # connections, whatever the load.
+            self._pg = PgPool(conn.url, self._connections)  # type: ignore[attr-defined]
+            if self._following is None:
+                self._follow(conn.url)  # type: ignore[attr-defined]
+
+    @property
+    def bounded(self) -> bool:
+        """Whether a lease may wait for a connection (then lease off the event loop)."""
+        return self._pg is not None
 
     def _follow(self, url: str) -> None:
         """Other replicas write to a PostgreSQL database too: drop what this process keeps
         between commits whenever any of them commits (LISTEN/NOTIFY)."""
         from events.postgres import follow_commits
 
-        def changed() -> None:
+        def changed(position: int | None) -> None:
+            known = self.writer.head.value
+            if position is not None and known is not None and position <= known.position:
+                # This process committed at or after that position: its own commit emptied
+                # the cache then, after the one notified (commits come in position order).
+                return
             self.cache.invalidate()
             for listener in self.on_foreign_commit:
                 listener()
 
         self._following = threading.Event()
+        listening = threading.Event()
         threading.Thread(
-            target=follow_commits, args=(url, changed, self._following), daemon=True
+            target=follow_commits, args=(url, changed, self._following, listening), daemon=True
         ).start()
+        listening.wait(timeout=10)  # from here on, no commit goes unnoticed
 
     def close(self) -> None:
         """Stop following other processes' commits and close the connection."""
         if self._following is not None:
             self._following.set()
+        if self._pg is not None:
+            with contextlib.suppress(Exception):
+                self._pg.close()
         with contextlib.suppress(Exception):
             self.conn.close()
 
     @contextmanager
-    def lease(self) -> Iterator[Registry]:
+    def lease(self, timeout: float = 30.0) -> Iterator[Registry]:
+        """A registry for one request, returned when the block ends. On PostgreSQL it runs
+        on a pooled connection, and waits up to `timeout` seconds while every connection is
+        lent (`bounded`; TimeoutError then)."""
+        if self._pg is not None:
+            pooled = self._pg.acquire(timeout)
+            try:
+                yield on_cursor(pooled, self.writer, cache=self.cache)
+            finally:
+                self._pg.release(pooled)
+            return
         generation = self.generation
         try:
             generation, registry = self._idle.get_nowait()
@@ -264,6 +302,10 @@ class RegistryPool:
             self.generation += 1
             self.cache.invalidate()
             self._close_all()
+            if self._pg is not None:
+                with contextlib.suppress(Exception):
+                    self._pg.close()
+                self._pg = None
             try:
                 self._open(self._reconnect())
             except Exception:  # still failing, whatever the cause: the caller answers 503

@@ -26,6 +26,7 @@ class Settings:
     heavy_reads: int = 2  # exports, whole lists and validations served at once by the API
     run_timeout: float = 10.0  # seconds a metric's SQL may run (`da metrics run`, /run)
     session_hours: float = 8.0  # how long a console sign-in lasts
+    database_connections: int = 20  # at most this many per server on PostgreSQL
 
     @property
     def db_path(self) -> Path:

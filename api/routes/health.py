@@ -27,5 +27,9 @@ async def healthz(request: Request, response: Response) -> dict[str, Any]:
     if not await run_in_threadpool(pool.recover):
         response.status_code = 503
         return {"detail": "the registry database does not answer and could not be reopened"}
-    with pool.lease() as reg:
-        return await run_in_threadpool(answers.health, reg)
+
+    def read() -> dict[str, Any]:
+        with pool.lease() as reg:
+            return answers.health(reg)
+
+    return await run_in_threadpool(read)
