@@ -130,9 +130,10 @@ def schema_url(url: str, name: str) -> str:
     from urllib.parse import quote
 
     import psycopg
+    from psycopg import sql
 
     schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")  # type: ignore[arg-type]
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     glue = "&" if "?" in url else "?"
     return f"{url}{glue}options={quote(f'-csearch_path={schema}')}"

@@ -32,6 +32,14 @@ WRITERS_LOCK = 0x6D726567
 LOG_CHANNEL = "da_log"
 
 
+_BEGIN = {
+    "": "BEGIN",
+    "write": "BEGIN ISOLATION LEVEL READ COMMITTED",
+    "read": "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+}
+_LISTEN_SQL = "LISTEN " + LOG_CHANNEL
+
+
 @functools.lru_cache(maxsize=512)
 def _marks(sql: str) -> str:
     """DuckDB's `?` parameter marks as psycopg's `%s` (a literal `%` doubled)."""
@@ -59,7 +67,8 @@ class PgConnection:
             cursor.executemany(_marks(sql), rows)
 
     def begin(self, mode: str = "") -> None:
-        self.raw.execute(f"BEGIN {mode}")
+        """BEGIN, for writing (`write`), for a read-only snapshot (`read`), or plain."""
+        self.raw.execute(_BEGIN[mode])
 
     def commit(self) -> None:
         self.raw.execute("COMMIT")
@@ -191,11 +200,11 @@ class PgEventStore(EventStore):
     def _begin(self) -> None:
         # Every writer, in every process, takes turns: the head read after this is the
         # committed one, and commits happen in position order.
-        self.conn.begin("ISOLATION LEVEL READ COMMITTED")
+        self.conn.begin("write")
         self.conn.execute("SELECT pg_advisory_xact_lock(?)", [WRITERS_LOCK])
 
     def _begin_reading(self) -> None:
-        self.conn.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self.conn.begin("read")
 
     def _commit(self) -> None:
         if self._tx is not None and self._tx.head is not None:  # it appended: say so
@@ -253,7 +262,7 @@ def follow_commits(
             stop.wait(1.0)
             continue
         try:
-            conn.execute(f"LISTEN {LOG_CHANNEL}")
+            conn.execute(_LISTEN_SQL)
             changed(None)  # whatever was committed before this LISTEN
             if listening is not None:
                 listening.set()

@@ -10,11 +10,25 @@ from registry.errors import ConflictError, StorageError
 from registry.session import Registry, is_postgres
 
 _BATCH = 5_000
-# Tables copied beside the log: the tokens (hashes only) and the replies kept for retries.
-_KEPT_TABLES = {
-    "api_tokens": "name, role, token_sha256, created_at, revoked_at",
-    "idempotent_replies": "key, request_sha256, answer, recorded_at",
+# Tables copied beside the log: the tokens (hashes only) and the replies kept for retries;
+# each one's read and write statements, built once from these fixed names.
+_KEPT_COLUMNS = {
+    "api_tokens": ("name", "role", "token_sha256", "created_at", "revoked_at"),
+    "idempotent_replies": ("key", "request_sha256", "answer", "recorded_at"),
 }
+_KEPT_TABLES = [
+    (
+        "SELECT " + ", ".join(columns) + " FROM " + table,  # noqa: S608 - fixed names
+        "INSERT INTO "
+        + table
+        + " ("
+        + ", ".join(columns)
+        + ") VALUES ("  # noqa: S608 - fixed names
+        + ", ".join("?" for _ in columns)
+        + ")",
+    )
+    for table, columns in _KEPT_COLUMNS.items()
+]
 
 
 def database_info(reg: Registry, shown: str) -> dict[str, Any]:
@@ -43,11 +57,9 @@ def copy_registry(source: Registry, target: Registry) -> dict[str, Any]:
         while rows := source.store.raw_rows(copied, _BATCH):
             target.store.insert_rows(rows)
             copied = int(rows[-1][0])
-        for table, columns in _KEPT_TABLES.items():
-            kept = source.conn.execute(f"SELECT {columns} FROM {table}").fetchall()  # noqa: S608 - fixed names
-            marks = ", ".join("?" for _ in columns.split(","))
-            for row in kept:
-                target.conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row))  # noqa: S608 - fixed names
+        for select_sql, insert_sql in _KEPT_TABLES:
+            for row in source.conn.execute(select_sql).fetchall():
+                target.conn.execute(insert_sql, list(row))
     rows_written = target.projector.rebuild()
     report = target.store.verify()
     source_head = source.store.head()

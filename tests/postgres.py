@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 _server: Any = None
 
@@ -35,10 +36,10 @@ def fresh_schema() -> Iterator[str]:
     url = server_url()
     schema = "t_" + uuid.uuid4().hex[:16]
     with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")  # type: ignore[arg-type]  # a generated name
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     glue = "&" if "?" in url else "?"
     try:
         yield f"{url}{glue}options={quote(f'-csearch_path={schema}')}"
     finally:
         with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
