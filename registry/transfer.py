@@ -16,19 +16,16 @@ _KEPT_COLUMNS = {
     "api_tokens": ("name", "role", "token_sha256", "created_at", "revoked_at"),
     "idempotent_replies": ("key", "request_sha256", "answer", "recorded_at"),
 }
-_KEPT_TABLES = [
-    (
-        "SELECT " + ", ".join(columns) + " FROM " + table,  # noqa: S608 - fixed names
-        "INSERT INTO "
-        + table
-        + " ("
-        + ", ".join(columns)
-        + ") VALUES ("  # noqa: S608 - fixed names
-        + ", ".join("?" for _ in columns)
-        + ")",
-    )
-    for table, columns in _KEPT_COLUMNS.items()
-]
+
+
+def _statements(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    select = f"SELECT {names} FROM {table}"  # noqa: S608 - fixed names
+    return select, f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - fixed names
+
+
+_KEPT_TABLES = [_statements(table, columns) for table, columns in _KEPT_COLUMNS.items()]
 
 
 def database_info(reg: Registry, shown: str) -> dict[str, Any]:
