@@ -8,10 +8,8 @@ pipelined executemany.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from events import RecordedEvent
 from events.postgres import PgConnection
 from projections.projector import Projector, ensure_tables
 from projections.rows import encode_value
@@ -43,26 +41,10 @@ def ensure_pg_tables(conn: PgConnection) -> None:
 class PgProjector(Projector):
     """Keeps the v4 tables in step on a PostgreSQL connection."""
 
-    def _apply_set_based(self, events: Sequence[RecordedEvent]) -> None:
-        touched: dict[str, set[str]] = {}
-        for event in events:
-            touched.setdefault(event.stream_type, set()).add(event.stream_id)
-        for stream_type, streams in touched.items():
-            kind = self._kinds[stream_type]
-            self._refold(kind, 2**62, sorted(streams))
-
     def _insert_fold(self, kind: StreamKind, position: int, streams: list[str] | None) -> None:
-        self._refold(kind, position, streams)
-
-    def _refold(self, kind: StreamKind, position: int, streams: list[str] | None) -> None:
-        """Replace the rows of some streams (None: all) by their fold up to `position`."""
+        """Insert the fold of some streams (None: all) up to `position` (the shared projector
+        has deleted their rows first, or dropped the tables)."""
         table = kind.table
-        if streams is not None:
-            keys = " || ':' || ".join(table.key)
-            self.conn.execute(
-                f"DELETE FROM {table.name} WHERE {keys} = ANY(?::text[])",  # noqa: S608 - fixed spec
-                [streams],
-            )
         rows = [
             [encode_value(c.kind, row[c.name]) for c in table.columns]
             for row in self._fold(kind, position, streams)
