@@ -18,9 +18,8 @@ from api.deps import known_query_only
 from api.errors import status_of
 from api.routes import admin, audit, columns, health, metrics
 from registry import ConflictError, InvalidDefinitionError, RegistryError, Settings
-from registry.connection import connect
-from registry.session import RegistryPool
-from registry.tokens import Authenticator
+from registry.access.tokens import Authenticator
+from storage.session import RegistryPool
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -127,11 +126,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = RegistryPool(
-            connect(settings),
-            reconnect=lambda: connect(settings),
-            connections=settings.database_connections,
-        )
+        pool = RegistryPool(engine=settings.engine(), connections=settings.database_connections)
         # A token revoked through another replica must stop working here too.
         pool.on_foreign_commit.append(app.state.authenticator.forget)
         app.state.registries = pool

@@ -15,7 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from api.schemas import MAX_POSITION, ErrorOut
+from events import DatabaseUnavailableError
 from registry import Registry, Settings
+from registry.access.tokens import Authenticator, Principal
 from registry.errors import (
     InvalidDefinitionError,
     Issue,
@@ -24,9 +26,8 @@ from registry.errors import (
     UnavailableError,
 )
 from registry.models import NAME_PATTERN, TABLE_ID_PATTERN
-from registry.session import RegistryPool
 from registry.times import parse_time
-from registry.tokens import Authenticator, Principal
+from storage.session import RegistryPool
 
 if TYPE_CHECKING:
     from registry.commands import WriteContext
@@ -50,10 +51,17 @@ async def get_registry(request: Request) -> AsyncIterator[Registry]:
     pool: RegistryPool = request.app.state.registries
     with ExitStack() as lent:
         try:
-            registry = lent.enter_context(pool.lease(timeout=0.001))
-        except TimeoutError:
-            # Every pooled connection is lent: wait for one in a worker, not on the loop.
-            registry = await run_in_threadpool(lent.enter_context, pool.lease())
+            try:
+                registry = lent.enter_context(pool.lease(timeout=0.001))
+            except TimeoutError:
+                # Every pooled connection is lent: wait for one in a worker, not on the loop.
+                registry = await run_in_threadpool(lent.enter_context, pool.lease())
+        except DatabaseUnavailableError as exc:
+            recovered = await run_in_threadpool(pool.recover)
+            raise UnavailableError(
+                "the registry database is not answering"
+                + (" and was opened again: retry" if recovered else "; retry later")
+            ) from exc
         try:
             yield registry
         except StorageError:

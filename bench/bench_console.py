@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import definition, write_metric_files
 
-from registry import Settings, answers, attach
+from registry import Settings, answers
+from registry.access.tokens import create_token
 from registry.commands import WriteContext
-from registry.connection import connect
-from registry.imports import ImportOptions, reconcile
-from registry.tokens import create_token
+from registry.database import open_registry
+from registry.interchange.imports import ImportOptions, reconcile
 from tests.served import served
 
 
@@ -37,8 +37,8 @@ def load(data: Path, metrics: int, versions: int) -> str:
     an admin token."""
     source = data / "source"
     write_metric_files(source, metrics)
-    conn = connect(Settings(data_dir=data))
-    reg = attach(conn)
+    reg = open_registry(Settings(data_dir=data))
+    conn = reg.conn
     reconcile(reg, source, ImportOptions(actor="bench"))
     for v in range(2, versions + 1):
         fields = {"description": f"Revision {v}.", "sql": definition(1, v)["sql"] + f"\n-- v{v}"}

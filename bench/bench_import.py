@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import database_option, open_connection, write_metric_files
 
 from registry import attach
-from registry.imports import ImportOptions, reconcile
+from registry.interchange.imports import ImportOptions, reconcile
 
 
 def main() -> None:

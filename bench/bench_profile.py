@@ -14,8 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from registry.connection import AnalyticsDatabase
-from registry.profiler import Knowledge, profile
+from registry.analytics.profiler import Knowledge, profile
+from registry.analytics.sandbox import AnalyticsDatabase
 from starter_pack.demo_db import build_demo_database
 
 NOTHING = Knowledge("none", [], {})

@@ -16,8 +16,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import starter_pack
+from registry.interchange.yaml_io import read_source
 from registry.search import rank
-from registry.yaml_io import read_source
 
 EVAL = Path(__file__).with_name("search_eval.yaml")
 

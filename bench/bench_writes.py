@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import database_option, definition, median_ms, open_connection
 
 from projections import METRIC_TABLE
-from projections.postgres import PG_TYPES
 from registry import attach
 from registry.answers import create_metric, update_metric
 from registry.commands import WriteContext
+from storage.postgres import PG_TYPES
 
 COLUMNS = METRIC_TABLE.column_names
 UPSERT_SQL = (

@@ -74,7 +74,7 @@ def definition(n: int, revision: int = 0) -> dict[str, Any]:
 
 def write_metric_files(source: Path, count: int) -> None:
     """`count` metric files, `<source>/<category>/<name>.yml`, as an import reads them."""
-    from registry.yaml_io import dump_metric
+    from registry.interchange.yaml_io import dump_metric
 
     for n in range(count):
         d = definition(n)
@@ -119,7 +119,7 @@ def open_connection(folder: Path, name: str, database_url: str | None) -> Any:
 
 
 def connect_schema(url: str, name: str) -> Any:
-    from events.postgres import connect_postgres
+    from storage.postgres import connect_postgres
 
     return connect_postgres(schema_url(url, name))
 

@@ -50,7 +50,7 @@ def check(ctx: typer.Context, as_json: Json = False) -> None:
 @starter_app.command("load")
 def load(ctx: typer.Context, as_json: Json = False) -> None:
     """Load the starter pack (label starter_pack); loading it again changes nothing."""
-    from registry.starter import load_starter_pack
+    from registry.interchange.starter import load_starter_pack
 
     report = load_starter_pack(local(ctx, "starter-pack load").registry, actor=ctx.obj.actor)
     if as_json:

@@ -104,7 +104,7 @@ def import_(
 ) -> None:
     """Describe many columns from a YAML file, as one atomic batch."""
     from registry.commands import WriteContext, import_columns
-    from registry.yaml_io import read_column_entries
+    from registry.interchange.yaml_io import read_column_entries
 
     backend = local(ctx, "columns import")
     entries = read_column_entries(file)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +9,7 @@ import typer
 from cli.admin import Json, local
 from cli.output import emit, emit_json
 from registry.errors import RegistryError
-from registry.settings import Settings, load_settings
+from registry.settings import settings_elsewhere
 
 app = typer.Typer(
     help="The database behind the registry: DuckDB file or PostgreSQL.", no_args_is_help=True
@@ -21,13 +19,6 @@ Place = Annotated[
     str | None,
     typer.Option(help="A postgresql:// URL, or a data folder (its state/system.duckdb)."),
 ]
-
-
-def _elsewhere(settings: Settings, place: str) -> Settings:
-    """Settings naming another database: a PostgreSQL URL, or a data folder's DuckDB file."""
-    if place.startswith(("postgresql://", "postgres://")):
-        return replace(load_settings({}, data_dir=settings.data_dir, database_url=place))
-    return replace(settings, data_dir=Path(place), database_url=None)
 
 
 @app.command("info")
@@ -55,13 +46,13 @@ def copy(
 ) -> None:
     """Copy the registry to an empty database (--to), or from one into an empty registry
     (--from): positions, times and hashes unchanged; the copy is verified."""
-    from registry.connection import open_registry
+    from registry.database import open_registry
     from registry.transfer import copy_registry
 
     if (to is None) == (from_ is None):
         raise typer.BadParameter("give exactly one of --to and --from")
     here = ctx.obj.settings
-    there = _elsewhere(here, to or from_ or "")
+    there = settings_elsewhere(here, to or from_ or "")
     if to is not None:
         source = local(ctx, "db copy").existing
         target = open_registry(there)

@@ -8,8 +8,8 @@ from cli.output import emit
 
 def demo(ctx: typer.Context) -> None:
     """Build the demo analytics database, load the starter pack, validate it, say what next."""
-    from registry.starter import build_demo, load_starter_pack
-    from registry.validation import validate
+    from registry.analytics.validation import validate
+    from registry.interchange.starter import build_demo, load_starter_pack
 
     settings = ctx.obj.settings
     registry = local(ctx, "demo").registry

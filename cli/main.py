@@ -12,7 +12,7 @@ from cli import admin, agents, audit, columns, db, demo, metrics, profile, serve
 from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
-from registry.connection import DatabaseLockedError
+from registry.database import DatabaseLockedError
 from registry.errors import RegistryError
 from registry.settings import default_actor, load_settings
 

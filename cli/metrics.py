@@ -110,7 +110,7 @@ def search(
 def read_definition(path: Path) -> dict[str, Any]:
     """One metric from a YAML file (category defaulting to its folder), checked as an import
     checks files: every problem as `file:line: field: message`."""
-    from registry.yaml_io import read_file
+    from registry.interchange.yaml_io import read_file
 
     metrics, issues = read_file(path, writer="manual", label=None)
     if issues:
@@ -142,7 +142,7 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     """`field=value` pairs; a value in [..] or {..} is read as YAML (lists, mappings)."""
     import yaml
 
-    from registry.yaml_io import from_yaml_keys
+    from registry.interchange.yaml_io import from_yaml_keys
 
     parsed: dict[str, Any] = {}
     for pair in pairs:
@@ -355,7 +355,7 @@ def export(
 ) -> None:
     """Export metrics as <dir>/<category>/<name>.yml (now, or as of a time or position)."""
     if version is not None:
-        from registry.exports import metric_yaml
+        from registry.interchange.exports import metric_yaml
 
         metric_id, at_sign, number = version.partition("@")
         if at_sign and not number.isdigit():

@@ -13,8 +13,8 @@ from cli.output import AnalyticsDb, emit, emit_json, table
 def _knowledge(ctx: typer.Context, metrics_dir: Path | None, profiled: list[str]) -> Any:
     """The registry's view (embedded, or the server's); the YAML folder only if neither reads."""
     import starter_pack
-    from registry.connection import RegistryUnavailableError, open_registry_read_only
-    from registry.profiler import Knowledge, knowledge_from_registry, knowledge_from_yaml
+    from registry.analytics.profiler import Knowledge, knowledge_from_registry, knowledge_from_yaml
+    from registry.database import RegistryUnavailableError, open_registry_read_only
 
     target = ctx.obj
     if target.api_url or running_server(target.settings):
@@ -57,9 +57,9 @@ def profile(
     ] = False,
 ) -> None:
     """Profile an analytics database: figures per column, and the metrics that use each table."""
-    from registry.connection import AnalyticsDatabase
-    from registry.profiler import profile as run_profile
-    from registry.profiler import record_basetypes as record
+    from registry.analytics.profiler import profile as run_profile
+    from registry.analytics.profiler import record_basetypes as record
+    from registry.analytics.sandbox import AnalyticsDatabase
 
     path = db or ctx.obj.settings.demo_db_path
     if not path.exists():

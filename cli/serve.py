@@ -11,7 +11,7 @@ import typer
 from cli.backend import process_identity
 from cli.output import emit, emit_json
 from registry import Settings, answers, open_registry
-from registry.tokens import ROLES, has_admin, issue_token
+from registry.access.tokens import ROLES, has_admin, issue_token
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def serve(
     import uvicorn  # imported here: only this command pays for the web stack
 
     from api.app import create_app
-    from registry.yaml_io import write_atomically
+    from registry.interchange.yaml_io import write_atomically
 
     settings: Settings = ctx.obj.settings
     registry = open_registry(settings)

@@ -1,14 +1,20 @@
-"""The append-only event log: envelopes, the DuckDB store, the hash chain.
+"""The append-only event log: envelopes, the store's contract, the hash chain.
 
-This package knows nothing about what the events mean.
+This package knows nothing about what the events mean, nor which engine stores them: the
+engines' stores live in `storage/` and subclass `EventStore`. It imports nothing of this
+project's; everything else may import it.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from events.chain import GENESIS_HASH, Anchor, VerifyReport, verify_chain
+from events.connection import Connection
 from events.errors import (
     ChainBrokenError,
     ConcurrentWriteError,
+    DatabaseLockedError,
+    DatabaseMissingError,
+    DatabaseUnavailableError,
     EventStoreError,
     IdempotencyConflictError,
     StorageFailedError,
@@ -17,7 +23,6 @@ from events.errors import (
 from events.reading import decode_payload
 from events.recorded import EventSummary, RecordedEvent
 from events.store import (
-    Connection,
     EventStore,
     LogHead,
     SharedHead,
@@ -47,6 +52,9 @@ __all__ = [
     "ChainBrokenError",
     "Connection",
     "ConcurrentWriteError",
+    "DatabaseLockedError",
+    "DatabaseMissingError",
+    "DatabaseUnavailableError",
     "EventStore",
     "EventStoreError",
     "EventSummary",

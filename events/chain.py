@@ -16,10 +16,9 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import duckdb
+from events.connection import Connection
 
 GENESIS_HASH = "0" * 64
 
@@ -79,11 +78,10 @@ def _sql_field(column: str, epoch_us: str, strlen: str) -> str:
     return f"coalesce({strlen}({expr})::VARCHAR || ':' || {expr}, '-')"
 
 
-def hash_sql_expr(
-    sha256: str = "sha256({})", epoch_us: str = "epoch_us(recorded_at)", strlen: str = "strlen"
-) -> str:
-    """The chain hash as an SQL expression over an event_log row, in an engine's functions
-    (DuckDB's by default). Built from the fixed tuple above, never from input."""
+def hash_sql_expr(sha256: str, epoch_us: str, strlen: str) -> str:
+    """The chain hash as an SQL expression over an event_log row, in an engine's functions:
+    `sha256` (a template around `{}`, giving hex), `epoch_us` (of `recorded_at`) and `strlen`
+    (UTF-8 bytes). Built from the fixed tuple above, never from input."""
     body = " || '|' || ".join(_sql_field(c, epoch_us, strlen) for c in CANONICAL_FIELDS)
     return sha256.format(f"prev_hash || '|' || {body}")
 
@@ -110,9 +108,6 @@ def verify_chain_sql(hash_expr: str) -> str:
         " ORDER BY position LIMIT 1"
     )
 
-
-VERIFY_CHAIN_SQL = verify_chain_sql(hash_sql_expr())
-HASH_SQL_EXPR = hash_sql_expr()
 
 PAYLOAD_SQL = (
     "SELECT position, payload::VARCHAR, payload_hash FROM event_log"
@@ -162,11 +157,11 @@ class VerifyReport:
         }
 
 
-def _payload_problem(conn: duckdb.DuckDBPyConnection, upto: int) -> tuple[int, str] | None:
+def _payload_problem(conn: Connection, upto: int) -> tuple[int, str] | None:
     """First event whose payload no longer matches its recorded payload hash.
 
     Streams the payloads in batches; Python's hashlib is several times faster per payload
-    than DuckDB's sha256() on this kind of machine.
+    than an engine's sha256() on this kind of machine.
     """
     result = conn.execute(PAYLOAD_SQL, [upto])
     while rows := result.fetchmany(20_000):
@@ -176,13 +171,11 @@ def _payload_problem(conn: duckdb.DuckDBPyConnection, upto: int) -> tuple[int, s
     return None
 
 
-def _chain_problem(conn: duckdb.DuckDBPyConnection, upto: int, out: list[Any], sql: str) -> None:
+def _chain_problem(conn: Connection, upto: int, out: list[Any], sql: str) -> None:
     out.append(conn.execute(sql, [upto, GENESIS_HASH, GENESIS_HASH]).fetchone())
 
 
-def verify_chain(
-    conn: duckdb.DuckDBPyConnection, anchor: Anchor | None = None, sql: str = VERIFY_CHAIN_SQL
-) -> VerifyReport:
+def verify_chain(conn: Connection, sql: str, anchor: Anchor | None = None) -> VerifyReport:
     """Walk the log and report the first position that was changed, removed, inserted or moved.
 
     With an anchor, also prove that the log up to it is the one the anchor was taken from,
@@ -193,7 +186,8 @@ def verify_chain(
     ).fetchone()
     head = Anchor(int(row[0]), str(row[1])) if row else None
     last = head.position if head else 0
-    # The set-based chain walk runs in DuckDB's threads while this one hashes the payloads.
+    # The set-based chain walk runs in the engine (on a cursor) while this thread hashes the
+    # payloads.
     chain: list[Any] = []
     walker = threading.Thread(target=_chain_problem, args=(conn.cursor(), last, chain, sql))
     walker.start()

@@ -39,6 +39,18 @@ class StorageFailedError(EventStoreError):
     back and nothing of it was written. Not a race: retrying at once does not help."""
 
 
+class DatabaseUnavailableError(EventStoreError):
+    """The database cannot be opened or read: broken, unreachable, or not a registry."""
+
+
+class DatabaseMissingError(DatabaseUnavailableError):
+    """There is no registry where one must already exist (reading never creates one)."""
+
+
+class DatabaseLockedError(DatabaseUnavailableError):
+    """Another process holds the database open for writing."""
+
+
 class ChainBrokenError(EventStoreError):
     """The hash chain does not verify."""
 

@@ -9,47 +9,34 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
 import orjson
 
+from events.connection import Connection
 from events.recorded import EventSummary, RecordedEvent
 from events.schema import EVENT_COLUMNS, SELECT_EVENTS_SQL
 from events.upcasting import Upcasters
 
-_STREAM_FILTER = " WHERE stream_id = ? AND stream_type = ? AND version <= ? ORDER BY version"
+STREAM_FILTER = " WHERE stream_id = ? AND stream_type = ? AND version <= ? ORDER BY version"
 # The envelope without hashes, the payload replaced by the values at a list of JSON paths.
 SUMMARY_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in ("payload_hash", "prev_hash", "hash"))
 
 
 class LogSql:
-    """The read statements whose text depends on the engine (DuckDB's here; a second
-    engine's store subclasses this with its own). `?` marks a parameter in both."""
+    """The read statements. Those written here run on every engine; an engine's store fills
+    in the rest in its own dialect (`?` marks a parameter in all of them)."""
 
-    stream = SELECT_EVENTS_SQL + _STREAM_FILTER
-    summaries = (
-        "SELECT "  # noqa: S608 - fixed column names
-        + ", ".join("json_extract(payload, ?)" if c == "payload" else c for c in SUMMARY_COLUMNS)
-        + " FROM event_log"
-        + _STREAM_FILTER
-    )
+    stream = SELECT_EVENTS_SQL + STREAM_FILTER
+    # The columns of SUMMARY_COLUMNS, the payload replaced by a list of the JSON texts at
+    # the payload keys given as the first parameter (`summary_paths`), for one stream.
+    summaries: str
+    # The same columns of each named stream's last event up to a position (no payload keys).
+    last_events: str
+    payload = "SELECT payload FROM event_log WHERE position = ?"
 
     @staticmethod
     def summary_paths(keys: Sequence[str]) -> list[Any]:
         """The parameter that picks payload keys in `summaries`."""
-        return [f'$."{key}"' for key in keys]
-
-    # The last event of each named stream up to a position (summaries with no payload
-    # keys), in one pass: the columns of each stream's row with the highest position.
-    last_events = (
-        "SELECT "  # noqa: S608 - fixed column names
-        + ", ".join(
-            "[]::VARCHAR[]" if c == "payload" else f"arg_max({c}, position)"
-            for c in SUMMARY_COLUMNS
-        )
-        + " FROM event_log WHERE stream_type = ? AND stream_id IN (SELECT unnest(?::VARCHAR[]))"
-        " AND position <= ? GROUP BY stream_id"
-    )
-    payload = "SELECT payload FROM event_log WHERE position = ?"
+        return list(keys)
 
 
 def _version_bound(up_to_version: int | None) -> int:
@@ -65,11 +52,11 @@ def decode_payload(text: str) -> dict[str, Any]:
 
 
 class LogReader:
-    """Reads of the log on one DuckDB connection (or cursor); payloads upcast on the way."""
+    """Reads of the log on one connection (or cursor); payloads upcast on the way."""
 
-    conn: duckdb.DuckDBPyConnection
+    conn: Connection
     upcasters: Upcasters
-    sql: type[LogSql] = LogSql
+    sql: type[LogSql]
 
     def stream_version(self, stream_type: str, stream_id: str) -> int:
         """A stream's current version (0 if it has no events)."""
@@ -123,7 +110,7 @@ class LogReader:
     ) -> list[EventSummary]:
         """Every event of one stream in version order, without hashes, with some payload keys.
 
-        DuckDB extracts the keys, so a long history is read without decoding every full
+        The engine extracts the keys, so a long history is read without decoding every full
         payload; an event of an outgrown schema is upcast whole first, then picked from.
         """
         paths = self.sql.summary_paths(payload_keys)

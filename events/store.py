@@ -1,6 +1,6 @@
-"""The append-only event store on DuckDB.
+"""The append-only event store, whatever the engine.
 
-One EventStore wraps one DuckDB connection (or cursor). Appends are optimistic: the caller may
+One EventStore wraps one connection (or cursor). Appends are optimistic: the caller may
 name the version it expects a stream to be at, and positions and versions are guarded by the
 table's keys, so two writers racing for the same slot cannot both succeed. The loser gets
 `ConcurrentWriteError` and its whole transaction is rolled back.
@@ -8,19 +8,17 @@ table's keys, so two writers racing for the same slot cannot both succeed. The l
 
 from __future__ import annotations
 
-import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import orjson
 
 from events.chain import (
     GENESIS_HASH,
-    VERIFY_CHAIN_SQL,
     Anchor,
     VerifyReport,
     epoch_us,
@@ -28,12 +26,8 @@ from events.chain import (
     payload_digest,
     verify_chain,
 )
-from events.errors import (
-    ConcurrentWriteError,
-    IdempotencyConflictError,
-    StorageFailedError,
-    VersionConflictError,
-)
+from events.connection import Connection
+from events.errors import IdempotencyConflictError, VersionConflictError
 from events.reading import LogReader, LogSql, decode_payload
 from events.recorded import RecordedEvent
 from events.schema import (
@@ -41,7 +35,6 @@ from events.schema import (
     CREATE_STREAM_INDEX_SQL,
     EVENT_COLUMNS,
     HEAD_SQL,
-    INSERT_EVENT_SQL,
 )
 from events.upcasting import Upcasters
 
@@ -49,22 +42,18 @@ if TYPE_CHECKING:
     from events.envelope import NewEvent
 
 StreamKey = tuple[str, str]
-Connection = duckdb.DuckDBPyConnection
 Clock = Callable[[], datetime]
-
-# Above this many events an append goes through one columnar (Arrow) insert.
-_BULK_THRESHOLD = 16
 
 
 class StoreSql(LogSql):
-    """The append side's engine-dependent statements (DuckDB's)."""
+    """The append side's statements. Those written here run on every engine; an engine's
+    store fills in the rest (`stream_tip`, `verify_chain`) in its own dialect."""
 
-    # arg_max over the stream index: ~3x cheaper in DuckDB than ORDER BY version DESC LIMIT 1.
-    stream_tip = (
-        "SELECT max(version), arg_max(event_type, version), arg_max(event_schema, version),"
-        " arg_max(payload, version), min(recorded_at), arg_min(event_type, version)"
-        " FROM event_log WHERE stream_id = ? AND stream_type = ?"
-    )
+    # A stream's last version, its event type, schema and payload, and its first event's
+    # time and type (one row; all NULL for a stream with no events).
+    stream_tip: str
+    # The chain walk (`events.chain.verify_chain_sql` in the engine's hash functions).
+    verify_chain: str
     # The last event of many streams: max(position) per stream, joined back on the key.
     stream_tips = (
         "WITH last AS (SELECT max(position) AS position FROM event_log"
@@ -76,15 +65,14 @@ class StoreSql(LogSql):
         "SELECT stream_type, stream_id, max(version) FROM event_log"
         " WHERE stream_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY stream_type, stream_id"
     )
-    verify_chain = VERIFY_CHAIN_SQL
 
 
 def utc_now() -> datetime:
-    """The current UTC time as the naive datetime DuckDB's TIMESTAMP stores."""
+    """The current UTC time as the naive datetime a TIMESTAMP column stores."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def ensure_event_log(conn: duckdb.DuckDBPyConnection) -> None:
+def ensure_event_log(conn: Connection) -> None:
     """Create the event log and its index if they do not exist."""
     conn.execute(CREATE_EVENT_LOG_SQL)
     conn.execute(CREATE_STREAM_INDEX_SQL)
@@ -140,22 +128,23 @@ class _Transaction:
     versions: dict[StreamKey, int] | None = None
 
 
-class EventStore(LogReader):
-    """Append and read events on one DuckDB connection.
+class EventStore(LogReader, ABC):
+    """Append and read events on one connection; each engine subclasses it.
 
-    The committed head (position, hash, time) is kept in memory after the first read: DuckDB lets
-    one process write a file, and a stale head can only make an insert collide with the
-    primary key, which is reported as `ConcurrentWriteError`.
+    The committed head (position, hash, time) may be kept in memory after the first read
+    (`_append_head`): where one process writes the database, a stale head can only make an
+    insert collide with the primary key, which is reported as `ConcurrentWriteError`.
 
-    A second engine subclasses this with its own statements (`sql`) and the hooks below
-    (`_begin`, `_begin_reading`, `_commit`, `_rollback`, `_failure`, `_insert`, `alive`).
+    An engine gives its statements (`sql`) and the hooks below (`_begin`, `_begin_reading`,
+    `_commit`, `_rollback`, `_failure`, `_insert`, `alive`); `tests/events` holds every engine
+    to one contract.
     """
 
-    sql: type[StoreSql] = StoreSql
+    sql: type[StoreSql]
 
     def __init__(
         self,
-        conn: duckdb.DuckDBPyConnection,
+        conn: Connection,
         upcasters: Upcasters | None = None,
         clock: Clock = utc_now,
         on_commit: Callable[[], None] | None = None,
@@ -216,38 +205,38 @@ class EventStore(LogReader):
             self._reading = False
             self._rollback()  # nothing was written: there is nothing to commit
 
+    @abstractmethod
     def alive(self) -> bool:
-        """Whether the database still answers (DuckDB invalidates one after a fatal error)."""
-        try:
-            self.conn.execute("SELECT 1").fetchall()
-        except (duckdb.FatalException, duckdb.ConnectionException, duckdb.IOException):
-            return False
-        return True
+        """Whether the database still answers (an engine may give up on a database after a
+        fatal error)."""
 
     # -- the engine's hooks ---------------------------------------------------------------------
 
+    @abstractmethod
     def _begin(self) -> None:
-        self.conn.begin()
+        """Begin a write transaction."""
 
+    @abstractmethod
     def _begin_reading(self) -> None:
-        self.conn.begin()
+        """Begin a read-only snapshot."""
 
+    @abstractmethod
     def _commit(self) -> None:
-        self.conn.commit()
+        """Commit the open transaction."""
 
+    @abstractmethod
     def _rollback(self) -> None:
-        # DuckDB has already rolled back a failed commit; then there is nothing left to undo.
-        with contextlib.suppress(duckdb.TransactionException):
-            self.conn.rollback()
+        """Roll back the open transaction (quietly, if the engine already did)."""
 
+    @abstractmethod
     def _failure(self, exc: BaseException) -> Exception | None:
         """The store's error for an engine's exception that ended a transaction (None: the
         exception is not the engine's, and goes on as it is)."""
-        if isinstance(exc, duckdb.IOException | duckdb.FatalException):
-            return StorageFailedError(f"{exc}; nothing was written")
-        if isinstance(exc, duckdb.TransactionException):
-            return ConcurrentWriteError(str(exc))
-        return None
+
+    @abstractmethod
+    def _insert(self, rows: list[list[Any]]) -> None:
+        """Insert new rows of the log (`EVENT_COLUMNS` order); a row whose position or stream
+        version is taken raises ConcurrentWriteError."""
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -261,7 +250,7 @@ class EventStore(LogReader):
     def verify(self, anchor: Anchor | None = None) -> VerifyReport:
         """Walk the whole chain (set-based, in the engine) and check the payloads' hashes;
         with an anchor, also prove the log up to it is the one it was taken from."""
-        return verify_chain(self.conn, anchor, self.sql.verify_chain)
+        return verify_chain(self.conn, self.sql.verify_chain, anchor)
 
     def _append_head(self) -> LogHead:
         """The head to append after: the cached one when there is one (see class docstring)."""
@@ -411,45 +400,6 @@ class EventStore(LogReader):
         self._tx.versions.update(versions)
         self._tx.head = LogHead(position, prev, now)
         return recorded, rows
-
-    def _insert(self, rows: list[list[Any]]) -> None:
-        try:
-            if len(rows) <= _BULK_THRESHOLD:
-                for row in rows:
-                    self.conn.execute(INSERT_EVENT_SQL, row)
-            else:
-                self._insert_columnar(rows)
-        except duckdb.ConstraintException as exc:
-            # Another writer took this position or stream version first.
-            raise ConcurrentWriteError(str(exc)) from exc
-
-    def _insert_columnar(self, rows: list[list[Any]]) -> None:
-        import pyarrow as pa  # imported here: only bulk appends pay for it
-
-        types = _arrow_types()
-        columns = zip(EVENT_COLUMNS, zip(*rows, strict=True), strict=True)
-        table = pa.Table.from_arrays(
-            [pa.array(values, type=types[name]) for name, values in columns],
-            names=list(EVENT_COLUMNS),
-        )
-        # DuckDB refuses to register a table while an earlier result (a head or tip read in
-        # this transaction) is unfinished; run any such result to its end first.
-        self.conn.complete()
-        self.conn.register("_new_events", table)
-        try:
-            self.conn.execute("INSERT INTO event_log SELECT * FROM _new_events")
-        finally:
-            self.conn.unregister("_new_events")
-
-
-def _arrow_types() -> dict[str, Any]:
-    import pyarrow as pa
-
-    ints = {"position": pa.int64(), "version": pa.int32(), "event_schema": pa.int32()}
-    return {
-        c: ints.get(c, pa.timestamp("us") if c == "recorded_at" else pa.string())
-        for c in EVENT_COLUMNS
-    }
 
 
 def _fingerprint(events: Sequence[NewEvent | RecordedEvent]) -> list[tuple[Any, ...]]:

@@ -1,23 +1,21 @@
-"""The projector: keeps the v4 tables in step with the event log.
+"""The projector: keeps the v4 tables in step with the event log, whatever the engine.
 
 `apply` runs inside the caller's transaction, right after the append, and moves the read
 position (`projection_checkpoint`) in the same transaction. A few events are applied with one
-narrow statement each (DuckDB's `ON CONFLICT` path is slow, so an update touches only the
-changed columns); a large batch deletes the touched rows and inserts their new state in one
-set-based statement. `rebuild` drops the tables and refills them from the log; `check`
-compares them with a fresh fold and lists every difference.
+narrow statement each (an update touches only the changed columns: `ON CONFLICT` and wide
+updates of list columns are slow); a large batch deletes the touched rows and inserts their
+new state, folded the engine's fastest way (`_insert_fold`). `rebuild` drops the tables and
+refills them from the log; `check` compares them with a fresh fold and lists every difference.
 """
 
 from __future__ import annotations
 
-import json
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-import duckdb
-
-from events import EventStore, RecordedEvent, StreamTip, decode_payload
+from events import Connection, EventStore, RecordedEvent, StreamTip, decode_payload
 from projections.fold import apply_event, carried_time
 from projections.rows import definition_to_dict, encode_value, row_to_dict, state_to_row
 from projections.streams import KINDS, StreamKind
@@ -25,101 +23,12 @@ from projections.tables import (
     CREATE_CHECKPOINT_SQL,
     CREATE_SCHEMA_VERSION_SQL,
     SCHEMA_VERSION,
-    Column,
     ProjectionTable,
 )
 
 CHECKPOINT = "registry"
 _SET_BASED_THRESHOLD = 32
-_ALL_POSITIONS = 2**62
-
-# SQL below is assembled only from the fixed table specs in tables.py, never from input.
-
-
-_TRANSFORM_TYPES = {"scalar": "VARCHAR", "list": ["VARCHAR"], "json": "JSON"}
-
-
-def _payload_shape(table: ProjectionTable) -> str:
-    """The json_transform() shape of a payload: parsed once into a STRUCT, not once a field."""
-    definition = {c.name: _TRANSFORM_TYPES[c.kind] for c in table.definition_columns}
-    return json.dumps({"definition": definition, "updated_at": "VARCHAR"})
-
-
-def _column_sql(column: Column) -> str:
-    if column.kind == "stream_id":
-        return "stream_id"
-    if column.kind == "created_at":
-        return "_created_at"
-    if column.kind == "updated_at":
-        return "coalesce(TRY_CAST(p.updated_at AS TIMESTAMP), recorded_at)"
-    value = f"p.definition.{column.name}"
-    if column.kind == "list":
-        return f"coalesce({value}, []::VARCHAR[])"
-    if column.kind == "json":
-        return f"CASE WHEN json_type({value}) = 'NULL' THEN NULL ELSE {value} END"
-    return value
-
-
-def _fold_sql(table: ProjectionTable, only_streams: bool) -> str:
-    """Each stream's last event up to a position (unless a tombstone), as projection rows.
-
-    Versions grow with positions inside a stream, so a stream's last event up to a point is its
-    max(position) and its first its min(position); joining back on the primary key fetches
-    only the winners' payloads, and json_transform parses each payload once.
-    """
-    stream_filter = " AND stream_id IN (SELECT unnest($streams))" if only_streams else ""
-    columns = ", ".join(f"{_column_sql(c)} AS {c.name}" for c in table.columns)
-    return (
-        "WITH winners AS (SELECT max(position) AS last, min(position) AS first"  # noqa: S608 - fixed spec
-        f" FROM event_log WHERE stream_type = $stream_type AND position <= $position{stream_filter}"
-        " GROUP BY stream_id),"
-        " picked AS (SELECT e.stream_id, e.recorded_at, e.event_schema AS _schema,"
-        " e.position AS _position,"
-        f" json_transform(e.payload, '{_payload_shape(table)}') AS p,"
-        " coalesce(TRY_CAST(f.payload->>'$.created_at' AS TIMESTAMP), f.recorded_at) AS _created_at"
-        " FROM winners w JOIN event_log e ON e.position = w.last"
-        " JOIN event_log f ON f.position = w.first"
-        " WHERE e.event_type <> $tombstone)"
-        f" SELECT {columns}, _schema, _position, _created_at FROM picked"
-    )
-
-
-@dataclass(frozen=True)
-class FoldQueries:
-    """The set-based folds of one table, over the whole log or a list of streams."""
-
-    select_current: str
-    select_old_schema: str
-    insert_current: str
-
-    @classmethod
-    def of(cls, table: ProjectionTable, only_streams: bool) -> FoldQueries:
-        fold = _fold_sql(table, only_streams)
-        names = ", ".join(table.column_names)
-        select = f"SELECT {names} FROM ({fold}) WHERE _schema = $schema"  # noqa: S608 - fixed spec
-        return cls(
-            select_current=select,
-            select_old_schema=(
-                f"SELECT _position, _created_at FROM ({fold}) WHERE _schema <> $schema"  # noqa: S608 - fixed spec
-            ),
-            insert_current=f"INSERT INTO {table.name} {select}",
-        )
-
-
-_FOLDS = {
-    (k.stream_type, only): FoldQueries.of(k.table, only) for k in KINDS for only in (False, True)
-}
-# Each live stream's last event up to a position (its payload as text) and its first event's
-# time and `created_at` (which migration events carry).
-_AS_OF_SQL = (
-    "WITH winners AS (SELECT max(position) AS last, min(position) AS first FROM event_log"
-    " WHERE stream_type = $stream_type AND position <= $position GROUP BY stream_id)"
-    " SELECT e.stream_id, e.event_type, e.event_schema, e.recorded_at, e.payload,"
-    " f.recorded_at, f.payload->>'$.created_at'"
-    " FROM winners w JOIN event_log e ON e.position = w.last"
-    " JOIN event_log f ON f.position = w.first"
-    " WHERE e.event_type <> $tombstone"
-)
+ALL_POSITIONS = 2**62
 UPDATE_CHECKPOINT_SQL = "UPDATE projection_checkpoint SET position = ? WHERE name = ?"
 
 
@@ -144,7 +53,7 @@ class Difference:
         )
 
 
-def ensure_tables(conn: duckdb.DuckDBPyConnection, types: dict[str, str] | None = None) -> None:
+def ensure_tables(conn: Connection, types: dict[str, str] | None = None) -> None:
     """Create the v4 tables, the checkpoint and `schema_version` if they do not exist (with
     some SQL types renamed for another engine)."""
     for kind in KINDS:
@@ -163,8 +72,10 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection, types: dict[str, str] | None 
     )
 
 
-class Projector:
-    """Applies events to the v4 tables on the store's connection."""
+class Projector(ABC):
+    """Applies events to the v4 tables on the store's connection; each engine subclasses it
+    with its way of folding many streams at once (`_insert_fold`, `rows_at`) and its column
+    types (`_ensure_tables`)."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
@@ -264,54 +175,18 @@ class Projector:
         for stream_type, streams in touched.items():
             kind = self._kinds[stream_type]
             self.conn.execute(kind.table.delete_streams_sql, [sorted(streams)])
-            self._insert_fold(kind, _ALL_POSITIONS, sorted(streams))
+            self._insert_fold(kind, ALL_POSITIONS, sorted(streams))
 
     # -- folding from the log -----------------------------------------------------------------
 
+    @abstractmethod
     def _insert_fold(self, kind: StreamKind, position: int, streams: list[str] | None) -> None:
-        queries = _FOLDS[(kind.stream_type, streams is not None)]
-        self.conn.execute(queries.insert_current, self._params(kind, position, streams))
-        for row in self._old_schema_rows(kind, position, streams):
-            self.conn.execute(kind.table.insert_sql, row)
+        """Insert the fold of some streams (None: all) up to `position`; their rows were
+        deleted first, or the tables dropped."""
 
-    def _params(self, kind: StreamKind, position: int, streams: list[str] | None) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "stream_type": kind.stream_type,
-            "position": position,
-            "tombstone": kind.tombstone,
-            "schema": kind.payload_schema,
-        }
-        if streams is not None:
-            params["streams"] = streams
-        return params
-
-    def _old_schema_rows(
-        self, kind: StreamKind, position: int, streams: list[str] | None
-    ) -> list[list[Any]]:
-        """Rows whose winning event has an older payload schema, upcast on the way."""
-        queries = _FOLDS[(kind.stream_type, streams is not None)]
-        found = self.conn.execute(
-            queries.select_old_schema, self._params(kind, position, streams)
-        ).fetchall()
-        rows = []
-        for event_position, created_at in found:
-            event = self.store.read(after=event_position - 1, until_position=event_position)[0]
-            state = replace(apply_event(kind, None, event), created_at=created_at)
-            rows.append(state_to_row(kind.table, state))
-        return rows
-
+    @abstractmethod
     def rows_at(self, kind: StreamKind, position: int) -> list[dict[str, Any]]:
-        """Every live row of one kind as it stood after `position` (what a reader saw then).
-
-        DuckDB picks each stream's last and first event up to the position; Python decodes
-        the winners' payloads. (Casting 20-odd typed columns into Python objects costs more
-        than parsing the JSON text, and old payload schemas are upcast on the way.)
-        """
-        found = self.conn.execute(
-            _AS_OF_SQL,
-            {"stream_type": kind.stream_type, "position": position, "tombstone": kind.tombstone},
-        ).fetchall()
-        return self._winners_to_rows(kind, found)
+        """Every live row of one kind as it stood after `position` (what a reader saw then)."""
 
     def _winners_to_rows(self, kind: StreamKind, found: Sequence[Any]) -> list[dict[str, Any]]:
         """Rows from each stream's winning event (`stream_id, event_type, schema,
@@ -345,8 +220,9 @@ class Projector:
             self.conn.execute(UPDATE_CHECKPOINT_SQL, [head, CHECKPOINT])
             return sum(self._count(kind.table) for kind in KINDS)
 
+    @abstractmethod
     def _ensure_tables(self) -> None:
-        ensure_tables(self.conn)
+        """Create the tables (after `rebuild` dropped them) in the engine's types."""
 
     def _count(self, table: ProjectionTable) -> int:
         row = self.conn.execute(table.count_sql).fetchone()

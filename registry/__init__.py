@@ -1,4 +1,9 @@
-"""The domain: metric and column models, commands, queries and the compatibility facades.
+"""The registry: the domain and the one place where every answer is made.
+
+Its top-level modules are the domain (models, plans, commands, queries, search, errors,
+settings, opening the database); its rooms are `access`, `interchange`, `analytics` and
+`answers` (every door's way in). It imports `storage`, `projections` and `events`; the
+doors import it.
 
 Names are imported on first use (PEP 562), so that `da` pays at start-up only for the
 modules a command needs.
@@ -10,9 +15,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "DatabaseLockedError": "registry.connection",
-    "get_system_db": "registry.connection",
-    "open_registry": "registry.connection",
+    "DatabaseLockedError": "registry.database",
+    "get_system_db": "registry.database",
+    "open_registry": "registry.database",
     "ConflictError": "registry.errors",
     "InvalidDefinitionError": "registry.errors",
     "Issue": "registry.errors",
@@ -23,10 +28,10 @@ _EXPORTS = {
     "ColumnMetadata": "registry.models",
     "MetricDefinition": "registry.models",
     "MetricId": "registry.models",
-    "ColumnMetadataRepository": "registry.repository",
-    "MetricRepository": "registry.repository",
-    "Registry": "registry.session",
-    "attach": "registry.session",
+    "ColumnMetadataRepository": "registry.answers.repository",
+    "MetricRepository": "registry.answers.repository",
+    "Registry": "storage.session",
+    "attach": "storage.session",
     "Settings": "registry.settings",
     "load_settings": "registry.settings",
 }
@@ -42,9 +47,11 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers and readers
-    from registry.connection import DatabaseLockedError as DatabaseLockedError
-    from registry.connection import get_system_db as get_system_db
-    from registry.connection import open_registry as open_registry
+    from registry.answers.repository import ColumnMetadataRepository as ColumnMetadataRepository
+    from registry.answers.repository import MetricRepository as MetricRepository
+    from registry.database import DatabaseLockedError as DatabaseLockedError
+    from registry.database import get_system_db as get_system_db
+    from registry.database import open_registry as open_registry
     from registry.errors import ConflictError as ConflictError
     from registry.errors import InvalidDefinitionError as InvalidDefinitionError
     from registry.errors import Issue as Issue
@@ -55,9 +62,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
     from registry.models import ColumnMetadata as ColumnMetadata
     from registry.models import MetricDefinition as MetricDefinition
     from registry.models import MetricId as MetricId
-    from registry.repository import ColumnMetadataRepository as ColumnMetadataRepository
-    from registry.repository import MetricRepository as MetricRepository
-    from registry.session import Registry as Registry
-    from registry.session import attach as attach
     from registry.settings import Settings as Settings
     from registry.settings import load_settings as load_settings
+    from storage.session import Registry as Registry
+    from storage.session import attach as attach

@@ -53,8 +53,8 @@ from registry.plans import (
     plan_update,
     plan_upsert,
 )
-from registry.session import Registry
 from registry.subjects import COLUMN, METRIC, Subject
+from storage.session import Registry
 
 _ATTEMPTS = 50
 

@@ -11,9 +11,9 @@ from typing import Any
 from events import Anchor
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
-from registry.session import Registry
 from registry.sql_diff import side_by_side
 from registry.subjects import COLUMN, METRIC, Subject
+from storage.session import Registry
 
 _METRICS_SQL = METRIC_TABLE.select_sql
 _COLUMNS_SQL = COLUMN_TABLE.select_sql

@@ -15,10 +15,6 @@ import orjson
 from events import Connection, utc_now
 from registry.errors import ConflictError
 
-CREATE_REPLIES_SQL = (
-    "CREATE TABLE IF NOT EXISTS idempotent_replies (key VARCHAR PRIMARY KEY,"
-    " request_sha256 VARCHAR NOT NULL, answer JSON NOT NULL, recorded_at TIMESTAMP NOT NULL)"
-)
 _RECALL_SQL = "SELECT request_sha256, answer FROM idempotent_replies WHERE key = ?"
 _REMEMBER_SQL = "INSERT INTO idempotent_replies VALUES (?, ?, ?, ?)"
 

@@ -7,6 +7,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from storage.engine import Engine
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 MEMORY = ":memory:"  # the database URL of a throwaway in-memory registry
@@ -17,9 +21,9 @@ class Settings:
     """Where the registry keeps its data, and the limits of its HTTP API."""
 
     data_dir: Path = Path("data")
-    # A `postgresql://` URL: the registry lives in that PostgreSQL database instead of the
-    # DuckDB file under `data_dir` (which then keeps only the demo data and server.json).
-    # `:memory:`: a throwaway DuckDB registry that lives as long as the process.
+    # Another database than the file under `data_dir` (which then keeps only the demo data
+    # and server.json): a URL one of the engines takes (storage/engine.py), or `:memory:`,
+    # a throwaway registry that lives as long as the process.
     database_url: str | None = None
     analytics_db: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -36,9 +40,13 @@ class Settings:
     @property
     def database(self) -> str:
         """Where the registry lives, as people read it (never with a password)."""
-        if self.database_url is None:
-            return str(self.db_path)
-        return shown_url(self.database_url)
+        return self.engine().shown
+
+    def engine(self) -> Engine:
+        """The engine of the registry database these settings name."""
+        from storage.engine import engine_for
+
+        return engine_for(self.database_url, self.db_path, self.data_dir)
 
     @property
     def demo_db_path(self) -> Path:
@@ -54,18 +62,6 @@ class Settings:
     def server_file(self) -> Path:
         """Where a running server says where it listens: `state/server.json`."""
         return self.data_dir / "state" / "server.json"
-
-
-def shown_url(url: str) -> str:
-    """A database URL without its password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    host = parts.netloc.rsplit("@", 1)[-1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def load_settings(
@@ -86,11 +82,16 @@ def load_settings(
     if not limit.isdigit() or int(limit) < 1:
         raise ValueError(f"DA_MAX_BODY_BYTES={limit!r} is not a positive whole number of bytes")
     url = database_url or source.get("DA_DATABASE_URL") or None
-    if url is not None and url != MEMORY and not url.startswith(("postgresql://", "postgres://")):
-        raise ValueError(
-            f"DA_DATABASE_URL={shown_url(url)!r} is not a postgresql:// URL or :memory: (leave"
-            " it unset for the DuckDB file under DATA_DIR)"
-        )
+    if url is not None:
+        from storage.engine import URL_FORMS, url_is_valid
+
+        if not url_is_valid(url):
+            # Shown without what follows the scheme: it may hold a password.
+            scheme = url.partition("://")[0] + "://..." if "://" in url else url[:40]
+            raise ValueError(
+                f"DA_DATABASE_URL={scheme!r} is not {URL_FORMS} (leave it unset for the"
+                " DuckDB file under DATA_DIR)"
+            )
     return Settings(
         database_url=url,
         data_dir=Path(chosen),
@@ -105,3 +106,15 @@ def default_actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def settings_elsewhere(settings: Settings, place: str) -> Settings:
+    """Settings naming another database: a database URL (`da db copy --to URL`), or a data
+    folder, whose own database file is meant."""
+    from dataclasses import replace
+
+    from storage.engine import url_is_valid
+
+    if "://" in place and url_is_valid(place):
+        return replace(settings, database_url=place)
+    return replace(settings, data_dir=Path(place), database_url=None)

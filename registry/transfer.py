@@ -7,7 +7,7 @@ from typing import Any
 
 from projections import SCHEMA_VERSION
 from registry.errors import ConflictError, StorageError
-from registry.session import Registry, is_postgres
+from storage.session import Registry
 
 _BATCH = 5_000
 # Tables copied beside the log: the tokens (hashes only) and the replies kept for retries;
@@ -33,7 +33,7 @@ def database_info(reg: Registry, shown: str) -> dict[str, Any]:
     [(schema,)] = reg.conn.execute("SELECT max(version) FROM schema_version").fetchall()
     head = reg.store.head()
     return {
-        "backend": "postgresql" if is_postgres(reg.conn) else "duckdb",
+        "backend": reg.engine.name,
         "database": shown,
         "schema_version": int(schema or SCHEMA_VERSION),
         "events": head.position,

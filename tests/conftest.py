@@ -29,7 +29,7 @@ def conn(request: pytest.FixtureRequest, db_path: Path) -> Iterator[duckdb.DuckD
     """A connection to a fresh registry database: a DuckDB file, DuckDB :memory:, or a
     PostgreSQL schema."""
     if request.param == "postgresql":
-        from events.postgres import connect_postgres
+        from storage.postgres import connect_postgres
         from tests.postgres import fresh_schema
 
         with fresh_schema() as url:
@@ -94,7 +94,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def starter(repo: MetricRepository) -> MetricRepository:
     """A registry with the starter pack loaded."""
-    from registry.starter import load_starter_pack
+    from registry.interchange.starter import load_starter_pack
 
     report = load_starter_pack(repo.registry, actor="setup")
     assert len(report.added) == 11 and not report.unreadable, report

@@ -27,8 +27,8 @@ from api.console.web import (
 from api.deps import Category, Name, RegistryDep, SettingsDep
 from api.schemas import MAX_VERSION
 from registry import answers
+from registry.access.signin import form_token, sign_in, sign_out
 from registry.commands import WriteContext
-from registry.signin import form_token, sign_in, sign_out
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

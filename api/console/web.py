@@ -24,11 +24,11 @@ from fastapi.routing import APIRoute
 from api.deps import ADMINS, AUDITORS, READERS, RegistryDep, role_check
 from api.errors import status_of
 from registry import RegistryError, answers
+from registry.access.signin import form_token, same_form_token, session_owner
+from registry.access.tokens import Principal
 from registry.errors import InvalidDefinitionError
-from registry.session import Registry
-from registry.signin import form_token, same_form_token, session_owner
 from registry.times import parse_time
-from registry.tokens import Principal
+from storage.session import Registry
 
 SESSION_COOKIE = "da_session"
 SIGNIN_COOKIE = "da_signin"  # the sign-in page's own secret, for its form's CSRF token

@@ -24,9 +24,8 @@ from api.deps import (
 )
 from api.schemas import DeletedOut, MetricOut, RollbackIn, TokenIn
 from registry import answers
-from registry.imports import ImportOptions
-from registry.session import RegistryPool
-from registry.uploads import import_upload
+from registry.interchange.imports import ImportOptions
+from storage.session import RegistryPool
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 WEB_UPLOAD = "web_upload"
@@ -195,7 +194,7 @@ async def import_metrics(
 
     def run() -> dict[str, Any]:
         with pool.lease() as reg:
-            return import_upload(reg, data, zipped, f"{category}/{filename}", options)
+            return answers.import_upload(reg, data, zipped, f"{category}/{filename}", options)
 
     return await run_in_threadpool(run)
 

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.schemas import ErrorOut
 from registry import answers
-from registry.session import RegistryPool
+from storage.session import RegistryPool
 
 router = APIRouter(tags=["health"])
 

@@ -6,9 +6,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.backend import YAML, Json, Progress, Source, Target, Write
+from cli.backend.protocol import YAML, Json, Progress, Source, Target, Write
 from registry import answers, open_registry
-from registry.session import Registry
+from storage.session import Registry
 
 if TYPE_CHECKING:  # commands load the pydantic models: only writes import them
     from registry.commands import WriteContext
@@ -91,7 +91,7 @@ class LocalBackend:
         progress: Progress,
         source: Source = YAML,
     ) -> Json:
-        from registry.imports import ImportOptions
+        from registry.interchange.imports import ImportOptions
 
         options = ImportOptions(
             actor=self.target.actor,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from cli.backend import YAML, Json, Progress, Source, Target, Write
+from cli.backend.protocol import YAML, Json, Progress, Source, Target, Write
 from registry.errors import RegistryError
 
 
@@ -175,7 +175,7 @@ class RemoteBackend:
             params.update(category=path.parent.name, filename=path.name)
             body, kind = path.read_bytes(), "application/yaml"
         else:
-            from registry.yaml_io import metric_files
+            from registry.interchange.yaml_io import metric_files
 
             every_file = sorted(f for f in path.rglob("*") if f.is_file())
             files = every_file if source.format == "dbt" else metric_files(path)
@@ -201,7 +201,7 @@ class RemoteBackend:
         progress: Progress,
         format: str = "yaml",
     ) -> Json:
-        from registry.exports import install_export, install_files
+        from registry.interchange.exports import install_export, install_files
 
         params = _params(as_of=as_of, at_position=at, format=format)
         content = self._call("GET", "/api/export", params=params).content

@@ -4,18 +4,14 @@ API routes, the embedded CLI (and through the API the remote CLI) and the MCP se
 these and only shape the result (status and headers, text or JSON). Each
 returns plain JSON-ready data: times as UTC ISO text ending in `Z`, lists as lists. A write
 answers from what it wrote, in its own transaction, and never reads back after the commit.
+
+The room above every other room of the registry: it may import the domain, access,
+interchange and analytics; only the doors import it. `repository.py` is the Python door of
+SPEC section 4 (`MetricRepository`, `ColumnMetadataRepository`), built on the same functions.
 """
 
-from registry.answers.audit import (
-    event_page,
-    health,
-    last_verification,
-    new_token,
-    recent_events,
-    revoked_token,
-    token_list,
-    verify,
-)
+from registry.answers.analytics import MAX_RUN_LIMIT, RUN_LIMIT, run_metric, validation
+from registry.answers.audit import event_page, health, last_verification, recent_events, verify
 from registry.answers.columns import (
     column,
     column_history,
@@ -26,12 +22,18 @@ from registry.answers.columns import (
     set_column,
     table_record,
 )
+from registry.answers.interchange import (
+    dbt_files,
+    export_folder,
+    export_zip,
+    import_metrics,
+    import_upload,
+)
 from registry.answers.metrics import (
     cached_metric,
     catalog,
     create_metric,
     delete_metric,
-    import_metrics,
     metric,
     metric_diff,
     metric_history,
@@ -45,16 +47,8 @@ from registry.answers.metrics import (
     update_metric,
     written,
 )
-from registry.answers.runs import (
-    MAX_RUN_LIMIT,
-    RUN_LIMIT,
-    dbt_files,
-    export_folder,
-    export_zip,
-    run_metric,
-    validation,
-)
 from registry.answers.shape import etag, json_object, jsonable, utc_text
+from registry.answers.tokens import new_token, revoked_token, token_list
 
 __all__ = [
     "MAX_RUN_LIMIT",
@@ -75,6 +69,7 @@ __all__ = [
     "export_zip",
     "health",
     "import_metrics",
+    "import_upload",
     "json_object",
     "last_verification",
     "jsonable",

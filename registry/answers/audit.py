@@ -6,8 +6,8 @@ from typing import Any
 
 from events import utc_now
 from registry import queries
-from registry.answers.shape import json_object, jsonable, utc_text
-from registry.session import Registry
+from registry.answers.shape import json_object, utc_text
+from storage.session import Registry
 
 # -- audit --------------------------------------------------------------------------------------
 
@@ -49,32 +49,6 @@ def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
         k: report[k] for k in ("ok", "chain_ok", "verified_at", "head", "broken_at")
     } | {"projections_in_step": not differences}
     return report
-
-
-# -- tokens -------------------------------------------------------------------------------------
-
-
-def new_token(reg: Registry, name: str, role: str, actor: str) -> dict[str, str]:
-    """Create a token (an audited event): `{name, role, token}`; the token is shown in this
-    answer only."""
-    from registry.tokens import issue_token
-
-    return {"name": name, "role": role, "token": issue_token(reg, name, role, actor)}
-
-
-def token_list(reg: Registry) -> dict[str, Any]:
-    """Every token's name, role and dates; never the tokens themselves."""
-    from registry.tokens import list_tokens
-
-    return {"tokens": jsonable(list_tokens(reg.conn))}
-
-
-def revoked_token(reg: Registry, name: str, actor: str) -> dict[str, str]:
-    """Revoke a token by name (an audited event): `{"status": "revoked", "name"}`."""
-    from registry.tokens import withdraw_token
-
-    withdraw_token(reg, name, actor)
-    return {"status": "revoked", "name": name}
 
 
 def last_verification(reg: Registry) -> dict[str, Any] | None:

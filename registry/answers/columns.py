@@ -10,8 +10,8 @@ from registry import queries
 from registry.answers.metrics import metrics_reading, written
 from registry.answers.shape import json_object, jsonable
 from registry.errors import NotFoundError
-from registry.session import Registry
 from registry.subjects import COLUMN
+from storage.session import Registry
 
 if TYPE_CHECKING:  # commands load pydantic: writes import them when called
     from registry.commands import WriteContext

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import queries
 from registry.answers.shape import json_object, jsonable
-from registry.session import Registry
 from registry.subjects import METRIC
+from storage.session import Registry
 
 if TYPE_CHECKING:  # commands load pydantic: writes import them when called
     from registry.commands import WriteContext, WriteResult
-    from registry.imports import ImportOptions
-    from registry.yaml_io import Progress
 
 
 # -- metrics: reading ---------------------------------------------------------------------------
@@ -247,28 +244,3 @@ def roll_back_metric(
     from registry import commands
 
     return written(commands.roll_back_metric(reg, metric_id, to_version, ctx))
-
-
-def import_metrics(
-    reg: Registry,
-    path: Path,
-    options: ImportOptions,
-    progress: Progress | None = None,
-    shown_root: Path | None = None,
-) -> dict[str, Any]:
-    """Reconcile with a YAML file or folder: the report, with paths relative to the folder
-    (or to `shown_root`, the folder an upload was unpacked in)."""
-    from dataclasses import replace
-
-    from registry.imports import reconcile
-
-    root = shown_root or (path if path.is_dir() else path.parent.parent)
-    report = reconcile(reg, path, replace(options, shown_root=root), progress).as_dict()
-    prefix = str(root).rstrip("/") + "/"
-    if prefix != "/":
-        report["unreadable"] = [p.removeprefix(prefix) for p in report["unreadable"]]
-        report["problems"] = {
-            k.removeprefix(prefix): [m.replace(prefix, "") for m in v]
-            for k, v in report["problems"].items()
-        }
-    return report

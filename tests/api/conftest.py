@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from registry import Settings
-from registry.session import RegistryPool
+from registry.access.tokens import ROLES, create_token
+from registry.interchange.starter import load_starter_pack
 from registry.settings import MEMORY
-from registry.starter import load_starter_pack
-from registry.tokens import ROLES, create_token
+from storage.session import RegistryPool
 from tests.conftest import ENGINES
 from tests.postgres import fresh_schema
 

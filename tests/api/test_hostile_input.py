@@ -73,12 +73,13 @@ def test_a_full_disk_is_a_507_and_the_next_write_works(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from events.store import EventStore
+    from storage.duckdb import DuckDBEventStore
 
     api.call("POST", "/api/admin/metrics", json=MRR)
     store_class = type(api.pool.main.store)
 
     def full(self: EventStore, rows: object) -> None:
-        if store_class is not EventStore:  # PostgreSQL's words for it
+        if store_class is not DuckDBEventStore:  # PostgreSQL's words for it
             import psycopg
 
             raise psycopg.errors.DiskFull("could not extend file: No space left on device")

@@ -12,11 +12,10 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-import api.app
 from api.app import create_app
 from registry import Settings
-from registry.connection import connect
-from registry.tokens import create_token
+from registry.access.tokens import create_token
+from storage.duckdb import DuckDBEngine
 
 
 class Failing:
@@ -58,7 +57,8 @@ def client(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
     settings = Settings(data_dir=tmp_path)
-    monkeypatch.setattr(api.app, "connect", lambda s: Failing(connect(s)))
+    connect = DuckDBEngine.connect
+    monkeypatch.setattr(DuckDBEngine, "connect", lambda self, **kw: Failing(connect(self, **kw)))
     Failing.on = False
     with TestClient(create_app(settings)) as test_client:
         pool = test_client.app.state.registries  # type: ignore[attr-defined]

@@ -135,13 +135,13 @@ def test_times_with_a_zone_are_read_as_utc(da: Run) -> None:
 def test_a_full_disk_is_refused_with_no_space_left(
     da: Run, data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from events.store import EventStore
+    from storage.duckdb import DuckDBEventStore
 
-    def full(self: EventStore, rows: object) -> None:
+    def full(self: DuckDBEventStore, rows: object) -> None:
         raise duckdb.IOException("Could not write file: No space left on device")
 
     before = log_size(data)
-    monkeypatch.setattr(EventStore, "_insert", full)
+    monkeypatch.setattr(DuckDBEventStore, "_insert", full)
     line = one_line_error(da("metrics", "update", "revenue/mrr", "--set", "unit=EUR"))
     assert "No space left on device" in line and "nothing was written" in line
     monkeypatch.undo()

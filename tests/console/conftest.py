@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from registry import Registry, Settings
-from registry.session import RegistryPool
-from registry.starter import load_starter_pack
-from registry.tokens import ROLES, create_token
+from registry.access.tokens import ROLES, create_token
+from registry.interchange.starter import load_starter_pack
+from storage.session import RegistryPool
 from tests.conftest import SERVER_ENGINES
 from tests.postgres import fresh_schema
 

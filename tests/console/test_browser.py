@@ -15,10 +15,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from registry import Settings, attach
-from registry.connection import connect
-from registry.starter import load_starter_pack
-from registry.tokens import create_token
+from registry import Settings
+from registry.access.tokens import create_token
+from registry.database import open_registry
+from registry.interchange.starter import load_starter_pack
 from tests.served import served
 
 CHROMIUM = os.environ.get("DA_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -41,8 +41,8 @@ LAPTOP = {"width": 1366, "height": 900}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     data = tmp_path_factory.mktemp("console")
-    conn = connect(Settings(data_dir=data))
-    registry = attach(conn)
+    registry = open_registry(Settings(data_dir=data))
+    conn = registry.conn
     load_starter_pack(registry, actor="setup")
     tokens = {role: create_token(conn, f"{role}-person", role) for role in ("admin", "analyst")}
     conn.close()

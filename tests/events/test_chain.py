@@ -7,15 +7,20 @@ import hashlib
 import duckdb
 import pytest
 
-from events import Anchor, EventStore, NewEvent, ensure_event_log, verify_chain
-from events.chain import GENESIS_HASH, HASH_SQL_EXPR, event_hash
+from events import Anchor, NewEvent, VerifyReport, ensure_event_log
+from events.chain import GENESIS_HASH, event_hash
+from storage.duckdb import HASH_SQL_EXPR, DuckDBEventStore
+
+
+def verify_chain(conn: duckdb.DuckDBPyConnection, anchor: Anchor | None = None) -> VerifyReport:
+    return DuckDBEventStore(conn).verify(anchor)
 
 
 @pytest.fixture
 def conn() -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
     ensure_event_log(connection)
-    store = EventStore(connection)
+    store = DuckDBEventStore(connection)
     for n in range(1, 11):
         store.append(
             [

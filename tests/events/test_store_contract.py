@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 from freezegun import freeze_time
 
@@ -16,27 +15,27 @@ from events import (
     NewEvent,
     Upcasters,
     VersionConflictError,
-    ensure_event_log,
 )
+from storage.engine import Engine, engine_for
 from tests.postgres import fresh_schema
 
 
 @pytest.fixture(params=["file", "memory", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
-    """The same contract on a DuckDB file, on DuckDB :memory: and on a real PostgreSQL."""
+    """The same contract on every engine: a DuckDB file, DuckDB :memory: and a real
+    PostgreSQL, each store made by its engine as the registry makes it."""
     if request.param == "postgresql":
-        from events.postgres import PgEventStore, connect_postgres, ensure_pg_event_log
-
         with fresh_schema() as url:
-            pg = connect_postgres(url)
-            ensure_pg_event_log(pg)
-            yield PgEventStore(pg)
-            pg.close()
+            yield from _store_of(engine_for(url, tmp_path))
         return
-    target = str(tmp_path / "log.duckdb") if request.param == "file" else ":memory:"
-    conn = duckdb.connect(target)
-    ensure_event_log(conn)
-    yield EventStore(conn)
+    url = None if request.param == "file" else ":memory:"
+    yield from _store_of(engine_for(url, tmp_path / "log.duckdb"))
+
+
+def _store_of(engine: Engine) -> Iterator[EventStore]:
+    conn = engine.connect()
+    engine.prepare(conn, [])
+    yield engine.store_class(conn)
     conn.close()
 
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import duckdb
 
-from events import EventStore, NewEvent, ensure_event_log
+from events import NewEvent, ensure_event_log
 from projections import METRICS, fold_all
 from registry import ColumnMetadataRepository, MetricRepository, attach
+from storage.engine import engine_of
 from tests.conftest import metric_fields
 
 
@@ -113,7 +114,7 @@ def test_schema_1_events_are_upcast_in_every_read(tmp_path: Any) -> None:
         "grain": "monthly",
         "source": "manual",
     }
-    EventStore(conn).append(
+    engine_of(conn).store_class(conn).append(
         [
             NewEvent(
                 stream_type="metric",

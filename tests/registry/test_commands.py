@@ -272,11 +272,12 @@ def test_every_write_is_in_the_chain_and_the_projection_in_step(repo: MetricRepo
 class FullDisk:
     """A connection whose commit fails as its engine's does when the disk is full."""
 
-    def __init__(self, conn: object) -> None:
+    def __init__(self, conn: object, engine: str) -> None:
         self._conn = conn
+        self._engine = engine
 
     def commit(self) -> None:
-        if getattr(self._conn, "dialect", None) == "postgresql":
+        if self._engine == "postgresql":
             import psycopg
 
             self._conn.rollback()  # type: ignore[attr-defined]  # as the server does
@@ -294,7 +295,7 @@ def test_a_full_disk_is_a_storage_error_tried_once_and_nothing_is_written(
 ) -> None:
     create_metric(registry, metric_fields(), WriteContext(actor="alice"))
     real = registry.store.conn
-    registry.store.conn = FullDisk(real)  # type: ignore[assignment]
+    registry.store.conn = FullDisk(real, registry.engine.name)  # type: ignore[assignment]
     try:
         with pytest.raises(StorageError, match="No space left on device") as caught:
             update_metric(registry, "revenue/mrr", {"unit": "EUR"}, WriteContext(actor="alice"))

@@ -74,7 +74,7 @@ def test_registry_writers_on_shared_and_own_streams(conn: duckdb.DuckDBPyConnect
 
 
 def test_store_writers_with_expected_versions(conn: duckdb.DuckDBPyConnection) -> None:
-    from registry.session import on_cursor
+    from storage.session import on_cursor
 
     attach(conn)
     ok: list[int] = []

@@ -11,7 +11,7 @@ import pytest
 
 from registry import MetricRepository, answers
 from registry.errors import RefusedError
-from registry.imports import ImportOptions, reconcile
+from registry.interchange.imports import ImportOptions, reconcile
 
 PROJECT = Path(__file__).with_name("dbt_project")
 

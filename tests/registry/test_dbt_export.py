@@ -18,8 +18,8 @@ from dbt_semantic_interfaces.validations.semantic_manifest_validator import (
 )
 
 from registry import MetricRepository, answers
-from registry.imports import ImportOptions, reconcile
-from registry.session import attach
+from registry.interchange.imports import ImportOptions, reconcile
+from storage.session import attach
 from tests.conftest import metric_fields
 
 # dbt-core turns a project's `semantic_models:` / `metrics:` lists into one document each,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from events import verify_chain
 from projections import METRIC_TABLE, row_to_dict
 from registry import ColumnMetadataRepository, MetricRepository, get_system_db, load_settings
+from storage.duckdb import DuckDBEventStore
 
 V3_METRICS_SQL = """
 CREATE TABLE metric_definitions (
@@ -83,7 +83,7 @@ def test_v3_database_is_adopted_without_losing_anything(tmp_path: Path) -> None:
     }
     assert {"legacy_metric_definitions_v3", "legacy_column_metadata_v3"} <= tables
     assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (4,)
-    assert verify_chain(conn).ok and repo.registry.projector.check() == []
+    assert DuckDBEventStore(conn).verify().ok and repo.registry.projector.check() == []
     columns = [
         r[0]
         for r in conn.execute(

@@ -10,10 +10,10 @@ from freezegun import freeze_time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events import verify_chain
 from projections import METRIC_TABLE, METRICS, fold_all, row_to_dict
 from projections.rows import state_to_row
 from registry import ConflictError, InvalidDefinitionError, MetricRepository, NotFoundError
+from storage.duckdb import DuckDBEventStore
 
 IDS = ["revenue/a", "revenue/b", "sales/c"]
 START = datetime(2026, 1, 1)
@@ -80,7 +80,7 @@ def test_any_command_sequence_keeps_the_invariants(actions: list[tuple[Any, ...]
     )
     assert folded == repo.list()
     assert repo.registry.projector.check() == []
-    assert verify_chain(conn).ok
+    assert DuckDBEventStore(conn).verify().ok
     for moment, state in seen:
         assert repo.list(as_of=moment + timedelta(seconds=30)) == state
     conn.close()

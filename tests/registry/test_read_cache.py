@@ -6,9 +6,9 @@ import duckdb
 import pytest
 
 from registry import NotFoundError, queries
-from registry.cache import ReadCache
 from registry.commands import WriteContext, create_metric, delete_metric, update_metric
-from registry.session import RegistryPool
+from storage.cache import ReadCache
+from storage.session import RegistryPool
 from tests.conftest import metric_fields
 
 CTX = WriteContext(actor="alice")

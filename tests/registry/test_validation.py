@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from registry import MetricRepository, NotFoundError
-from registry.validation import validate
+from registry.analytics.validation import validate
 
 
 def test_every_starter_metric_validates_clean(starter: MetricRepository, demo_db: Path) -> None:

@@ -11,7 +11,7 @@ import yaml
 from freezegun import freeze_time
 
 from registry import MetricRepository, RefusedError, answers
-from registry.exports import export_yaml, metric_yaml
+from registry.interchange.exports import export_yaml, metric_yaml
 from registry.queries import definition_of
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from registry import MetricRepository, RefusedError
-from registry.imports import ImportOptions, reconcile
+from registry.interchange.imports import ImportOptions, reconcile
 
 MRR = """\
 name: mrr
@@ -254,7 +254,7 @@ def test_a_changed_file_is_read_again_not_served_from_the_parse_cache(
 def test_new_parsing_rules_never_reuse_parses_made_under_the_old_ones(
     repo: MetricRepository, source: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from registry import parse_cache, yaml_io
+    from registry.interchange import parse_cache, yaml_io
 
     parsed: list[Path] = []
     read_file = yaml_io.read_file
@@ -282,7 +282,7 @@ def test_new_parsing_rules_never_reuse_parses_made_under_the_old_ones(
     ],
 )
 def test_the_fast_yaml_loader_reads_what_safe_load_reads(text: str) -> None:
-    from registry.yaml_load import load_yaml
+    from registry.interchange.yaml_load import load_yaml
 
     assert load_yaml(text) == yaml.safe_load(text)
 

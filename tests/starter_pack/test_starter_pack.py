@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from registry import MetricRepository
-from registry.starter import load_starter_pack
+from registry.interchange.starter import load_starter_pack
 from starter_pack.demo_db import TABLES, build_demo_database
 
 SPEC_TABLE = {  # SPEC section 3: id -> (display name, type, unit, table, expression, time column)

@@ -1,7 +1,10 @@
-"""The event store on PostgreSQL (psycopg 3): the DuckDB store's contract, for teams that run
-many API replicas on one database.
+"""The PostgreSQL engine (psycopg 3), for teams that run many API replicas on one database.
 
-Only the statements and hooks that differ are here; everything else is the same code.
+Everything that is PostgreSQL's own lives here: connecting (never showing a password), the
+log's statements in PostgreSQL's dialect, the store's transaction hooks, the projector's
+types (lists as TEXT[], JSON as JSONB) and fold, a bounded pool of connections for a
+server, and LISTEN/NOTIFY to follow the other replicas' commits.
+
 Appends are serialised across processes by a transaction-scoped advisory lock taken when a
 write transaction begins, so positions stay gapless and a reader of the feed never sees
 position N+1 committed before N.
@@ -13,6 +16,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,10 +24,21 @@ from psycopg import errors
 from psycopg.types.string import TextLoader
 
 from events.chain import hash_sql_expr, verify_chain_sql
-from events.errors import ConcurrentWriteError, StorageFailedError
+from events.connection import Connection
+from events.errors import (
+    ConcurrentWriteError,
+    DatabaseMissingError,
+    DatabaseUnavailableError,
+    StorageFailedError,
+)
 from events.reading import SUMMARY_COLUMNS
 from events.schema import CREATE_EVENT_LOG_SQL, CREATE_STREAM_INDEX_SQL, INSERT_EVENT_SQL
 from events.store import EventStore, LogHead, StoreSql
+from projections.projector import Projector, ensure_tables
+from projections.rows import encode_value
+from projections.streams import StreamKind
+from storage.engine import Engine, Leases, WriterKey
+from storage.migration import LegacyTable
 
 # pg_advisory_xact_lock's key for the log's writers: "mreg" in ASCII.
 WRITERS_LOCK = 0x6D726567
@@ -48,10 +63,8 @@ def _marks(sql: str) -> str:
 
 class PgConnection:
     """A psycopg connection (in autocommit mode: the stores begin and end transactions
-    themselves) with the small surface the stores use: `execute(sql, params)` with `?`
-    marks, returning a cursor; `begin`, `commit`, `rollback`, `cursor`, `close`."""
-
-    dialect = "postgresql"
+    themselves) with the surface of `events.connection.Connection`: `execute(sql, params)`
+    with `?` marks, returning a cursor; `begin`, `commit`, `rollback`, `cursor`, `close`."""
 
     def __init__(self, raw: psycopg.Connection[Any], url: str) -> None:
         self.raw = raw
@@ -102,14 +115,17 @@ def connect_postgres(url: str) -> PgConnection:
     return PgConnection(raw, url)
 
 
-class PgPool:
+class PgPool(Leases):
     """At most `size` connections to one database, lent and taken back (psycopg-pool; a
     connection returned broken or inside a transaction is replaced or rolled back)."""
+
+    bounded = True
 
     def __init__(self, url: str, size: int) -> None:
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        self._closed = False
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             min_size=1,
@@ -119,7 +135,7 @@ class PgPool:
             open=True,
         )
 
-    def acquire(self, timeout: float = 30.0) -> PgConnection:
+    def acquire(self, timeout: float = 30.0) -> Connection:
         """A connection of the pool (waiting while all are lent; TimeoutError after
         `timeout` seconds)."""
         from psycopg_pool import PoolTimeout
@@ -129,10 +145,16 @@ class PgPool:
         except PoolTimeout as exc:
             raise TimeoutError(str(exc)) from exc
 
-    def release(self, conn: PgConnection) -> None:
+    def release(self, conn: Connection) -> None:
+        assert isinstance(conn, PgConnection)  # noqa: S101 - only ours come back
+        if self._closed:  # the pool was replaced meanwhile: this connection goes with it
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+            return
         self._pool.putconn(conn.raw)
 
     def close(self) -> None:
+        self._closed = True
         self._pool.close()
 
 
@@ -195,7 +217,7 @@ class PgEventStore(EventStore):
     """The event store on a PostgreSQL connection (`connect_postgres`)."""
 
     sql = PgStoreSql
-    conn: PgConnection  # type: ignore[assignment]
+    conn: PgConnection
 
     def _begin(self) -> None:
         # Every writer, in every process, takes turns: the head read after this is the
@@ -244,6 +266,63 @@ class PgEventStore(EventStore):
         return True
 
 
+# -- the projections -------------------------------------------------------------------------
+
+# The SPEC's types as PostgreSQL spells them.
+PG_TYPES = {"VARCHAR[]": "TEXT[]", "JSON": "JSONB"}
+
+# Each live stream's last event up to a position, and its first event's time and the
+# `created_at` that migration events carry (the rows `rows_at` builds).
+_AS_OF_SQL = (
+    "WITH winners AS (SELECT max(position) AS last, min(position) AS first FROM event_log"
+    " WHERE stream_type = ? AND position <= ? {streams} GROUP BY stream_id)"
+    " SELECT e.stream_id, e.event_type, e.event_schema, e.recorded_at, e.payload,"
+    " f.recorded_at, f.payload::jsonb ->> 'created_at'"
+    " FROM winners w JOIN event_log e ON e.position = w.last"
+    " JOIN event_log f ON f.position = w.first"
+    " WHERE e.event_type <> ?"
+)
+_ALL_STREAMS = _AS_OF_SQL.format(streams="")
+_SOME_STREAMS = _AS_OF_SQL.format(streams="AND stream_id = ANY(?::text[])")
+
+
+def ensure_pg_tables(conn: Connection) -> None:
+    """The v4 tables in PostgreSQL's types, the checkpoint and `schema_version`."""
+    ensure_tables(conn, PG_TYPES)
+
+
+class PgProjector(Projector):
+    """Keeps the v4 tables in step on a PostgreSQL connection."""
+
+    def _insert_fold(self, kind: StreamKind, position: int, streams: list[str] | None) -> None:
+        """Insert the fold of some streams (None: all) up to `position` (the shared projector
+        has deleted their rows first, or dropped the tables)."""
+        table = kind.table
+        rows = [
+            [encode_value(c.kind, row[c.name]) for c in table.columns]
+            for row in self._fold(kind, position, streams)
+        ]
+        if rows:
+            self.conn.executemany(table.insert_sql, rows)
+
+    def _ensure_tables(self) -> None:
+        ensure_pg_tables(self.conn)
+
+    def rows_at(self, kind: StreamKind, position: int) -> list[dict[str, Any]]:
+        return self._fold(kind, position, None)
+
+    def _fold(
+        self, kind: StreamKind, position: int, streams: list[str] | None
+    ) -> list[dict[str, Any]]:
+        params: list[Any] = [kind.stream_type, position]
+        if streams is not None:
+            params.append(streams)
+        found = self.conn.execute(
+            _ALL_STREAMS if streams is None else _SOME_STREAMS, [*params, kind.tombstone]
+        ).fetchall()
+        return self._winners_to_rows(kind, found)
+
+
 def follow_commits(
     url: str,
     changed: Callable[[int | None], None],
@@ -274,3 +353,96 @@ def follow_commits(
         finally:
             with contextlib.suppress(psycopg.Error):
                 conn.close()
+
+
+# -- the engine ------------------------------------------------------------------------------
+
+_WHERE_SQL = (
+    "SELECT coalesce(inet_server_addr()::text, 'socket') || ':'"
+    " || current_setting('port') || '/' || current_database() || '/' || current_schema()"
+)
+
+
+def shown_url(url: str) -> str:
+    """A database URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+class PostgresEngine(Engine):
+    """A registry in a PostgreSQL database (its schema from the URL's search path)."""
+
+    name = "postgresql"
+    store_class = PgEventStore
+    projector_class = PgProjector
+    shared = True
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.shown = shown_url(url)
+
+    @classmethod
+    def handles(cls, url: str | None) -> bool:
+        return url is not None and url.startswith(("postgresql://", "postgres://"))
+
+    @classmethod
+    def of_url(cls, url: str | None, path: Path, home: Path | None) -> PostgresEngine:
+        assert url is not None  # noqa: S101 - `handles` said so
+        return cls(url)
+
+    @classmethod
+    def owns(cls, conn: object) -> bool:
+        return isinstance(conn, PgConnection)
+
+    @classmethod
+    def of_connection(cls, conn: Connection) -> PostgresEngine:
+        assert isinstance(conn, PgConnection)  # noqa: S101 - `owns` said so
+        return cls(conn.url)
+
+    def connect(self, read_only: bool = False, must_exist: bool = False) -> Connection:
+        try:
+            conn = connect_postgres(self.url)
+        except ConnectionError as exc:
+            raise DatabaseUnavailableError(
+                f"cannot reach the registry database {self.shown}: {exc}"
+            ) from exc
+        if must_exist or read_only:
+            [(found,)] = conn.execute("SELECT to_regclass('event_log') IS NOT NULL").fetchall()
+            if not found:
+                conn.close()
+                raise DatabaseMissingError(
+                    f"no registry in {self.shown}: create one with `da demo` or"
+                    " `da starter-pack load` (with the same --database-url)"
+                )
+        return conn
+
+    def prepare(self, conn: Connection, set_up: list[str]) -> list[LegacyTable]:
+        assert isinstance(conn, PgConnection)  # noqa: S101 - ours
+        ensure_pg_event_log(conn)
+        ensure_pg_tables(conn)
+        for statement in set_up:
+            conn.execute(statement)
+        return []  # no registry on PostgreSQL predates the event log
+
+    def writer_key(self, conn: Connection) -> WriterKey:
+        """Its server, database and schema."""
+        [(where,)] = conn.execute(_WHERE_SQL).fetchall()
+        return ("postgresql", str(where))
+
+    def leases(self, conn: Connection, size: int) -> Leases:
+        # A bounded pool: every replica takes at most this many of the server's connections.
+        return PgPool(self.url, size)
+
+    def follow(
+        self,
+        changed: Callable[[int | None], None],
+        stop: threading.Event,
+        listening: threading.Event,
+    ) -> None:
+        follow_commits(self.url, changed, stop, listening)

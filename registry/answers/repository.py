@@ -11,13 +11,14 @@ from typing import Any
 
 from events import Connection
 from projections import column_stream_id
-from registry import commands, exports, imports, queries
+from registry import commands, queries
 from registry.commands import WriteContext
 from registry.errors import NotFoundError
-from registry.imports import ImportOptions
-from registry.session import Registry, attach
+from registry.interchange import exports, imports
+from registry.interchange.imports import ImportOptions
 from registry.settings import default_actor
 from registry.subjects import COLUMN, METRIC
+from storage.session import Registry, attach
 
 Rows = list[dict[str, Any]]
 Names = list[str]  # aliases: inside the class `list` names the method

@@ -19,10 +19,6 @@ import orjson
 
 from events import Connection
 
-CREATE_PARSE_CACHE_SQL = (
-    "CREATE TABLE IF NOT EXISTS yaml_parse_cache"
-    " (key VARCHAR PRIMARY KEY, definitions JSON NOT NULL)"
-)
 _LOOKUP_SQL = (
     "SELECT key, definitions FROM yaml_parse_cache WHERE key IN (SELECT unnest(?::VARCHAR[]))"
 )
@@ -37,14 +33,19 @@ Definitions = list[dict[str, Any]]
 
 # The modules whose rules decide what a file parses to: any change to them (a new field, a
 # stricter validator) gives every file a new key, so nothing parsed under old rules is reused.
-_RULES = ("models.py", "yaml_io.py", "yaml_load.py")
+_RULES = (
+    "registry/models.py",
+    "registry/interchange/yaml_io.py",
+    "registry/interchange/yaml_load.py",
+)
 
 
 @functools.cache
 def _rules_digest() -> str:
     digest = hashlib.sha256()
+    root = Path(__file__).resolve().parents[2]
     for name in _RULES:
-        digest.update(Path(__file__).with_name(name).read_bytes())
+        digest.update((root / name).read_bytes())
     return digest.hexdigest()
 
 

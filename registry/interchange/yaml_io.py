@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 
 from registry.errors import InvalidDefinitionError, Issue
+from registry.interchange.parse_cache import ParseCache, cache_key
+from registry.interchange.yaml_load import MAX_DOCUMENT_BYTES, Loader, load_yaml
 from registry.models import METRIC_FIELDS, MetricDefinition, build_issues, metric_input
-from registry.parse_cache import ParseCache, cache_key
-from registry.yaml_load import MAX_DOCUMENT_BYTES, Loader, load_yaml
 
 YAML_SUFFIXES = (".yml", ".yaml")
 RENAMED = {"table": "table_name"}  # YAML key -> column

@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from registry.connection import AnalyticsDatabase
+from registry.analytics.sandbox import AnalyticsDatabase
 from registry.queries import list_metrics, require_metric
-from registry.session import Registry
+from storage.session import Registry
 
 ERROR = "error"
 WARNING = "warning"

@@ -13,16 +13,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from events import utc_now
-from registry.tokens import Principal, digest
+from registry.access.tokens import Principal, digest
 
 if TYPE_CHECKING:
-    from registry.session import Registry
+    from storage.session import Registry
 
-CREATE_SESSIONS_SQL = (
-    "CREATE TABLE IF NOT EXISTS console_sessions (session_sha256 VARCHAR PRIMARY KEY,"
-    " token_sha256 VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,"
-    " expires_at TIMESTAMP NOT NULL, ended_at TIMESTAMP)"
-)
 _OWNER_SQL = (
     "SELECT t.name, t.role FROM console_sessions s JOIN api_tokens t"
     " ON t.token_sha256 = s.token_sha256"
@@ -34,8 +29,8 @@ _OWNER_SQL = (
 def sign_in(reg: Registry, token: str, lifetime: timedelta) -> tuple[str, Principal] | None:
     """A new session for the owner of a live token: `(session id, owner)`, or None when the
     token is not one. Sessions that have expired are forgotten on the way."""
+    from registry.access.tokens import authenticate
     from registry.commands import run_atomically
-    from registry.tokens import authenticate
 
     def work() -> tuple[str, Principal] | None:
         principal = authenticate(reg.conn, token)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import starter_pack
-from registry.imports import ImportOptions, ReconcileReport, reconcile
-from registry.session import Registry
+from registry.interchange.imports import ImportOptions, ReconcileReport, reconcile
 from starter_pack.demo_db import build_demo_database
+from storage.session import Registry
 
 
 def load_starter_pack(reg: Registry, actor: str, reason: str | None = None) -> ReconcileReport:

@@ -71,7 +71,7 @@ def adopt_legacy_tables(store: EventStore, projector: Projector, legacy: list[Le
     events: list[NewEvent] = []
     for kind, backup in legacy:
         read_sql = f"SELECT * FROM {quote_identifier(backup)}"  # noqa: S608 - a name chosen here
-        cursor = store.conn.execute(read_sql)
+        cursor: Any = store.conn.execute(read_sql)  # a DB-API cursor: it has a description
         names = [d[0] for d in cursor.description]
         for values in cursor.fetchall():
             row = dict(zip(names, values, strict=True))

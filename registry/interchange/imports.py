@@ -16,12 +16,12 @@ from typing import Any
 from registry import replies
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
 from registry.errors import RefusedError
-from registry.parse_cache import ParseCache
+from registry.interchange.parse_cache import ParseCache
+from registry.interchange.yaml_io import Progress, YamlSource, read_source
 from registry.plans import Current, Plan, plan_delete, plan_upsert
 from registry.queries import owned_metric_ids
-from registry.session import Registry
 from registry.subjects import METRIC
-from registry.yaml_io import Progress, YamlSource, read_source
+from storage.session import Registry
 
 YAML_IMPORT = "yaml_import"
 
@@ -134,7 +134,7 @@ def reconcile(
     """
     skipped: dict[str, str] = {}
     if options.format == "dbt":
-        from registry.dbt import DBT_IMPORT, read_dbt_source
+        from registry.interchange.dbt import DBT_IMPORT, read_dbt_source
 
         source, skipped, label = read_dbt_source(path, options.label)
         options = replace(options, writer=DBT_IMPORT, label=label)

@@ -1,23 +1,19 @@
-"""Imports of uploaded YAML: one file, or a zip of `<category>/<name>.yml`, unpacked safely."""
+"""Uploaded YAML: one file, or a zip of `<category>/<name>.yml`, unpacked safely."""
 
 from __future__ import annotations
 
-import tempfile
 import zipfile
 import zlib
 from io import BytesIO
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from registry.errors import RefusedError, TooLargeError
-from registry.imports import ImportOptions
-from registry.session import Registry
-from registry.yaml_io import YAML_SUFFIXES
+from registry.interchange.yaml_io import YAML_SUFFIXES
 
 MAX_UNZIPPED = 64 * 1024 * 1024
 
 
-def _unpack(data: bytes, root: Path) -> None:
+def unpack_upload(data: bytes, root: Path) -> None:
     """Extract the YAML files of a zip below `root`, refusing anything unsafe or broken."""
     try:
         archive = zipfile.ZipFile(BytesIO(data))
@@ -40,22 +36,3 @@ def _unpack(data: bytes, root: Path) -> None:
             target.write_bytes(content)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise RefusedError(f"the upload is not a valid zip archive: {exc}") from exc
-
-
-def import_upload(
-    reg: Registry, data: bytes, zipped: bool, file_name: str, options: ImportOptions
-) -> dict[str, Any]:
-    """Reconcile with uploaded YAML (one file, named `<category>/<file>.yml`, or a zip of
-    them); the report names files relative to the upload."""
-    from registry.answers import import_metrics
-
-    with tempfile.TemporaryDirectory(prefix="da-upload-") as folder:
-        root = Path(folder) / "the upload"
-        if zipped:
-            _unpack(data, root)
-            path = root
-        else:
-            path = root.joinpath(*PurePosixPath(file_name).parts)
-            path.parent.mkdir(parents=True)
-            path.write_bytes(data)
-        return import_metrics(reg, path, options, shown_root=root)

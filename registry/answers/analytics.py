@@ -1,66 +1,15 @@
-"""Answers that read the analytics side: exports, validation, running the canonical SQL."""
+"""Answers that read the analytics database: validation of definitions against it, and
+running a metric's canonical SQL there."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from registry import queries
 from registry.answers.shape import jsonable
 from registry.errors import NotFoundError, UnavailableError
-from registry.session import Registry
-
-if TYPE_CHECKING:  # commands load pydantic: writes import them when called
-    from registry.yaml_io import Progress
-
-
-# -- exports and validation ---------------------------------------------------------------------
-
-
-def export_zip(
-    reg: Registry,
-    as_of: datetime | None = None,
-    at_position: int | None = None,
-    format: str = "yaml",
-) -> bytes:
-    """The registry (now, or as of a time or position) as a zip of `<category>/<name>.yml`,
-    or (format `dbt`) of a dbt project's Semantic Layer YAML."""
-    from registry.exports import export_zip as build
-    from registry.exports import zip_files
-
-    if format == "dbt":
-        return zip_files(dbt_files(reg, as_of, at_position))
-    return build(reg, as_of, at_position)
-
-
-def dbt_files(
-    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
-) -> dict[str, str]:
-    """The registry (now, or as of a time or position) as dbt Semantic Layer YAML files."""
-    from registry.dbt_export import export_project
-
-    return export_project(queries.list_metrics(reg, as_of=as_of, at_position=at_position))
-
-
-def export_folder(
-    reg: Registry,
-    directory: Path,
-    as_of: datetime | None = None,
-    at_position: int | None = None,
-    overwrite: bool = False,
-    progress: Progress | None = None,
-    format: str = "yaml",
-) -> list[str]:
-    """Write `<dir>/<category>/<name>.yml` for every metric (or, format `dbt`, a dbt
-    project's Semantic Layer YAML); the files written."""
-    from registry.exports import export_yaml, install_files
-
-    if format == "dbt":
-        files = dbt_files(reg, as_of, at_position)
-        return [str(f) for f in install_files(files, directory, overwrite)]
-
-    return [str(f) for f in export_yaml(reg, directory, as_of, at_position, overwrite, progress)]
+from storage.session import Registry
 
 
 def validation(
@@ -72,7 +21,7 @@ def validation(
 ) -> dict[str, Any]:
     """Every finding of checking metrics against an analytics database: one metric, or a
     page of at most `limit` metrics after the cursor `after` (`next` pages on)."""
-    from registry.validation import validate
+    from registry.analytics.validation import validate
 
     if not database.exists():
         raise UnavailableError(
@@ -117,7 +66,7 @@ def run_metric(
     Raises NotFoundError (metric, variant), UnavailableError (no analytics database) or
     QueryFailedError (the SQL failed, was not one SELECT, or ran past `timeout` seconds).
     """
-    from registry.connection import run_sandboxed
+    from registry.analytics.sandbox import run_sandboxed
 
     row, version = queries.metric_with_version(reg, metric_id)
     variants = row.get("sql_variants") or {}

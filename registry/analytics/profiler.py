@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from registry import queries
+from registry.analytics.sandbox import AnalyticsDatabase
 from registry.commands import WriteContext, import_columns
-from registry.connection import AnalyticsDatabase
-from registry.session import Registry
+from storage.session import Registry
 
 PROFILER = "profiler"
 INFERRED = "inferred"
@@ -89,7 +89,7 @@ def knowledge_from_registry(reg: Registry) -> Knowledge:
 
 def knowledge_from_yaml(folder: Path) -> Knowledge:
     """The metrics of a YAML folder, for when the registry cannot be read (no column metadata)."""
-    from registry.yaml_io import read_source
+    from registry.interchange.yaml_io import read_source
 
     source = read_source(folder, "yaml_import", None)
     return Knowledge(f"yaml:{folder}", [m.definition for m in source.metrics], {})

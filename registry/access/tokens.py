@@ -13,15 +13,10 @@ from events import Connection, utc_now
 from registry.errors import ConflictError, InvalidDefinitionError, Issue, NotFoundError
 
 if TYPE_CHECKING:
-    from registry.session import Registry
+    from storage.session import Registry
 
 ROLES = ("admin", "auditor", "analyst")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
-
-CREATE_TOKENS_SQL = (
-    "CREATE TABLE IF NOT EXISTS api_tokens (name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL,"
-    " token_sha256 VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)"
-)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import RefusedError
+from registry.interchange.yaml_io import (
+    Progress,
+    dump_metric,
+    export_paths,
+    metric_files,
+    write_atomically,
+)
 from registry.queries import definition_of, list_metrics
-from registry.session import Registry
 from registry.subjects import METRIC
-from registry.yaml_io import Progress, dump_metric, export_paths, metric_files, write_atomically
+from storage.session import Registry
 
 
 def export_yaml(

@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from registry.errors import Issue
+from registry.interchange.yaml_io import YAML_SUFFIXES, SourceMetric, UnreadableFile, YamlSource
+from registry.interchange.yaml_load import load_yaml
 from registry.models import MetricDefinition, build_issues
-from registry.yaml_io import YAML_SUFFIXES, SourceMetric, UnreadableFile, YamlSource
-from registry.yaml_load import load_yaml
 
 DBT_IMPORT = "dbt_import"
 REGISTRY_META = "registry"  # the key under config.meta that keeps the whole definition

@@ -2,7 +2,7 @@
 
 One file per table holds its semantic model (measures, dimensions, time dimensions) and a
 simple metric per registry metric; the registry's whole definition stays under each metric's
-`config.meta.registry`, so `registry.dbt` imports it back unchanged.
+`config.meta.registry`, so `registry.interchange.dbt` imports it back unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from registry.dbt import REGISTRY_META
+from registry.interchange.dbt import REGISTRY_META
 
 # -- export -------------------------------------------------------------------------------------
 

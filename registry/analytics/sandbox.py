@@ -1,8 +1,12 @@
-"""The connection factory: the one place in the registry that imports duckdb."""
+"""The analytics database (DuckDB): metric SQL checked and run on it, its tables profiled.
+
+This is the data the metrics compute on, not the registry's own database: it is a DuckDB file
+whatever engine holds the registry, so this module (and only this one in the registry)
+imports duckdb.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,102 +16,10 @@ import duckdb
 
 from projections.tables import quote_identifier
 from registry.errors import QueryFailedError, UnavailableError
-from registry.session import Registry, attach, on_cursor
-from registry.settings import MEMORY, Settings, load_settings
-
-_OWNER_ONLY = 0o077  # umask while the registry creates its files: readable by the owner only
 
 
-class RegistryUnavailableError(UnavailableError):
-    """The registry database cannot be read: missing, locked or broken."""
-
-
-class DatabaseLockedError(RegistryUnavailableError):
-    """Another process holds the registry database open for writing."""
-
-
-def _broken(path: Path, exc: Exception) -> RegistryUnavailableError:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return RegistryUnavailableError(
-        f"the registry database {path} cannot be opened ({reason}); move it aside and restore"
-        " a backup, or point --data-dir (DATA_DIR) at another registry"
-    )
-
-
-def connect(
-    settings: Settings | None = None, read_only: bool = False, must_exist: bool = False
-) -> duckdb.DuckDBPyConnection:
-    """Open the registry database file, creating it (and its folder) readable by its owner
-    only unless `must_exist`. Raises DatabaseLockedError, or RegistryUnavailableError for a
-    missing (when it must exist) or broken file."""
-    settings = settings or load_settings()
-    if settings.database_url == MEMORY:
-        return duckdb.connect(MEMORY)
-    if settings.database_url is not None:
-        return _connect_postgres(settings, must_exist or read_only)  # type: ignore[no-any-return]
-    path = settings.db_path
-    if (must_exist or read_only) and not path.is_file():
-        raise RegistryUnavailableError(
-            f"no registry at {settings.data_dir} (there is no {path}): create one with"
-            " `da demo` or `da starter-pack load`, or point --data-dir at an existing one"
-        )
-    old_mask = os.umask(_OWNER_ONLY)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise DatabaseLockedError(
-                f"the registry database {path} is in use by another process "
-                "(is `da serve` running?)"
-            ) from exc
-        raise _broken(path, exc) from exc
-    except duckdb.Error as exc:
-        raise _broken(path, exc) from exc
-    finally:
-        os.umask(old_mask)
-    return conn
-
-
-def _connect_postgres(settings: Settings, must_exist: bool) -> Any:
-    """A connection to the registry's PostgreSQL database (`settings.database_url`)."""
-    from events.postgres import connect_postgres
-
-    assert settings.database_url is not None  # noqa: S101 - the caller checked
-    try:
-        conn = connect_postgres(settings.database_url)
-    except ConnectionError as exc:
-        raise RegistryUnavailableError(
-            f"cannot reach the registry database {settings.database}: {exc}"
-        ) from exc
-    if must_exist:
-        [(found,)] = conn.execute("SELECT to_regclass('event_log') IS NOT NULL").fetchall()
-        if not found:
-            conn.close()
-            raise RegistryUnavailableError(
-                f"no registry in {settings.database}: create one with `da demo` or"
-                " `da starter-pack load` (with the same --database-url)"
-            )
-    return conn
-
-
-def open_registry_read_only(settings: Settings) -> Registry:
-    """The registry on an existing database, read-only (nothing is created or migrated).
-
-    Raises RegistryUnavailableError (or DatabaseLockedError) when it cannot be read.
-    """
-    if settings.database_url == MEMORY:
-        raise RegistryUnavailableError("an in-memory registry has nothing to read yet")
-    if settings.database_url is not None:
-        return on_cursor(connect(settings, read_only=True))
-    try:
-        conn = connect(settings, read_only=True)
-        conn.execute("SELECT count(*) FROM metric_definitions, column_metadata").fetchall()
-    except duckdb.Error as exc:
-        raise RegistryUnavailableError(
-            f"the registry database {settings.db_path} cannot be read: {exc}"
-        ) from exc
-    return on_cursor(conn)
+class AnalyticsUnavailableError(UnavailableError):
+    """The analytics database cannot be opened (missing, locked or broken)."""
 
 
 # What a stored metric SQL may not do when it runs: touch files other than the analytics
@@ -168,7 +80,9 @@ class AnalyticsDatabase:
         try:
             self.conn = duckdb.connect(str(path), read_only=True)
         except duckdb.Error as exc:
-            raise DatabaseLockedError(f"cannot open analytics database {path}: {exc}") from exc
+            raise AnalyticsUnavailableError(
+                f"cannot open analytics database {path}: {exc}"
+            ) from exc
 
     def close(self) -> None:
         self.conn.close()
@@ -252,27 +166,3 @@ class AnalyticsDatabase:
             return None, set(self.conn.get_table_names(sql))
         except duckdb.Error as exc:
             return str(exc).splitlines()[0], set()
-
-
-def get_system_db(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection to `$DATA_DIR/state/system.duckdb` with the log and v4 tables ready."""
-    conn = connect(settings)
-    _attach(conn, settings or load_settings())
-    return conn
-
-
-def open_registry(settings: Settings | None = None, must_exist: bool = False) -> Registry:
-    """The registry on the configured database file (created unless `must_exist`)."""
-    settings = settings or load_settings()
-    return _attach(connect(settings, must_exist=must_exist), settings)
-
-
-def _attach(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Registry:
-    old_mask = os.umask(_OWNER_ONLY)  # the write-ahead log is created on the first write
-    try:
-        return attach(conn)
-    except duckdb.Error as exc:
-        conn.close()
-        raise _broken(settings.db_path, exc) from exc
-    finally:
-        os.umask(old_mask)

@@ -1,0 +1,105 @@
+"""Answers that move definitions in and out: imports (a folder, a file, an upload) and exports
+(YAML, a dbt project), each with the report every door shows."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from registry import queries
+from storage.session import Registry
+
+if TYPE_CHECKING:  # the import's modules load pydantic: only imports pay for them
+    from registry.interchange.imports import ImportOptions
+    from registry.interchange.yaml_io import Progress
+
+
+def import_metrics(
+    reg: Registry,
+    path: Path,
+    options: ImportOptions,
+    progress: Progress | None = None,
+    shown_root: Path | None = None,
+) -> dict[str, Any]:
+    """Reconcile with a YAML file or folder: the report, with paths relative to the folder
+    (or to `shown_root`, the folder an upload was unpacked in)."""
+    from dataclasses import replace
+
+    from registry.interchange.imports import reconcile
+
+    root = shown_root or (path if path.is_dir() else path.parent.parent)
+    report = reconcile(reg, path, replace(options, shown_root=root), progress).as_dict()
+    prefix = str(root).rstrip("/") + "/"
+    if prefix != "/":
+        report["unreadable"] = [p.removeprefix(prefix) for p in report["unreadable"]]
+        report["problems"] = {
+            k.removeprefix(prefix): [m.replace(prefix, "") for m in v]
+            for k, v in report["problems"].items()
+        }
+    return report
+
+
+def import_upload(
+    reg: Registry, data: bytes, zipped: bool, file_name: str, options: ImportOptions
+) -> dict[str, Any]:
+    """Reconcile with uploaded YAML (one file, named `<category>/<file>.yml`, or a zip of
+    them); the report names files relative to the upload."""
+    from registry.interchange.uploads import unpack_upload
+
+    with tempfile.TemporaryDirectory(prefix="da-upload-") as folder:
+        root = Path(folder) / "the upload"
+        if zipped:
+            unpack_upload(data, root)
+            path = root
+        else:
+            path = root.joinpath(*PurePosixPath(file_name).parts)
+            path.parent.mkdir(parents=True)
+            path.write_bytes(data)
+        return import_metrics(reg, path, options, shown_root=root)
+
+
+def export_zip(
+    reg: Registry,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    format: str = "yaml",
+) -> bytes:
+    """The registry (now, or as of a time or position) as a zip of `<category>/<name>.yml`,
+    or (format `dbt`) of a dbt project's Semantic Layer YAML."""
+    from registry.interchange.exports import export_zip as build
+    from registry.interchange.exports import zip_files
+
+    if format == "dbt":
+        return zip_files(dbt_files(reg, as_of, at_position))
+    return build(reg, as_of, at_position)
+
+
+def dbt_files(
+    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+) -> dict[str, str]:
+    """The registry (now, or as of a time or position) as dbt Semantic Layer YAML files."""
+    from registry.interchange.dbt_export import export_project
+
+    return export_project(queries.list_metrics(reg, as_of=as_of, at_position=at_position))
+
+
+def export_folder(
+    reg: Registry,
+    directory: Path,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    format: str = "yaml",
+) -> list[str]:
+    """Write `<dir>/<category>/<name>.yml` for every metric (or, format `dbt`, a dbt
+    project's Semantic Layer YAML); the files written."""
+    from registry.interchange.exports import export_yaml, install_files
+
+    if format == "dbt":
+        files = dbt_files(reg, as_of, at_position)
+        return [str(f) for f in install_files(files, directory, overwrite)]
+
+    return [str(f) for f in export_yaml(reg, directory, as_of, at_position, overwrite, progress)]

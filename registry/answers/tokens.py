@@ -1,0 +1,31 @@
+"""Answers about API tokens: issue, list, revoke (each change an audited event)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.answers.shape import jsonable
+from storage.session import Registry
+
+
+def new_token(reg: Registry, name: str, role: str, actor: str) -> dict[str, str]:
+    """Create a token (an audited event): `{name, role, token}`; the token is shown in this
+    answer only."""
+    from registry.access.tokens import issue_token
+
+    return {"name": name, "role": role, "token": issue_token(reg, name, role, actor)}
+
+
+def token_list(reg: Registry) -> dict[str, Any]:
+    """Every token's name, role and dates; never the tokens themselves."""
+    from registry.access.tokens import list_tokens
+
+    return {"tokens": jsonable(list_tokens(reg.conn))}
+
+
+def revoked_token(reg: Registry, name: str, actor: str) -> dict[str, str]:
+    """Revoke a token by name (an audited event): `{"status": "revoked", "name"}`."""
+    from registry.access.tokens import withdraw_token
+
+    withdraw_token(reg, name, actor)
+    return {"status": "revoked", "name": name}

@@ -1,0 +1,30 @@
+"""The registry's own tables beside the log and the v4 tables, created when a database is
+prepared: API tokens (hashes only), console sign-ins, answers kept for retried requests, and
+parsed YAML files. Their owners (`registry.access`, `registry.replies`,
+`registry.interchange.parse_cache`) read and write them; set-up needs none of those modules.
+"""
+
+CREATE_TOKENS_SQL = (
+    "CREATE TABLE IF NOT EXISTS api_tokens (name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL,"
+    " token_sha256 VARCHAR NOT NULL UNIQUE, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)"
+)
+CREATE_SESSIONS_SQL = (
+    "CREATE TABLE IF NOT EXISTS console_sessions (session_sha256 VARCHAR PRIMARY KEY,"
+    " token_sha256 VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,"
+    " expires_at TIMESTAMP NOT NULL, ended_at TIMESTAMP)"
+)
+CREATE_REPLIES_SQL = (
+    "CREATE TABLE IF NOT EXISTS idempotent_replies (key VARCHAR PRIMARY KEY,"
+    " request_sha256 VARCHAR NOT NULL, answer JSON NOT NULL, recorded_at TIMESTAMP NOT NULL)"
+)
+CREATE_PARSE_CACHE_SQL = (
+    "CREATE TABLE IF NOT EXISTS yaml_parse_cache"
+    " (key VARCHAR PRIMARY KEY, definitions JSON NOT NULL)"
+)
+
+REGISTRY_TABLES_SQL = [
+    CREATE_PARSE_CACHE_SQL,
+    CREATE_TOKENS_SQL,
+    CREATE_SESSIONS_SQL,
+    CREATE_REPLIES_SQL,
+]
