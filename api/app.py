@@ -16,7 +16,7 @@ from starlette.routing import Match
 from api import console
 from api.deps import known_query_only
 from api.errors import status_of
-from api.routes import admin, audit, columns, health, metrics
+from api.routes import audit, columns, health, interchange, metrics, tables, tokens
 from registry import ConflictError, InvalidDefinitionError, RegistryError, Settings
 from registry.access.tokens import Authenticator
 from storage.session import RegistryPool
@@ -145,7 +145,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.authenticator = Authenticator()
-    for router in (health.router, metrics.router, admin.router, columns.router, audit.router):
+    routers = (metrics, tables, interchange, tokens, columns, audit)
+    for router in (health.router, *(r.router for r in routers)):
         app.include_router(router)
     console.install(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -1,29 +1,47 @@
-"""Reading metrics: list, one, search, history, versions, diff, table map, export, validation."""
+"""Metrics: list, one, search, history, versions, diff, validation and runs; and (admin role)
+create, update, delete, roll back and restore."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
+from api import schemas
 from api.deps import (
     ERRORS,
+    WRITE_ERRORS,
+    Admin,
     After,
     AsOf,
     AtPosition,
     Category,
     FromTime,
     HeavyRead,
+    IdempotencyKey,
+    IfMatch,
     Name,
+    OptionalWriteBody,
     Reader,
+    Reason,
     RegistryDep,
     SettingsDep,
     ToTime,
+    WriteBody,
+    write_context,
 )
-from api.schemas import MAX_VERSION, ErrorOut, MetricList, MetricOut, SearchList
+from api.schemas import (
+    MAX_VERSION,
+    DeletedOut,
+    ErrorOut,
+    MetricList,
+    MetricOut,
+    RollbackIn,
+    SearchList,
+)
 from registry import answers
 
 router = APIRouter(prefix="/api", tags=["metrics"])
@@ -173,52 +191,119 @@ def validate_all(
     return answers.validation(reg, settings.validation_db, None, after, limit)
 
 
-@router.get("/table-map", responses=ERRORS, summary="Which metrics read which table")
-def table_map(reg: RegistryDep, _: Reader) -> dict[str, list[str]]:
-    """`{table: [metric names]}` over `table_name` and `tables`."""
-    return answers.table_map(reg)
+# -- writes (admin role) ---------------------------------------------------------------
 
 
-@router.get(
-    "/tables/{table}/metrics",
-    response_model=MetricList,
-    responses=ERRORS,
-    summary="Metrics reading a table",
+@router.post(
+    "/admin/metrics",
+    status_code=201,
+    response_model=MetricOut,
+    responses=WRITE_ERRORS,
+    summary="Create or replace a metric",
+    openapi_extra=schemas.metric_create_body(),
 )
-def metrics_of_table(
-    reg: RegistryDep, _: Reader, table: Annotated[str, PathParam(max_length=200)]
-) -> dict[str, Any]:
-    """Metrics whose `table_name` or `tables` names this table."""
-    return answers.metrics_reading(reg, table)
-
-
-@router.get("/tables/{table}", responses=ERRORS, summary="What is known of a table")
-def describe_table(
-    reg: RegistryDep, _: Reader, table: Annotated[str, PathParam(max_length=200)]
-) -> dict[str, Any]:
-    """A table's described columns (with their metadata) and the metrics that read it."""
-    return answers.describe_table(reg, table)
-
-
-@router.get(
-    "/export",
-    responses={**ERRORS, 200: {"content": {"application/zip": {}}}},
-    response_class=Response,
-    summary="Export as a zip of YAML files",
-)
-def export(
+def create_metric(
     reg: RegistryDep,
-    _: Reader,
-    __: HeavyRead,
-    as_of: AsOf = None,
-    at_position: AtPosition = None,
-    format: Annotated[Literal["yaml", "dbt"], Query(description="yaml or dbt")] = "yaml",
-) -> Response:
-    """The registry (now, or as of a time or position) as `<category>/<name>.yml` files,
-    zipped; with `format=dbt`, as a dbt project's Semantic Layer YAML (the registry's own
-    fields kept under each metric's `config.meta.registry`)."""
-    return Response(
-        answers.export_zip(reg, as_of, at_position, format),
-        media_type="application/zip",
-        headers={"Content-Disposition": 'attachment; filename="metrics.zip"'},
-    )
+    who: Admin,
+    body: WriteBody,
+    response: Response,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Create a metric, or replace the definition of an existing id (an upsert). The body is
+    the definition (`category` and `name`, or the earlier API's `id`), plus optional `reason`
+    and `expected_version`."""
+    fields, ctx = write_context(who, body, if_match, idempotency_key)
+    return _tagged(answers.create_metric(reg, fields, ctx), response)
+
+
+@router.patch(
+    "/admin/metrics/{category}/{name}",
+    response_model=MetricOut,
+    responses=WRITE_ERRORS,
+    summary="Update fields of a metric",
+    openapi_extra=schemas.metric_patch_body(),
+)
+def update_metric(
+    reg: RegistryDep,
+    who: Admin,
+    category: Category,
+    name: Name,
+    body: WriteBody,
+    response: Response,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Change only the fields given (plus optional `reason` and `expected_version`)."""
+    fields, ctx = write_context(who, body, if_match, idempotency_key)
+    return _tagged(answers.update_metric(reg, f"{category}/{name}", fields, ctx), response)
+
+
+@router.delete(
+    "/admin/metrics/{category}/{name}",
+    response_model=DeletedOut,
+    responses=WRITE_ERRORS,
+    summary="Delete a metric",
+)
+def delete_metric(
+    reg: RegistryDep,
+    who: Admin,
+    category: Category,
+    name: Name,
+    reason: Reason = None,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Delete a metric (a tombstone event: its history stays readable)."""
+    _, ctx = write_context(who, None, if_match, idempotency_key, reason)
+    return answers.delete_metric(reg, f"{category}/{name}", ctx)
+
+
+@router.post(
+    "/admin/metrics/{category}/{name}/rollback",
+    response_model=MetricOut,
+    responses=WRITE_ERRORS,
+    summary="Roll a metric back",
+)
+def roll_back(
+    reg: RegistryDep,
+    who: Admin,
+    category: Category,
+    name: Name,
+    body: RollbackIn,
+    response: Response,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Make an earlier version current again, as a new event (restores a deleted metric too)."""
+    meta = body.model_dump(exclude={"to_version"}, exclude_none=True)
+    _, ctx = write_context(who, meta, if_match, idempotency_key)
+    answer = answers.roll_back_metric(reg, f"{category}/{name}", body.to_version, ctx)
+    return _tagged(answer, response)
+
+
+@router.post(
+    "/admin/metrics/{category}/{name}/restore",
+    response_model=MetricOut,
+    responses=WRITE_ERRORS,
+    summary="Restore a deleted metric",
+    openapi_extra=schemas.request_meta_body(),
+)
+def restore(
+    reg: RegistryDep,
+    who: Admin,
+    category: Category,
+    name: Name,
+    response: Response,
+    body: OptionalWriteBody = None,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Bring back a deleted metric as it was when deleted (body: optional `reason`,
+    `expected_version`)."""
+    fields, ctx = write_context(who, body, if_match, idempotency_key)
+    if fields:
+        from registry.errors import UnknownFieldError
+
+        raise UnknownFieldError(sorted(fields), ["reason", "expected_version"])
+    return _tagged(answers.restore_metric(reg, f"{category}/{name}", ctx), response)

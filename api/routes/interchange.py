@@ -1,0 +1,100 @@
+"""Interchange: the registry exported as a zip (YAML or a dbt project), and (admin role)
+uploads imported (YAML, a zip of YAML, or a dbt project)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from api import schemas
+from api.deps import (
+    ERRORS,
+    WRITE_ERRORS,
+    Admin,
+    AsOf,
+    AtPosition,
+    HeavyRead,
+    IdempotencyKey,
+    Reader,
+    RegistryDep,
+)
+from registry import answers
+from registry.interchange.imports import ImportOptions
+from storage.session import RegistryPool
+
+router = APIRouter(prefix="/api", tags=["interchange"])
+WEB_UPLOAD = "web_upload"
+
+
+@router.get(
+    "/export",
+    responses={**ERRORS, 200: {"content": {"application/zip": {}}}},
+    response_class=Response,
+    summary="Export as a zip of YAML files",
+)
+def export(
+    reg: RegistryDep,
+    _: Reader,
+    __: HeavyRead,
+    as_of: AsOf = None,
+    at_position: AtPosition = None,
+    format: Annotated[Literal["yaml", "dbt"], Query(description="yaml or dbt")] = "yaml",
+) -> Response:
+    """The registry (now, or as of a time or position) as `<category>/<name>.yml` files,
+    zipped; with `format=dbt`, as a dbt project's Semantic Layer YAML (the registry's own
+    fields kept under each metric's `config.meta.registry`)."""
+    return Response(
+        answers.export_zip(reg, as_of, at_position, format),
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="metrics.zip"'},
+    )
+
+
+@router.post(
+    "/admin/metrics/import",
+    responses=WRITE_ERRORS,
+    summary="Import uploaded YAML",
+    openapi_extra=schemas.upload_body(),
+)
+async def import_metrics(
+    request: Request,
+    who: Admin,
+    dry_run: bool = False,
+    prune: bool = False,
+    source_ref: Annotated[str | None, Query(max_length=200)] = None,
+    category: Annotated[str, Query(pattern=r"^[a-z0-9_]+$")] = "uploads",
+    filename: Annotated[
+        str, Query(pattern=r"^[A-Za-z0-9_.\-]+\.ya?ml$", max_length=200)
+    ] = "upload.yml",
+    source: Annotated[str, Query(pattern=r"^(web_upload|yaml_import)$")] = WEB_UPLOAD,
+    idempotency_key: IdempotencyKey = None,
+    format: Annotated[Literal["yaml", "dbt"], Query(description="yaml or dbt")] = "yaml",
+    strict: Annotated[bool, Query(description="Refuse if anything cannot be imported")] = False,
+) -> dict[str, Any]:
+    """Reconcile with an uploaded YAML file (body: YAML) or folder (body: a zip of
+    `<category>/<name>.yml`); writer `web_upload` (`yaml_import` for the CLI's file imports).
+    With `format=dbt`, the body is a dbt project (a zip, or one YAML file or manifest) whose
+    metrics are imported as writer `dbt_import`, labelled with the project's name; the report
+    lists under `skipped` every metric that could not be expressed, and why.
+    Answers with the reconcile report."""
+    data = await request.body()
+    zipped = request.headers.get("content-type", "").startswith("application/zip")
+    options = ImportOptions(
+        actor=who.name,
+        writer=source,
+        label=source_ref,
+        prune=prune,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
+        format=format,
+        strict=strict,
+    )
+    pool: RegistryPool = request.app.state.registries
+
+    def run() -> dict[str, Any]:
+        with pool.lease() as reg:
+            return answers.import_upload(reg, data, zipped, f"{category}/{filename}", options)
+
+    return await run_in_threadpool(run)
