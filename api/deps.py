@@ -240,23 +240,6 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def expected_version(if_match: str | None, in_body: int | None) -> int | None:
-    """The version a write is based on: `If-Match: "v3"` (or W/"v3", or 3; `*` for any
-    existing version), else the body's."""
-    if if_match is None:
-        return in_body
-    if if_match.strip() == "*":
-        from registry.commands import ANY_VERSION
-
-        return ANY_VERSION
-    text = if_match.strip().removeprefix("W/").strip('"').removeprefix("v")
-    if not text.isdigit():
-        raise HTTPException(
-            status_code=400, detail=f'If-Match {if_match!r} is not a version such as "v3"'
-        )
-    return int(text)
-
-
 def write_context(
     who: Principal,
     body: dict[str, Any] | None = None,
@@ -264,19 +247,12 @@ def write_context(
     idempotency_key: str | None = None,
     reason: str | None = None,
 ) -> tuple[dict[str, Any], WriteContext]:
-    """A write's fields and its context: who, why, the expected version and the key.
+    """A write's fields and its context: who, why, the expected version and the key (the
+    registry's `write_request`, which checks them in its own words)."""
+    from registry.commands import write_request
 
-    `reason` and `expected_version` in the body are the request's, not the definition's;
-    the registry checks them (and the fields) in its own words.
-    """
-    from registry.commands import WriteContext, request_meta
-
-    fields, meta = request_meta(body or {})
-    return fields, WriteContext(
-        actor=who.name,
-        reason=meta.reason if meta.reason is not None else reason,
-        expected_version=expected_version(if_match, meta.expected_version),
-        idempotency_key=idempotency_key,
+    return write_request(
+        who.name, body, reason=reason, if_match=if_match, idempotency_key=idempotency_key
     )
 
 

@@ -5,9 +5,7 @@ from typing import Annotated
 import typer
 
 from cli.backend import backend_for
-from cli.backend.local import LocalBackend
 from cli.output import emit, emit_json
-from registry.errors import RegistryError
 
 projections_app = typer.Typer(
     help="Rebuild or check the v4 tables against the log.", no_args_is_help=True
@@ -16,31 +14,22 @@ starter_app = typer.Typer(help="The 11 starter SaaS metrics.", no_args_is_help=T
 Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
 
 
-def local(ctx: typer.Context, command: str) -> LocalBackend:
-    backend = backend_for(ctx.obj)
-    if not isinstance(backend, LocalBackend):
-        raise RegistryError(
-            f"`da {command}` works on the embedded database only; stop the server first"
-        )
-    return backend
-
-
 @projections_app.command("rebuild")
 def rebuild(ctx: typer.Context) -> None:
     """Drop metric_definitions and column_metadata and refill them from the event log."""
-    rows = local(ctx, "projections rebuild").registry.projector.rebuild()
+    rows = backend_for(ctx.obj).rebuild_projections()["rows"]
     emit(f"rebuilt: {rows} rows from the event log")
 
 
 @projections_app.command("check")
 def check(ctx: typer.Context, as_json: Json = False) -> None:
     """Compare the v4 tables with a fresh fold of the log; exit 1 on any difference."""
-    differences = local(ctx, "projections check").registry.projector.check()
+    differences = backend_for(ctx.obj).check_projections()["differences"]
     if as_json:
-        emit_json([str(d) for d in differences])
+        emit_json(differences)
     else:
         for difference in differences:
-            emit(str(difference))
+            emit(difference)
         if not differences:
             emit("in step: the tables match the event log")
     if differences:
@@ -50,14 +39,12 @@ def check(ctx: typer.Context, as_json: Json = False) -> None:
 @starter_app.command("load")
 def load(ctx: typer.Context, as_json: Json = False) -> None:
     """Load the starter pack (label starter_pack); loading it again changes nothing."""
-    from registry.interchange.starter import load_starter_pack
-
-    report = load_starter_pack(local(ctx, "starter-pack load").registry, actor=ctx.obj.actor)
+    report = backend_for(ctx.obj).load_starter_pack()
     if as_json:
-        emit_json(report.as_dict())
+        emit_json(report)
     else:
-        changed = len(report.updated) + len(report.adopted)
+        changed = len(report["updated"]) + len(report["adopted"])
         emit(
-            f"starter pack: {len(report.added)} added, {changed} updated, "
-            f"{len(report.unchanged)} unchanged"
+            f"starter pack: {len(report['added'])} added, {changed} updated, "
+            f"{len(report['unchanged'])} unchanged"
         )

@@ -47,8 +47,7 @@ def build_server(backend: Backend) -> Any:
         """Find the canonical metric for a question in plain words ("revenue per month",
         "how many new customers"), best match first, with the words that matched. If nothing
         fits, tell the user no canonical metric exists rather than inventing one."""
-        found = answer(lambda: backend.metric_search(query))
-        return {"metrics": found["metrics"][:limit], "count": min(found["count"], limit)}
+        return dict(answer(lambda: backend.metric_search(query, limit)))
 
     @server.tool(
         description="A metric's canonical definition by id (`category/name`): now, at a"
@@ -57,18 +56,10 @@ def build_server(backend: Backend) -> Any:
     def get_metric(
         metric_id: str, version: int | None = None, as_of: str | None = None
     ) -> dict[str, Any]:
-        if as_of is not None:
-            from registry.errors import NotFoundError
-            from registry.times import parse_time
+        from registry.times import parse_time
 
-            moment = answer(lambda: parse_time(as_of, "as_of"))
-            category = metric_id.partition("/")[0]
-            listed = answer(lambda: backend.metric_list(category, moment, None))["metrics"]
-            for metric in listed:
-                if metric["id"] == metric_id:
-                    return dict(metric)
-            raise ToolError(str(NotFoundError(f"metric {metric_id!r} did not exist at {as_of}")))
-        return dict(answer(lambda: backend.metric(metric_id, version)))
+        moment = None if as_of is None else answer(lambda: parse_time(as_of, "as_of"))
+        return dict(answer(lambda: backend.metric(metric_id, version, moment)))
 
     @server.tool()
     def list_metrics(category: str | None = None) -> dict[str, Any]:

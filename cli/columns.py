@@ -5,7 +5,6 @@ from typing import Annotated
 
 import typer
 
-from cli.admin import local
 from cli.backend import Write, backend_for
 from cli.output import ExpectedVersion, Reason, emit, emit_json, fields, table
 
@@ -103,16 +102,8 @@ def import_(
     reason: Reason = None,
 ) -> None:
     """Describe many columns from a YAML file, as one atomic batch."""
-    from registry.commands import WriteContext, import_columns
-    from registry.interchange.yaml_io import read_column_entries
-
-    backend = local(ctx, "columns import")
-    entries = read_column_entries(file)
-
-    written = import_columns(
-        backend.registry, entries, WriteContext(actor=ctx.obj.actor, reason=reason)
-    )
-    emit(f"{len(written)} columns written, {len(entries) - len(written)} unchanged")
+    done = backend_for(ctx.obj).import_columns(file, Write(reason=reason))
+    emit(f"{done['written']} columns written, {done['unchanged']} unchanged")
 
 
 @app.command("export")
@@ -123,12 +114,5 @@ def export(
     """Print column metadata as YAML (the format `da columns import` reads)."""
     import yaml
 
-    from registry.queries import list_columns
-
-    rows = list_columns(local(ctx, "columns export").registry, table_id)
-    keep = COLUMNS[:-1]
-    emit(
-        yaml.safe_dump(
-            [{k: r[k] for k in keep} for r in rows], sort_keys=False, allow_unicode=True
-        ).rstrip()
-    )
+    rows = backend_for(ctx.obj).export_columns(table_id)["columns"]
+    emit(yaml.safe_dump(rows, sort_keys=False, allow_unicode=True).rstrip())

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from cli.admin import Json, local
+from cli.admin import Json
+from cli.backend import backend_for
 from cli.output import emit, emit_json
-from registry.errors import RegistryError
-from registry.settings import settings_elsewhere
 
 app = typer.Typer(
     help="The database behind the registry: DuckDB file or PostgreSQL.", no_args_is_help=True
@@ -24,10 +23,7 @@ Place = Annotated[
 @app.command("info")
 def info(ctx: typer.Context, as_json: Json = False) -> None:
     """Which backend and database hold the registry, its schema version and its head."""
-    from registry.transfer import database_info
-
-    settings = ctx.obj.settings
-    found = database_info(local(ctx, "db info").existing, settings.database)
+    found = backend_for(ctx.obj).database_info()
     if as_json:
         emit_json(found)
         return
@@ -46,24 +42,10 @@ def copy(
 ) -> None:
     """Copy the registry to an empty database (--to), or from one into an empty registry
     (--from): positions, times and hashes unchanged; the copy is verified."""
-    from registry.database import open_registry
-    from registry.transfer import copy_registry
-
     if (to is None) == (from_ is None):
         raise typer.BadParameter("give exactly one of --to and --from")
-    here = ctx.obj.settings
-    there = settings_elsewhere(here, to or from_ or "")
-    if to is not None:
-        source = local(ctx, "db copy").existing
-        target = open_registry(there)
-        shown = there.database
-    else:
-        source = open_registry(there, must_exist=True)
-        target = local(ctx, "db copy").registry
-        shown = here.database
-    if source.conn is target.conn:
-        raise RegistryError("the source and the target are the same database")
-    report = copy_registry(source, target)
+    report = backend_for(ctx.obj).copy_database(to or from_ or "", outward=to is not None)
+    shown = report["target"]
     if as_json:
         emit_json(report)
         return

@@ -2,25 +2,19 @@
 
 import typer
 
-from cli.admin import local
+from cli.backend import backend_for
 from cli.output import emit
 
 
 def demo(ctx: typer.Context) -> None:
     """Build the demo analytics database, load the starter pack, validate it, say what next."""
-    from registry.analytics.validation import validate
-    from registry.interchange.starter import build_demo, load_starter_pack
-
-    settings = ctx.obj.settings
-    registry = local(ctx, "demo").registry
-    database = build_demo(settings.demo_db_path)
-    emit(f"demo analytics database: {database}")
-    report = load_starter_pack(registry, actor=ctx.obj.actor, reason="da demo")
-    loaded = len(report.added) + len(report.updated) + len(report.adopted) + len(report.unchanged)
-    emit(f"starter pack: {loaded} metrics in the registry ({len(report.written)} written now)")
-    findings = validate(registry, database)
-    emit(f"validated against the demo database: {len(findings)} findings")
-    emit(f"registry database: {settings.database}")
+    built = backend_for(ctx.obj).demo()
+    emit(f"demo analytics database: {built['analytics_database']}")
+    emit(
+        f"starter pack: {built['loaded']} metrics in the registry ({built['written']} written now)"
+    )
+    emit(f"validated against the demo database: {built['findings']} findings")
+    emit(f"registry database: {built['registry_database']}")
     emit("")
     emit("Try next:")
     for line in (

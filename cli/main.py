@@ -12,7 +12,6 @@ from cli import admin, agents, audit, columns, db, demo, metrics, profile, serve
 from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
-from registry.database import DatabaseLockedError
 from registry.errors import RegistryError
 from registry.settings import default_actor, load_settings
 
@@ -21,7 +20,6 @@ from registry.settings import default_actor, load_settings
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (RegistryError, 1),
     (EventStoreError, 1),
-    (DatabaseLockedError, 1),
     (OSError, 1),
 )
 USER_ERRORS = tuple(kind for kind, _ in EXIT_CODES)

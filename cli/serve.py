@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from cli.backend import process_identity
+from cli.backend import backend_for, process_identity
 from cli.output import emit, emit_json
 from registry import Settings, answers, open_registry
-from registry.access.tokens import ROLES, has_admin, issue_token
+from registry.access.tokens import ROLES
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -31,10 +31,11 @@ def serve(
     from registry.interchange.yaml_io import write_atomically
 
     settings: Settings = ctx.obj.settings
-    registry = open_registry(settings)
-    if not has_admin(registry.conn):
+    registry = open_registry(settings)  # the server's own: it is about to hold the database
+    if not answers.has_admin_token(registry):
         if demo:
-            token = issue_token(registry, f"demo-admin-{os.getpid()}", "admin", ctx.obj.actor)
+            name = f"demo-admin-{os.getpid()}"
+            token = answers.new_token(registry, name, "admin", ctx.obj.actor)["token"]
             emit(f"admin token (shown once): {token}")
         else:
             emit("no admin token yet: stop the server and run")
@@ -70,8 +71,7 @@ def create(
     ],
 ) -> None:
     """Create a token and print it once; only its hash is kept."""
-    registry = open_registry(ctx.obj.settings)
-    emit(answers.new_token(registry, name, role, ctx.obj.actor)["token"])
+    emit(backend_for(ctx.obj).new_token(name, role)["token"])
 
 
 @tokens_app.command("list")
@@ -80,7 +80,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """List tokens: name, role, created and revoked times (never the tokens)."""
-    found = answers.token_list(open_registry(ctx.obj.settings, must_exist=True))["tokens"]
+    found = backend_for(ctx.obj).token_list()["tokens"]
     if as_json:
         emit_json(found)
         return
@@ -94,5 +94,5 @@ def revoke(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The token's name.")]
 ) -> None:
     """Revoke a token by name; it stops working at once."""
-    answers.revoked_token(open_registry(ctx.obj.settings), name, ctx.obj.actor)
+    backend_for(ctx.obj).revoke_token(name)
     emit(f"revoked {name}")

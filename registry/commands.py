@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from registry.errors import (
     InvalidDefinitionError,
     Issue,
     NotFoundError,
+    RefusedError,
     StorageError,
     UnknownFieldError,
 )
@@ -380,6 +381,44 @@ def _reason_issue(reason: Any, required: bool = False) -> Issue | None:
     if not isinstance(reason, str) or len(reason) > _MAX_REASON or not valid_unicode(reason):
         return Issue("reason", f"must be Unicode text of at most {_MAX_REASON} characters")
     return None
+
+
+def write_request(
+    actor: str,
+    body: Mapping[str, Any] | None = None,
+    *,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    if_match: str | None = None,
+    idempotency_key: str | None = None,
+    reason_required: bool = False,
+) -> tuple[dict[str, Any], WriteContext]:
+    """The one way every door turns a write request into the definition's fields and the
+    write's context: who, why, the version it is based on (the body's `expected_version`,
+    an HTTP `If-Match`, or the door's own) and the idempotency key.
+
+    Raises InvalidDefinitionError naming a bad reason or version, RefusedError for an
+    If-Match that is not a version.
+    """
+    fields, meta = request_meta(dict(body or {}))
+    based_on = meta.expected_version if meta.expected_version is not None else expected_version
+    return fields, WriteContext(
+        actor=actor,
+        reason=meta.reason if meta.reason is not None else reason,
+        expected_version=based_on if if_match is None else _if_match_version(if_match),
+        idempotency_key=idempotency_key,
+        reason_required=reason_required,
+    )
+
+
+def _if_match_version(if_match: str) -> int:
+    """The version an `If-Match: "v3"` (or W/"v3", or 3; `*` for any existing version) names."""
+    if if_match.strip() == "*":
+        return ANY_VERSION
+    text = if_match.strip().removeprefix("W/").strip('"').removeprefix("v")
+    if not text.isdigit():
+        raise RefusedError(f'If-Match {if_match!r} is not a version such as "v3"')
+    return int(text)
 
 
 def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:

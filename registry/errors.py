@@ -4,16 +4,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ERROR = "error"
+WARNING = "warning"
+
 
 @dataclass(frozen=True)
 class Issue:
-    """One problem with an input: where it is, and what is wrong (and what would be accepted)."""
+    """One problem found in a definition or an input: the one type every check reports (a
+    write's or an import's validation, an unreadable file, `validate` against the data, the
+    API's 422s). Modelled on dbt-semantic-interfaces' ValidationIssue: a level, a location
+    and a message.
+
+    `location` is where inside the subject: a field path (`unit`, `sql_variants.by_plan`) or
+    `file:line: field`; `subject` is what the issue is about (a metric id), when the location
+    alone does not say; `level` is `error` or `warning`.
+    """
 
     location: str
     message: str
+    level: str = ERROR
+    subject: str | None = None
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}" if self.location else self.message
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "level": self.level,
+            "subject": self.subject,
+            "location": self.location,
+            "message": self.message,
+        }
+
+    def as_finding(self) -> dict[str, str | None]:
+        """The shape `validate` answers with: metric id, field, severity, message."""
+        return {
+            "metric_id": self.subject,
+            "field": self.location,
+            "severity": self.level,
+            "message": self.message,
+        }
 
 
 class RegistryError(Exception):

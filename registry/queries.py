@@ -127,6 +127,18 @@ def metrics_as_of(
     return sorted(rows, key=lambda r: (r["category"], r["name"]))
 
 
+def metric_at(reg: Registry, metric_id: str, position: int) -> dict[str, Any] | None:
+    """One metric as a reader would have seen it after a log position, with its version then
+    (None if it did not exist, or was deleted, at that point). Folds that stream alone."""
+    events = [
+        e
+        for e in reg.store.read_stream(METRIC.kind.stream_type, metric_id)
+        if e.position <= position
+    ]
+    row = reg.projector.row_from_log(events[-1]) if events else None
+    return None if row is None else {**row, "version": events[-1].version}
+
+
 def columns_as_of(
     reg: Registry, as_of: datetime | None = None, at_position: int | None = None
 ) -> list[dict[str, Any]]:

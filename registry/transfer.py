@@ -28,13 +28,13 @@ def _statements(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
 _KEPT_TABLES = [_statements(table, columns) for table, columns in _KEPT_COLUMNS.items()]
 
 
-def database_info(reg: Registry, shown: str) -> dict[str, Any]:
+def database_info(reg: Registry) -> dict[str, Any]:
     """Which engine and database hold the registry, its schema version, and its log's head."""
     [(schema,)] = reg.conn.execute("SELECT max(version) FROM schema_version").fetchall()
     head = reg.store.head()
     return {
         "backend": reg.engine.name,
-        "database": shown,
+        "database": reg.engine.shown,
         "schema_version": int(schema or SCHEMA_VERSION),
         "events": head.position,
         "head": f"{head.position}:{head.hash}",

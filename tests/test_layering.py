@@ -252,6 +252,26 @@ def test_routes_do_not_reach_into_the_store_or_projector(path: Path) -> None:
     assert "registry.queries" not in imported_modules(path), path.name
 
 
+# The CLI's commands: each parses, calls its Backend once (embedded: the registry's answers;
+# over HTTP: the API) and prints. `da serve` opens the database it is about to hold.
+CLI_COMMANDS = sorted(p for p in (ROOT / "cli").glob("*.py") if p.name != "serve.py")
+AROUND_THE_BACKEND = ("registry.database", "registry.commands", "registry.queries", "storage")
+
+
+@pytest.mark.parametrize("path", CLI_COMMANDS, ids=lambda p: p.name)
+def test_cli_commands_go_through_the_backend(path: Path) -> None:
+    around = [m for m in imported_modules(path) if m.startswith(AROUND_THE_BACKEND)]
+    assert not around, f"cli/{path.name} goes around the Backend: {around}"
+    tree = ast.parse(path.read_text())
+    reached = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr in ("registry", "existing", "store", "projector", "conn")
+    }
+    assert not reached, f"cli/{path.name} reaches into {sorted(reached)}"
+
+
 def test_no_code_updates_or_deletes_the_event_log() -> None:
     for _, path in package_files():
         text = path.read_text().upper()

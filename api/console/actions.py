@@ -28,7 +28,7 @@ from api.deps import Category, Name, RegistryDep, SettingsDep
 from api.schemas import MAX_VERSION
 from registry import answers
 from registry.access.signin import form_token, sign_in, sign_out
-from registry.commands import WriteContext
+from registry.commands import WriteContext, write_request
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -120,8 +120,8 @@ async def _write(request: Request, viewer: Viewer) -> tuple[WriteContext, dict[s
     """An admin's form, checked, as the write's context: who, why (required) and the
     version the page showed."""
     fields = await form_fields(request, request.cookies.get(SESSION_COOKIE))
-    ctx = WriteContext(
-        actor=viewer.principal.name,
+    _, ctx = write_request(
+        viewer.principal.name,
         reason=fields.get("reason"),
         expected_version=_int_field(fields, "expected_version"),
         reason_required=True,

@@ -78,7 +78,7 @@ def search(
     reg: RegistryDep,
     _: Reader,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Plain words.")],
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[int, Query(ge=1, le=answers.MAX_SEARCH_LIMIT)] = 20,
 ) -> dict[str, Any]:
     """The metrics `q` most likely means, best first: words are matched in ids, names,
     display names, synonyms, descriptions, notes, tables and dimensions (any case, plurals,
@@ -89,15 +89,18 @@ def search(
 @router.get(
     "/metrics/{category}/{name}", response_model=MetricOut, responses=ERRORS, summary="Get a metric"
 )
-async def get_metric(reg: RegistryDep, _: Reader, category: Category, name: Name) -> Response:
-    """The current definition of one metric, with its version (also as the ETag)."""
+async def get_metric(
+    reg: RegistryDep, _: Reader, category: Category, name: Name, as_of: AsOf = None
+) -> Response:
+    """The current definition of one metric, with its version (also as the ETag); with
+    `as_of`, as it stood at that time."""
     # The hottest route: a cached answer is served on the event loop, without the two
     # thread-pool hops a sync route costs; only a cache miss reads the database in a thread.
     # The answer is JSON-ready already: it is sent as it is, not validated again.
     metric_id = f"{category}/{name}"
-    found = answers.cached_metric(reg, metric_id)
+    found = None if as_of is not None else answers.cached_metric(reg, metric_id)
     if found is None:
-        found = await run_in_threadpool(answers.metric, reg, metric_id)
+        found = await run_in_threadpool(answers.metric, reg, metric_id, None, as_of)
     return Response(
         orjson.dumps(found),
         media_type="application/json",

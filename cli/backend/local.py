@@ -38,23 +38,22 @@ class LocalBackend:
         return self._registry
 
     def ctx(self, write: Write) -> WriteContext:
-        from registry.commands import WriteContext
+        from registry.commands import write_request
 
-        return WriteContext(
-            actor=self.target.actor,
-            reason=write.reason,
-            expected_version=write.expected_version,
+        _, context = write_request(
+            self.target.actor, reason=write.reason, expected_version=write.expected_version
         )
+        return context
 
     # metrics
     def metric_list(self, category: str | None, as_of: datetime | None, at: int | None) -> Json:
         return answers.metric_list(self.existing, category, as_of, at)
 
-    def metric(self, metric_id: str, version: int | None) -> Json:
-        return answers.metric(self.existing, metric_id, version)
+    def metric(self, metric_id: str, version: int | None, as_of: datetime | None = None) -> Json:
+        return answers.metric(self.existing, metric_id, version, as_of)
 
-    def metric_search(self, text: str) -> Json:
-        return answers.metric_search(self.existing, text)
+    def metric_search(self, text: str, limit: int = 20) -> Json:
+        return answers.metric_search(self.existing, text, limit)
 
     def create_metric(self, fields: dict[str, Any], write: Write) -> Json:
         return answers.create_metric(self.registry, fields, self.ctx(write))
@@ -157,3 +156,63 @@ class LocalBackend:
 
     def verify(self, anchor: str | None) -> Json:
         return answers.verify(self.existing, anchor)
+
+    # column files, the profiler
+    def import_columns(self, path: Path, write: Write) -> Json:
+        return answers.imported_columns(self.registry, path, self.ctx(write))
+
+    def export_columns(self, table: str | None) -> Json:
+        return answers.column_file(self.existing, table)
+
+    def profile_knowledge(self, tables: list[str], metrics_dir: Path | None) -> Any:
+        """The registry's metrics and column meanings, read-only; a YAML folder's metrics
+        (with a note saying why) when there is no registry to read."""
+        from dataclasses import replace
+
+        import starter_pack
+        from registry.analytics.profiler import knowledge_from_registry, knowledge_from_yaml
+        from registry.database import RegistryUnavailableError, open_registry_read_only
+
+        try:
+            return knowledge_from_registry(open_registry_read_only(self.target.settings))
+        except RegistryUnavailableError as exc:
+            folder = metrics_dir or starter_pack.METRICS_DIR
+            note = f"{exc}; reading metrics from {folder} instead"
+            return replace(knowledge_from_yaml(folder), note=note)
+
+    def record_basetypes(self, profiles: list[Any]) -> Json:
+        return answers.recorded_basetypes(self.registry, profiles, self.target.actor)
+
+    # tokens
+    def token_list(self) -> Json:
+        return answers.token_list(self.existing)
+
+    def new_token(self, name: str, role: str) -> Json:
+        return answers.new_token(self.registry, name, role, self.target.actor)
+
+    def revoke_token(self, name: str) -> Json:
+        return answers.revoked_token(self.registry, name, self.target.actor)
+
+    # upkeep
+    def demo(self) -> Json:
+        return answers.demo(self.registry, self.target.settings.demo_db_path, self.target.actor)
+
+    def load_starter_pack(self) -> Json:
+        return answers.starter_pack(self.registry, self.target.actor)
+
+    def rebuild_projections(self) -> Json:
+        return answers.rebuilt_projections(self.registry)
+
+    def check_projections(self) -> Json:
+        return answers.projection_check(self.registry)
+
+    def database_info(self) -> Json:
+        return answers.database_info(self.existing)
+
+    def copy_database(self, place: str, outward: bool) -> Json:
+        from registry.settings import settings_elsewhere
+
+        there = settings_elsewhere(self.target.settings, place)
+        if outward:
+            return answers.copied_registry(self.existing, open_registry(there))
+        return answers.copied_registry(open_registry(there, must_exist=True), self.registry)

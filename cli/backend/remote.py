@@ -98,12 +98,12 @@ class RemoteBackend:
         params = _params(category=category, as_of=as_of, at_position=at)
         return self._all_pages("/api/metrics", "metrics", params)
 
-    def metric(self, metric_id: str, version: int | None) -> Json:
+    def metric(self, metric_id: str, version: int | None, as_of: datetime | None = None) -> Json:
         suffix = ("versions", str(version)) if version is not None else ()
-        return self._json("GET", _metric(metric_id, *suffix))
+        return self._json("GET", _metric(metric_id, *suffix), params=_params(as_of=as_of))
 
-    def metric_search(self, text: str) -> Json:
-        return self._json("GET", "/api/metrics/search", params={"q": text})
+    def metric_search(self, text: str, limit: int = 20) -> Json:
+        return self._json("GET", "/api/metrics/search", params={"q": text, "limit": limit})
 
     def create_metric(self, fields: dict[str, Any], write: Write) -> Json:
         body = {**fields, "reason": write.reason}
@@ -282,3 +282,60 @@ class RemoteBackend:
 
     def verify(self, anchor: str | None) -> Json:
         return self._json("GET", "/api/audit/verify", params=_params(anchor=anchor))
+
+    # column files, the profiler
+    def import_columns(self, path: Path, write: Write) -> Json:
+        raise _embedded_only("columns import")
+
+    def export_columns(self, table: str | None) -> Json:
+        raise _embedded_only("columns export")
+
+    def profile_knowledge(self, tables: list[str], metrics_dir: Path | None) -> Any:
+        """The server's metrics, and its column meanings of the profiled tables."""
+        from registry.analytics.profiler import Knowledge
+
+        columns = {
+            (c["table_id"], c["column_name"]): c
+            for t in tables
+            for c in self.column_list(t)["columns"]
+        }
+        metrics = self.metric_list(None, None, None)["metrics"]
+        return Knowledge(f"server:{self.url}", metrics, columns)
+
+    def record_basetypes(self, profiles: list[Any]) -> Json:
+        raise _embedded_only("profile --record-basetypes")
+
+    # tokens
+    def token_list(self) -> Json:
+        return self._json("GET", "/api/admin/tokens")
+
+    def new_token(self, name: str, role: str) -> Json:
+        return self._json("POST", "/api/admin/tokens", json={"name": name, "role": role})
+
+    def revoke_token(self, name: str) -> Json:
+        return self._json("DELETE", url_path("api", "admin", "tokens", name))
+
+    # upkeep: the server holds the database
+    def demo(self) -> Json:
+        raise _embedded_only("demo")
+
+    def load_starter_pack(self) -> Json:
+        raise _embedded_only("starter-pack load")
+
+    def rebuild_projections(self) -> Json:
+        raise _embedded_only("projections rebuild")
+
+    def check_projections(self) -> Json:
+        raise _embedded_only("projections check")
+
+    def database_info(self) -> Json:
+        raise _embedded_only("db info")
+
+    def copy_database(self, place: str, outward: bool) -> Json:
+        raise _embedded_only("db copy")
+
+
+def _embedded_only(command: str) -> RegistryError:
+    return RegistryError(
+        f"`da {command}` works on the embedded database only; stop the server first"
+    )

@@ -77,6 +77,7 @@ class Knowledge:
     source: str
     metrics: list[dict[str, Any]]
     columns: dict[tuple[str, str], dict[str, Any]]
+    note: str | None = None  # why this source and not the registry, if it is not
 
     def table_map(self) -> dict[str, list[str]]:
         return queries.table_map_of(self.metrics)

@@ -1,37 +1,22 @@
 """Checking live metrics against an analytics database, without scanning its data.
 
-Findings are data (metric id, field, severity, message), never exceptions: one run reports
-everything wrong with every metric.
+Findings are data (`registry.errors.Issue`: the metric as subject, the field as location, a
+level and a message), never exceptions: one run reports everything wrong with every metric.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from registry.analytics.sandbox import AnalyticsDatabase
+from registry.errors import ERROR, WARNING, Issue
 from registry.queries import list_metrics, require_metric
 from storage.session import Registry
 
-ERROR = "error"
-WARNING = "warning"
 
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem of one metric: where (field), how bad, and what is wrong."""
-
-    metric_id: str
-    field: str
-    severity: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        return f"{self.severity}: {self.metric_id}: {self.field}: {self.message}"
+def _found(metric_id: str, field: str, level: str, message: str) -> Issue:
+    return Issue(field, message, level, metric_id)
 
 
 def _queries(metric: dict[str, Any]) -> list[tuple[str, str]]:
@@ -39,31 +24,31 @@ def _queries(metric: dict[str, Any]) -> list[tuple[str, str]]:
     return [("sql", metric["sql"]), *((f"sql_variants.{k}", v) for k, v in variants)]
 
 
-def check_metric(db: AnalyticsDatabase, tables: set[str], metric: dict[str, Any]) -> list[Finding]:
+def check_metric(db: AnalyticsDatabase, tables: set[str], metric: dict[str, Any]) -> list[Issue]:
     """Every finding for one metric row against an open analytics database."""
     mid = metric["id"]
-    found: list[Finding] = []
+    found: list[Issue] = []
     declared = {t for t in [metric.get("table_name"), *metric.get("tables", [])] if t}
     for table in sorted(declared - tables):
         found.append(
-            Finding(mid, "tables", ERROR, f"table {table!r} does not exist in {db.path.name}")
+            _found(mid, "tables", ERROR, f"table {table!r} does not exist in {db.path.name}")
         )
     read: set[str] = set()
     for field, sql in _queries(metric):
         error, used = db.check_query(sql)
         if error:
-            found.append(Finding(mid, field, ERROR, error))
+            found.append(_found(mid, field, ERROR, error))
         read |= used
-    if not any(f.field.startswith("sql") for f in found):
+    if not any(f.location.startswith("sql") for f in found):
         for table in sorted(read - declared):
             found.append(
-                Finding(
+                _found(
                     mid, "tables", WARNING, f"its SQL reads {table!r}, which it does not declare"
                 )
             )
         for table in sorted((declared & tables) - read):  # a missing table is an error already
             found.append(
-                Finding(mid, "tables", WARNING, f"declares {table!r}, which its SQL does not read")
+                _found(mid, "tables", WARNING, f"declares {table!r}, which its SQL does not read")
             )
     main = metric.get("table_name")
     if main and main in tables:
@@ -72,7 +57,7 @@ def check_metric(db: AnalyticsDatabase, tables: set[str], metric: dict[str, Any]
         wanted += [("dimensions", d) for d in metric.get("dimensions", [])]
         for field, column in wanted:
             if column and column not in columns:
-                found.append(Finding(mid, field, ERROR, f"{column!r} is not a column of {main!r}"))
+                found.append(_found(mid, field, ERROR, f"{column!r} is not a column of {main!r}"))
     return found
 
 
@@ -80,7 +65,7 @@ def validate(
     reg: Registry,
     database: Path,
     which: str | list[dict[str, Any]] | None = None,
-) -> list[Finding]:
+) -> list[Issue]:
     """Check metrics against an analytics database: every live one, one by id, or the given
     definitions; returns findings."""
     if isinstance(which, list):

@@ -10,14 +10,23 @@ interchange and analytics; only the doors import it. `repository.py` is the Pyth
 SPEC section 4 (`MetricRepository`, `ColumnMetadataRepository`), built on the same functions.
 """
 
-from registry.answers.analytics import MAX_RUN_LIMIT, RUN_LIMIT, run_metric, validation
+from registry.answers.analytics import (
+    MAX_RUN_LIMIT,
+    RUN_LIMIT,
+    recorded_basetypes,
+    run_metric,
+    table_profiles,
+    validation,
+)
 from registry.answers.audit import event_page, health, last_verification, recent_events, verify
 from registry.answers.columns import (
     column,
+    column_file,
     column_history,
     column_list,
     delete_column,
     describe_table,
+    imported_columns,
     put_column,
     set_column,
     table_record,
@@ -30,6 +39,7 @@ from registry.answers.interchange import (
     import_upload,
 )
 from registry.answers.metrics import (
+    MAX_SEARCH_LIMIT,
     cached_metric,
     catalog,
     create_metric,
@@ -48,31 +58,46 @@ from registry.answers.metrics import (
     written,
 )
 from registry.answers.shape import etag, json_object, jsonable, utc_text
-from registry.answers.tokens import new_token, revoked_token, token_list
+from registry.answers.tokens import has_admin_token, new_token, revoked_token, token_list
+from registry.answers.upkeep import (
+    copied_registry,
+    database_info,
+    demo,
+    projection_check,
+    rebuilt_projections,
+    starter_pack,
+)
 
 __all__ = [
+    "MAX_SEARCH_LIMIT",
     "MAX_RUN_LIMIT",
     "RUN_LIMIT",
     "cached_metric",
     "catalog",
     "column",
+    "column_file",
     "column_history",
     "column_list",
+    "copied_registry",
     "create_metric",
+    "database_info",
     "dbt_files",
     "delete_column",
     "delete_metric",
+    "demo",
     "describe_table",
     "etag",
     "event_page",
     "export_folder",
     "export_zip",
+    "has_admin_token",
     "health",
     "import_metrics",
     "import_upload",
+    "imported_columns",
     "json_object",
-    "last_verification",
     "jsonable",
+    "last_verification",
     "metric",
     "metric_diff",
     "metric_history",
@@ -81,15 +106,20 @@ __all__ = [
     "metric_search",
     "metrics_reading",
     "new_token",
+    "projection_check",
     "put_column",
+    "rebuilt_projections",
     "recent_events",
+    "recorded_basetypes",
     "restore_metric",
     "revoked_token",
     "roll_back_metric",
     "run_metric",
     "set_column",
-    "table_record",
+    "starter_pack",
     "table_map",
+    "table_profiles",
+    "table_record",
     "token_list",
     "update_metric",
     "utc_text",

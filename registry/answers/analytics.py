@@ -3,13 +3,17 @@ running a metric's canonical SQL there."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry import queries
 from registry.answers.shape import jsonable
 from registry.errors import NotFoundError, UnavailableError
 from storage.session import Registry
+
+if TYPE_CHECKING:
+    from registry.analytics.profiler import Knowledge
 
 
 def validation(
@@ -36,7 +40,7 @@ def validation(
         metrics = queries.list_metrics(reg, after=after, limit=one_more)
         more = limit is not None and len(metrics) > limit
         metrics = metrics[:limit] if limit is not None else metrics
-    findings = [f.as_dict() for f in validate(reg, database, metrics)]
+    findings = [f.as_finding() for f in validate(reg, database, metrics)]
     return {
         "findings": jsonable(findings),
         "count": len(findings),
@@ -91,4 +95,47 @@ def run_metric(
         "rows": jsonable(result.rows),
         "row_count": len(result.rows),
         "truncated": result.truncated,
+    }
+
+
+def recorded_basetypes(reg: Registry, profiles: list[Any], actor: str) -> dict[str, int]:
+    """Record each profiled column's basetype as inferred column metadata (never over a
+    manual or verified entry): `{"recorded": how many columns were written}`."""
+    from registry.analytics.profiler import record_basetypes
+
+    return {"recorded": record_basetypes(reg, profiles, actor)}
+
+
+def table_profiles(
+    database: Path, table: str | None, knowledge_of: Callable[[list[str]], Knowledge]
+) -> dict[str, Any]:
+    """Profile an analytics database (or one of its tables): figures per column, annotated
+    with what `knowledge_of(tables)` says of them (the registry's, a server's, or a YAML
+    folder's metrics and column meanings). `tables` holds TableProfile objects, which
+    `recorded_basetypes` takes; `as_json` is the JSON-ready form.
+
+    Raises UnavailableError (no analytics database) or NotFoundError (no such table).
+    """
+    from registry.analytics.profiler import profile
+    from registry.analytics.sandbox import AnalyticsDatabase
+
+    if not database.exists():
+        raise UnavailableError(
+            f"no analytics database at {database}: run `da demo` to build the demo one,"
+            " or pass --db"
+        )
+    analytics = AnalyticsDatabase(database)
+    try:
+        present = analytics.tables()
+        if table is not None and table not in present:
+            raise NotFoundError(f"{table!r} is not a table of {database}")
+        knowledge = knowledge_of([table] if table else sorted(present))
+        profiles = profile(analytics, knowledge, table)
+    finally:
+        analytics.close()
+    return {
+        "source": knowledge.source,
+        "note": knowledge.note,
+        "database": str(database),
+        "tables": profiles,
     }

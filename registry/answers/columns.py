@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from projections import column_stream_id
@@ -111,3 +112,24 @@ def delete_column(
     from registry import commands
 
     return written(commands.delete_column(reg, table_id, column_name, ctx))
+
+
+# The fields `da columns import` reads, in the order an export writes them.
+COLUMN_FILE_FIELDS = ("table_id", "column_name", "basetype", "description", "confidence", "source")
+
+
+def imported_columns(reg: Registry, path: Path, ctx: WriteContext) -> dict[str, int]:
+    """Describe many columns from a YAML file, as one atomic batch: how many were written
+    and how many were already as described."""
+    from registry import commands
+    from registry.interchange.yaml_io import read_column_entries
+
+    entries = read_column_entries(path)
+    written = commands.import_columns(reg, entries, ctx)
+    return {"written": len(written), "unchanged": len(entries) - len(written)}
+
+
+def column_file(reg: Registry, table_id: str | None = None) -> dict[str, Any]:
+    """Column metadata of one table (or all) with the fields `imported_columns` reads."""
+    rows = queries.list_columns(reg, table_id)
+    return {"columns": [{k: jsonable(r[k]) for k in COLUMN_FILE_FIELDS} for r in rows]}

@@ -6,9 +6,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from registry import queries
-from registry.answers.shape import json_object, jsonable
+from registry.answers.shape import json_object, jsonable, utc_text
+from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.subjects import METRIC
 from storage.session import Registry
+
+MAX_SEARCH_LIMIT = 100  # the most results one question gets, at every door
 
 if TYPE_CHECKING:  # commands load pydantic: writes import them when called
     from registry.commands import WriteContext, WriteResult
@@ -17,8 +20,18 @@ if TYPE_CHECKING:  # commands load pydantic: writes import them when called
 # -- metrics: reading ---------------------------------------------------------------------------
 
 
-def metric(reg: Registry, metric_id: str, version: int | None = None) -> dict[str, Any]:
-    """A metric's current definition with its version (or the definition at a version)."""
+def metric(
+    reg: Registry, metric_id: str, version: int | None = None, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """A metric's current definition with its version (or the definition at a version, or
+    as it stood at a time). Raises NotFoundError when there is no such metric (then)."""
+    if as_of is not None:
+        with reg.store.snapshot():
+            found = queries.metric_at(reg, metric_id, reg.store.position_at(as_of))
+        if found is None:
+            moment = utc_text(as_of)
+            raise NotFoundError(f"metric {metric_id!r} did not exist at {moment}")
+        return json_object(found)
     if version is not None:
         return json_object(queries.get_version(reg, METRIC, metric_id, version))
     row, current = queries.metric_with_version(reg, metric_id)
@@ -78,8 +91,13 @@ def metric_search(
     at_position: int | None = None,
 ) -> dict[str, Any]:
     """The metrics a plain-words question most likely means, best first, each with its
-    version, its score and the words that matched where (`registry.search`); only those of
-    one category, if given; among the metrics live at a log position, if given."""
+    version, its score and the words that matched where (`registry.search`); at most `limit`
+    (1 to MAX_SEARCH_LIMIT); only those of one category, if given; among the metrics live at
+    a log position, if given."""
+    if not 1 <= limit <= MAX_SEARCH_LIMIT:
+        raise InvalidDefinitionError(
+            [Issue("limit", f"{limit} is not between 1 and {MAX_SEARCH_LIMIT}")]
+        )
     from registry.search import Index, rank
 
     def read() -> tuple[Index, dict[str, int]]:

@@ -12,7 +12,7 @@ from typing import Any
 from events import Connection
 from projections import column_stream_id
 from registry import commands, queries
-from registry.commands import WriteContext
+from registry.commands import WriteContext, write_request
 from registry.errors import NotFoundError
 from registry.interchange import exports, imports
 from registry.interchange.imports import ImportOptions
@@ -30,7 +30,7 @@ class _Facade:
         self.actor = actor or default_actor()
 
     def _ctx(self, actor: str | None = None, reason: str | None = None) -> WriteContext:
-        return WriteContext(actor=actor or self.actor, reason=reason)
+        return write_request(actor or self.actor, reason=reason)[1]
 
 
 class MetricRepository(_Facade):

@@ -23,6 +23,13 @@ def token_list(reg: Registry) -> dict[str, Any]:
     return {"tokens": jsonable(list_tokens(reg.conn))}
 
 
+def has_admin_token(reg: Registry) -> bool:
+    """Whether some live token has the admin role (a server can then be administered)."""
+    from registry.access.tokens import has_admin
+
+    return has_admin(reg.conn)
+
+
 def revoked_token(reg: Registry, name: str, actor: str) -> dict[str, str]:
     """Revoke a token by name (an audited event): `{"status": "revoked", "name"}`."""
     from registry.access.tokens import withdraw_token

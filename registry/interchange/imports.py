@@ -15,7 +15,7 @@ from typing import Any
 
 from registry import replies
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
-from registry.errors import RefusedError
+from registry.errors import Issue, RefusedError
 from registry.interchange.parse_cache import ParseCache
 from registry.interchange.yaml_io import Progress, YamlSource, read_source
 from registry.plans import Current, Plan, plan_delete, plan_upsert
@@ -37,14 +37,17 @@ class ReconcileReport:
     deleted: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
-    problems: dict[str, list[str]] = field(default_factory=dict)
+    # Each unreadable file's issues (as text in `as_dict`, the report every door shows).
+    problems: dict[str, list[Issue]] = field(default_factory=dict)
     dry_run: bool = False
     batch_id: str | None = None
     # Metrics of the source the registry cannot express faithfully, with why (dbt imports).
     skipped: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found = {k: v for k, v in vars(self).items() if k != "problems"}
+        problems = {path: [str(i) for i in issues] for path, issues in self.problems.items()}
+        return {**asdict(ReconcileReport(**found)), "problems": problems}
 
     @property
     def imported(self) -> int:
@@ -169,7 +172,7 @@ def reconcile(
         report = ReconcileReport(dry_run=options.dry_run, batch_id=batch_id, skipped=skipped)
         for unreadable in source.unreadable:
             report.unreadable.append(str(unreadable.path))
-            report.problems[str(unreadable.path)] = [str(i) for i in unreadable.issues]
+            report.problems[str(unreadable.path)] = list(unreadable.issues)
         wanted = {m.id: m.definition for m in source.metrics}
         currents = current_states(reg, METRIC, list(wanted))
         plans: list[tuple[str, Plan]] = []

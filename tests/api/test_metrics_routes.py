@@ -101,7 +101,8 @@ def test_history_versions_and_diff(loaded: Api) -> None:
     assert loaded.get("/api/metrics/revenue/nope/history").status_code == 404
 
 
-def test_as_of_reads(api: Api) -> None:
+def mrr_in_january_then_february(api: Api) -> None:
+    """revenue/mrr created on 1 January (SELECT 1), changed on 1 February (SELECT 2)."""
     with freeze_time("2026-01-01"):
         api.call(
             "POST",
@@ -110,6 +111,10 @@ def test_as_of_reads(api: Api) -> None:
         )
     with freeze_time("2026-02-01"):
         api.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"sql": "SELECT 2"})
+
+
+def test_as_of_reads(api: Api) -> None:
+    mrr_in_january_then_february(api)
     january = api.get("/api/metrics", params={"as_of": "2026-01-15T00:00:00"}).json()["metrics"]
     assert [(m["sql"], m["version"]) for m in january] == [("SELECT 1", 1)]
     assert api.get("/api/metrics?at_position=2").json()["metrics"][0]["sql"] == "SELECT 2"
@@ -119,6 +124,27 @@ def test_as_of_reads(api: Api) -> None:
         api.get("/api/metrics", params={"as_of": datetime(2025, 1, 1).isoformat()}).json()["count"]
         == 0
     )
+
+
+def test_one_metric_as_it_stood_at_a_time(api: Api) -> None:
+    """`as_of` on one metric answers what a listing as of that time holds for it."""
+    mrr_in_january_then_february(api)
+    with freeze_time("2026-03-01"):
+        api.call("DELETE", "/api/admin/metrics/revenue/mrr")
+    for moment in ("2026-01-15T00:00:00", "2026-02-15T00:00:00"):
+        one = api.get("/api/metrics/revenue/mrr", params={"as_of": moment})
+        [listed] = api.get("/api/metrics", params={"as_of": moment}).json()["metrics"]
+        assert one.status_code == 200 and one.json() == listed
+        assert one.headers["ETag"] == f'"v{listed["version"]}"'
+    for moment in ("2025-12-31T00:00:00", "2026-03-15T00:00:00"):
+        gone = api.get("/api/metrics/revenue/mrr", params={"as_of": moment})
+        assert gone.status_code == 404
+        assert gone.json()["detail"] == f"metric 'revenue/mrr' did not exist at {moment}Z"
+
+
+def test_search_takes_the_limit_asked_for_up_to_the_registrys_bound(loaded: Api) -> None:
+    assert loaded.get("/api/metrics/search?q=revenue&limit=3").json()["count"] == 3
+    assert loaded.get("/api/metrics/search?q=revenue&limit=101").status_code == 422
 
 
 def test_table_map_and_metrics_of_a_table(loaded: Api) -> None:

@@ -110,7 +110,15 @@ def test_a_corrupt_registry_file_is_named_with_what_to_do(tmp_path: Path) -> Non
 
 def test_reading_where_there_is_no_registry_says_so_and_creates_nothing(tmp_path: Path) -> None:
     empty = tmp_path / "nothing"
-    for command in (["metrics", "list"], ["audit", "verify"], ["columns", "list", "orders"]):
+    reads = (
+        ["metrics", "list"],
+        ["audit", "verify"],
+        ["columns", "list", "orders"],
+        ["columns", "export"],
+        ["tokens", "list"],
+        ["db", "info"],
+    )
+    for command in reads:
         result = CliRunner().invoke(app, ["--data-dir", str(empty), *command])
         assert f"no registry at {empty}" in one_line_error(result)
     assert not empty.exists()

@@ -123,3 +123,42 @@ def write_evil(data: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("name: evil\nsql: COPY (SELECT 1) TO '/tmp/evil.csv'\n")
     return path
+
+
+def test_the_agent_gets_the_limits_and_times_it_asked_for(
+    da: Run, data: Path, tmp_path: Path
+) -> None:
+    """The MCP door passes what the agent asked for to the registry's one answer: no cap
+    of its own on a search, and a metric as it stood at a time, read from its own stream."""
+    folder = tmp_path / "signals" / "growth"
+    folder.mkdir(parents=True)
+    for n in range(25):
+        (folder / f"signal_{n}.yml").write_text(
+            f"name: signal_{n}\ndescription: Pinecone signal number {n}.\nsql: SELECT {n}\n"
+        )
+    assert da("metrics", "import", str(tmp_path / "signals")).exit_code == 0
+    da("metrics", "update", "revenue/mrr", "--set", "unit=EUR", "--reason", "finance")
+    versions = json.loads(da("metrics", "history", "revenue/mrr", "--json").stdout)
+    first_recorded = versions[0]["recorded_at"]
+
+    async def script(session: ClientSession) -> dict[str, Any]:
+        calls = {
+            "many": ("search_metrics", {"query": "pinecone signal", "limit": 25}),
+            "too_many": ("search_metrics", {"query": "pinecone", "limit": 101}),
+            "then": ("get_metric", {"metric_id": "revenue/mrr", "as_of": first_recorded}),
+            "before": ("get_metric", {"metric_id": "revenue/mrr", "as_of": "2000-01-01"}),
+        }
+        out = {}
+        for key, (name, arguments) in calls.items():
+            result = await session.call_tool(name, arguments)
+            out[key] = (result.is_error, result.content[0].text)
+        return out
+
+    got = session_run(data, script)
+    many = json.loads(got["many"][1])
+    assert not got["many"][0] and many["count"] == 25 and len(many["metrics"]) == 25
+    assert got["too_many"][0] and "limit: 101 is not between 1 and 100" in got["too_many"][1]
+    then = json.loads(got["then"][1])
+    assert not got["then"][0] and (then["unit"], then["version"]) == ("USD", 1)
+    assert got["before"][0]
+    assert "metric 'revenue/mrr' did not exist at 2000-01-01T00:00:00Z" in got["before"][1]

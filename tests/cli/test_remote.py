@@ -163,5 +163,14 @@ def test_remote_specifics(da: Run, data: Path, tmp_path: Path) -> None:
         assert da("metrics", "validate", env=env).stdout.strip() == "all metrics validate clean"
         upkeep = da("projections", "check", env=env)
         assert upkeep.exit_code == 1 and "embedded database only" in upkeep.stderr
+        # tokens go through the server too, as its admin, while it holds the database
+        made = da("tokens", "create", "--role", "analyst", "--name", "bi-tool", env=env)
+        assert made.exit_code == 0 and made.stdout.startswith("mr_")
+        listed = json.loads(da("tokens", "list", "--json", env=env).stdout)
+        assert {t["name"]: t["role"] for t in listed}["bi-tool"] == "analyst"
+        assert da("tokens", "revoke", "bi-tool", env=env).stdout.strip() == "revoked bi-tool"
+        analyst = {"DA_TOKEN": made.stdout.strip()}
+        refused = da("metrics", "list", env=analyst)
+        assert refused.exit_code == 1 and "a valid token is required" in refused.stderr
     assert not (data / "state" / "server.json").exists()
     assert da("metrics", "show", "revenue/mrr", "--json").exit_code == 0  # embedded again

@@ -66,7 +66,7 @@ def test_each_kind_of_finding(
     matching = [
         f
         for f in findings
-        if (f.metric_id, f.field, f.severity) == ("revenue/mrr", *expected[:2])
+        if (f.subject, f.location, f.level) == ("revenue/mrr", *expected[:2])
         and expected[2] in f.message
     ]
     assert len(matching) == 1, findings
@@ -74,7 +74,7 @@ def test_each_kind_of_finding(
         change.get("table_name") != "subscription"
     ):  # a wrong table also shows the SQL reading another
         assert len(findings) == 1, findings
-    assert {f.metric_id for f in validate(starter.registry, demo_db)} == {"revenue/mrr"}
+    assert {f.subject for f in validate(starter.registry, demo_db)} == {"revenue/mrr"}
 
 
 def test_validating_a_missing_metric_or_database(starter: MetricRepository, tmp_path: Path) -> None:
