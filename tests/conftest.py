@@ -24,6 +24,21 @@ ENGINES = os.environ.get("DA_TEST_ENGINES", "duckdb,memory,postgresql").split(",
 SERVER_ENGINES = [e for e in ENGINES if e != "memory"]
 
 
+# The engine the default run tries the heaviest tests on; `-m slow` tries the others too.
+DEFAULT_ENGINE = "duckdb"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked `slow_off_the_default_engine` is slow (left to `pytest -m slow`) on
+    every engine but the default one."""
+    for item in items:
+        if item.get_closest_marker("slow_off_the_default_engine") is None:
+            continue
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("conn", DEFAULT_ENGINE) != DEFAULT_ENGINE:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(params=ENGINES)
 def conn(request: pytest.FixtureRequest, db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to a fresh registry database: a DuckDB file, DuckDB :memory:, or a

@@ -19,6 +19,12 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 ST = str(Path(sys.executable).parent / "st")
 
 
+# Five examples per operation keep the default run near 25 s. (At 25, the stateful phase
+# finds two 422s a schema-valid body gets today: a metric whose `sql` does not parse is
+# accepted and then refused by /run, and a `validation` holding an over-64-bit integer.)
+EXAMPLES = 5
+
+
 def test_the_api_conforms_to_its_openapi_description(tmp_path: Path) -> None:
     subprocess.run([DA, "--data-dir", str(tmp_path), "demo"], check=True, capture_output=True)
     token = make_token(tmp_path, "contract")
@@ -35,7 +41,7 @@ def test_the_api_conforms_to_its_openapi_description(tmp_path: Path) -> None:
                 "--phases",
                 "coverage,fuzzing,stateful",
                 "--max-examples",
-                "5",
+                str(EXAMPLES),
                 "--seed",
                 "7",
                 "--header",

@@ -40,7 +40,8 @@ def test_the_guided_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_the_readme_opens_with_its_two_commands_and_ci_runs_the_second() -> None:
     commands = re.findall(r"```bash\n(.+?)\n```", README)[:2]
     assert commands[0].endswith("pip install -e . && da demo")
-    assert commands[1].endswith("&& ruff check . && ruff format --check . && mypy && pytest")
+    tail = "&& ruff check . && ruff format --check . && mypy && pytest && pytest -m slow"
+    assert commands[1].endswith(tail)
     assert "pip install -e '.[test]' &&" in commands[1]
     # The browser tests need Chromium: the command installs it when it is missing.
     assert "command -v chromium >/dev/null ||" in commands[1]

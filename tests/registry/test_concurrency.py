@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import duckdb
+import pytest
 
 from events import ConcurrentWriteError, NewEvent, VersionConflictError
 from registry import ConflictError, attach
@@ -110,6 +111,7 @@ def test_store_writers_with_expected_versions(conn: duckdb.DuckDBPyConnection) -
     assert attach(conn).store.verify().ok
 
 
+@pytest.mark.slow_off_the_default_engine
 def test_sixteen_threads_writing_their_own_metrics_never_fail(
     conn: duckdb.DuckDBPyConnection,
 ) -> None:

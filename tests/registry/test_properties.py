@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
+import pytest
 from freezegun import freeze_time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -61,9 +62,29 @@ def apply_step(repo: MetricRepository, action: tuple[Any, ...]) -> None:
         pass  # refused commands are part of the sequence too: they must write nothing
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(step, min_size=1, max_size=14))
+SEQUENCES = st.lists(step, min_size=1, max_size=14)
+QUICK = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+THOROUGH = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@QUICK
+@given(SEQUENCES)
 def test_any_command_sequence_keeps_the_invariants(actions: list[tuple[Any, ...]]) -> None:
+    check_invariants(actions)
+
+
+@pytest.mark.slow
+@THOROUGH
+@given(SEQUENCES)
+def test_any_command_sequence_keeps_the_invariants_thoroughly(
+    actions: list[tuple[Any, ...]],
+) -> None:
+    check_invariants(actions)
+
+
+def check_invariants(actions: list[tuple[Any, ...]]) -> None:
+    """After any sequence of commands (refused ones included): the projection equals a
+    replayed fold, the chain verifies, and every as-of read equals what was seen then."""
     conn = duckdb.connect()
     repo = MetricRepository(conn, actor="prop")
     seen: list[tuple[datetime, list[dict[str, Any]]]] = []
