@@ -43,7 +43,7 @@ def get_settings(request: Request) -> Settings:
 
 
 async def get_registry(request: Request) -> AsyncIterator[Registry]:
-    """A registry (its own DuckDB cursor) lent to this request until it is answered.
+    """A registry (on its own connection or cursor) lent to this request until it is answered.
 
     Async, like the other dependencies here: none of them blocks for long (a token's first
     lookup), and each sync dependency would cost a hop through the thread pool.

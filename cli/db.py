@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from cli.admin import Json
 from cli.backend import backend_for
 from cli.output import emit, emit_json
+from cli.upkeep import Json
 
 app = typer.Typer(
     help="The database behind the registry: DuckDB file or PostgreSQL.", no_args_is_help=True

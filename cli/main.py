@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cli import admin, agents, audit, columns, db, demo, metrics, profile, serve
+from cli import agents, audit, columns, db, demo, metrics, profile, serve, upkeep
 from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
@@ -119,7 +119,7 @@ app.command("mcp")(agents.mcp)
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(columns.app, name="columns")
 app.add_typer(audit.app, name="audit")
-app.add_typer(admin.projections_app, name="projections")
-app.add_typer(admin.starter_app, name="starter-pack")
+app.add_typer(upkeep.projections_app, name="projections")
+app.add_typer(upkeep.starter_app, name="starter-pack")
 app.add_typer(serve.tokens_app, name="tokens")
 app.add_typer(db.app, name="db")

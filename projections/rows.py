@@ -30,7 +30,8 @@ def state_to_row(table: ProjectionTable, state: StreamState) -> list[Any]:
 
 
 def encode_value(kind: str, value: Any) -> Any:
-    """A definition value as DuckDB takes it for a column of this kind."""
+    """A definition value as an engine takes it for a column of this kind (lists as lists,
+    JSON as its text)."""
     if kind == "json":
         return (
             None

@@ -1,5 +1,6 @@
-"""Copying a registry between databases (DuckDB file, PostgreSQL) unchanged, and saying
-which database and schema a registry is on."""
+"""Copying a registry between databases of any engines unchanged (each store reads and
+inserts the log's stored rows as they are), and saying which database and schema a registry
+is on."""
 
 from __future__ import annotations
 

@@ -3,8 +3,9 @@
 A server answers the same lookup (one metric's canonical definition) far more often than the
 registry changes. Its registries share one ReadCache; every commit through their event stores
 moves the cache to a new generation, and an answer is served only in the generation it was
-read in. The server owns the database file (DuckDB lets one process write), so no write can
-come from elsewhere unseen.
+read in. Where the server is the database's only writing process, no write can come from
+elsewhere unseen; where other processes write too (`Engine.shared`), the pool follows their
+commits and empties the cache on each.
 """
 
 from __future__ import annotations

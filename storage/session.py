@@ -59,8 +59,8 @@ class Registry:
     store: EventStore
     projector: Projector
     engine: Engine
-    # Writers of one database in this process queue on one lock instead of racing DuckDB's
-    # optimistic conflicts and retrying (the file has one writer process anyway).
+    # Writers of one database in this process queue on one lock instead of racing the
+    # engine's optimistic conflicts and retrying.
     writer: Writer = field(default_factory=lambda: Writer())
     # Answers of hot queries until the next commit: only a RegistryPool, whose registries are
     # the database's only writers, turns it on (see storage.cache).
