@@ -121,8 +121,12 @@ class DuckDBEventStore(EventStore):
 
     def _failure(self, exc: BaseException) -> Exception | None:
         if isinstance(exc, duckdb.IOException | duckdb.FatalException):
-            return StorageFailedError(f"{exc}; nothing was written")
+            return StorageFailedError(_storage_words(exc))
         if isinstance(exc, duckdb.TransactionException):
+            # A commit that could not write its log (a full disk) fails as a transaction
+            # error too; only a real write-write conflict is a race worth retrying.
+            if any(sign in str(exc) for sign in _STORAGE_SIGNS):
+                return StorageFailedError(_storage_words(exc))
             return ConcurrentWriteError(str(exc))
         return None
 
@@ -155,6 +159,16 @@ class DuckDBEventStore(EventStore):
             conn.execute("INSERT INTO event_log SELECT * FROM _new_events")
         finally:
             conn.unregister("_new_events")
+
+
+_STORAGE_SIGNS = ("No space left on device", "Could not write file", "Disk quota exceeded")
+
+
+def _storage_words(exc: BaseException) -> str:
+    """What the user reads when the storage failed: a full disk said plainly."""
+    text = str(exc).strip()
+    full = "No space left on device" in text or "Disk quota exceeded" in text
+    return f"{'disk full: ' if full else ''}{text}; nothing was written"
 
 
 def _arrow_types() -> dict[str, Any]:

@@ -242,7 +242,9 @@ class PgEventStore(EventStore):
             return ConcurrentWriteError(str(exc))
         if isinstance(exc, errors.DeadlockDetected):
             return ConcurrentWriteError(str(exc))
-        if isinstance(exc, errors.DiskFull | psycopg.OperationalError):
+        if isinstance(exc, errors.DiskFull):
+            return StorageFailedError(f"disk full: {exc}; nothing was written")
+        if isinstance(exc, psycopg.OperationalError):
             return StorageFailedError(f"{exc}; nothing was written")
         return None
 
