@@ -31,6 +31,9 @@ def serve(
     from registry.interchange.yaml_io import write_atomically
 
     settings: Settings = ctx.obj.settings
+    # The server's files (the database's write-ahead log, created whenever it next writes,
+    # and server.json) are readable by their owner only.
+    os.umask(0o077)
     registry = open_registry(settings)  # the server's own: it is about to hold the database
     if not answers.has_admin_token(registry):
         if demo:

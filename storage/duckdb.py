@@ -10,6 +10,7 @@ DuckDB lets one process write a file, so nothing is followed from other processe
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import queue
@@ -169,6 +170,16 @@ def _storage_words(exc: BaseException) -> str:
     text = str(exc).strip()
     full = "No space left on device" in text or "Disk quota exceeded" in text
     return f"{'disk full: ' if full else ''}{text}; nothing was written"
+
+
+def _owner_only(path: Path) -> None:
+    """The database's folder and files readable by their owner only, even where the folder
+    already existed with looser modes: DuckDB creates its write-ahead log with the process's
+    umask whenever it next writes, and only the folder's mode keeps that file private."""
+    for place in (path.parent, *path.parent.glob(glob.escape(path.name) + "*")):
+        mode = place.stat().st_mode & 0o777
+        if mode & _OWNER_ONLY and place.stat().st_uid == os.getuid():
+            place.chmod(mode & ~_OWNER_ONLY)
 
 
 def _arrow_types() -> dict[str, Any]:
@@ -408,6 +419,8 @@ class DuckDBEngine(Engine):
         old_mask = os.umask(_OWNER_ONLY)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not read_only:
+                _owner_only(path)
             conn = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():

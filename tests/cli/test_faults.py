@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import duckdb
+import httpx
 
 from registry import load_settings
 from tests.cli.conftest import Run
-from tests.served import start
+from tests.served import DA, make_token, served, start
 
 
 def edit_projection(data: Path) -> None:
@@ -69,3 +71,24 @@ def test_audit_log_shows_the_newest_first_and_says_when_there_is_more(da: Run) -
     assert [e["position"] for e in everything["events"]] == list(range(14, 0, -1))
     assert everything["next_before"] is None
     assert "older events" not in da("audit", "log", "--all").stdout
+
+
+def test_the_registry_files_stay_private_in_a_folder_made_loose_beforehand(tmp_path: Path) -> None:
+    """A state folder that already existed with group and world access is made private, so
+    the write-ahead log DuckDB creates on the next write (with the process's umask) is too."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    subprocess.run([DA, "--data-dir", str(tmp_path), "demo"], check=True, capture_output=True)
+    token = make_token(tmp_path, "ops")
+    with served(tmp_path) as url:
+        changed = httpx.patch(
+            f"{url}/api/admin/metrics/revenue/mrr",
+            json={"unit": "EUR"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert changed.status_code == 200
+        files = sorted(state.iterdir())
+        assert any(f.name.endswith(".wal") for f in files), files  # written, not yet folded in
+        modes = {f.name: f.stat().st_mode & 0o777 for f in [state, *files]}
+    assert all(mode & 0o077 == 0 for mode in modes.values()), {k: oct(v) for k, v in modes.items()}
