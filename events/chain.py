@@ -145,6 +145,8 @@ class VerifyReport:
     head: Anchor | None
     broken_at: int | None = None
     problem: str | None = None
+    # The log verified on its own, and only the caller's anchor does not match it.
+    anchor_only: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         head = str(self.head) if self.head else None
@@ -210,6 +212,7 @@ def verify_chain(conn: Connection, sql: str, anchor: Anchor | None = None) -> Ve
                 head,
                 anchor.position,
                 f"the anchored position {anchor.position} is no longer in the log",
+                anchor_only=True,
             )
         if found[0] != anchor.hash:
             return VerifyReport(
@@ -218,5 +221,6 @@ def verify_chain(conn: Connection, sql: str, anchor: Anchor | None = None) -> Ve
                 head,
                 anchor.position,
                 "the log up to the anchor differs from the one the anchor was taken from",
+                anchor_only=True,
             )
     return VerifyReport(True, last, head)

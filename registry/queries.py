@@ -427,4 +427,5 @@ def verify_log(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
         kept = Anchor.parse(anchor) if anchor else None
     except ValueError as exc:
         raise InvalidDefinitionError([Issue("anchor", str(exc))]) from exc
-    return reg.store.verify(kept).as_dict()
+    report = reg.store.verify(kept)
+    return {**report.as_dict(), "log_ok": report.ok or report.anchor_only}

@@ -107,6 +107,19 @@ def test_verify_and_healthz_see_an_edited_projection(loaded: Api) -> None:
     assert health["status"] == "degraded" and health["last_verify"]["projections_in_step"] is False
 
 
+def test_an_auditors_bogus_anchor_does_not_flip_the_public_health(loaded: Api) -> None:
+    """/healthz, which anyone may read, reports only what no caller can steer: the log and
+    the projections. The auditor who brought a wrong anchor is told; the world is not."""
+    bogus = "3:" + "ab" * 32
+    report = loaded.get("/api/audit/verify", params={"anchor": bogus}, role="auditor").json()
+    assert report["ok"] is False and "anchor" in report["problem"]
+    health = loaded.client.get("/healthz").json()
+    assert health["status"] == "ok"
+    assert (health["last_verify"]["ok"], health["last_verify"]["chain_ok"]) == (True, True)
+    gone = loaded.get("/api/audit/verify", params={"anchor": "99999:" + "0" * 64}, role="auditor")
+    assert gone.json()["ok"] is False and loaded.client.get("/healthz").json()["status"] == "ok"
+
+
 def test_heavy_reads_take_turns_so_they_cannot_hold_every_worker(
     loaded: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
