@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import ExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Body, Depends, Header, HTTPException, Query, Request
+from fastapi import Body, Depends, Header, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
@@ -97,6 +98,37 @@ async def get_principal(
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal
+
+
+class _BoundedJsonRequest(Request):
+    """A request whose JSON body is read by the registry's one bounded loader."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            from registry.interchange.loading import DocumentError, load_json
+
+            body = await self.body()
+            try:
+                self._json = load_json(body, limit=len(body))  # the body limit is BodyLimit's
+            except DocumentError as exc:  # FastAPI answers 422 "malformed JSON: ..." with it
+                raise json.JSONDecodeError(
+                    str(exc), body.decode("utf-8", "replace"), exc.position
+                ) from exc
+        return self._json
+
+
+class BoundedJsonRoute(APIRoute):
+    """Every route's JSON body through the bounded loader: no NaN, Infinity, 1e400, integers
+    past 64 bits or keys given twice reach a handler (they would be stored as null, or last
+    one wins)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def bounded(request: Request) -> Response:
+            return await handler(_BoundedJsonRequest(request.scope, request.receive))
+
+        return bounded
 
 
 async def known_query_only(request: Request) -> None:

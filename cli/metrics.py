@@ -142,6 +142,7 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
     """`field=value` pairs; a value in [..] or {..} is read as YAML (lists, mappings)."""
     import yaml
 
+    from registry.interchange.loading import load_yaml
     from registry.interchange.yaml_io import from_yaml_keys
 
     parsed: dict[str, Any] = {}
@@ -151,7 +152,7 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
             raise typer.BadParameter(f"{pair!r} is not field=value", param_hint="--set")
         if value.startswith(("[", "{")):
             try:
-                parsed[name] = yaml.safe_load(value)
+                parsed[name] = load_yaml(value)
             except yaml.YAMLError as exc:
                 raise typer.BadParameter(f"{name}: {exc}", param_hint="--set") from exc
         else:

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import ERRORS, Auditor, EventFilters, RegistryDep
+from api.deps import ERRORS, Auditor, BoundedJsonRoute, EventFilters, RegistryDep
 from api.schemas import MAX_POSITION
 from registry import answers
 
-router = APIRouter(prefix="/api", tags=["audit"])
+router = APIRouter(prefix="/api", tags=["audit"], route_class=BoundedJsonRoute)
 
 
 @router.get("/events", responses=ERRORS, summary="The event log, page by page")

@@ -18,6 +18,7 @@ from api.deps import (
     Admin,
     AsOf,
     AtPosition,
+    BoundedJsonRoute,
     ColumnName,
     IdempotencyKey,
     IfMatch,
@@ -31,7 +32,7 @@ from api.deps import (
 from api.schemas import ColumnOut, DeletedOut
 from registry import answers
 
-router = APIRouter(prefix="/api", tags=["columns"])
+router = APIRouter(prefix="/api", tags=["columns"], route_class=BoundedJsonRoute)
 
 
 def _tagged(answer: dict[str, Any], response: Response) -> dict[str, Any]:

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from api.deps import BoundedJsonRoute
 from api.schemas import ErrorOut
 from registry import answers
 from storage.session import RegistryPool
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=BoundedJsonRoute)
 
 
 @router.get(

@@ -15,6 +15,7 @@ from api.deps import (
     Admin,
     AsOf,
     AtPosition,
+    BoundedJsonRoute,
     HeavyRead,
     IdempotencyKey,
     Reader,
@@ -24,7 +25,7 @@ from registry import answers
 from registry.interchange.imports import ImportOptions
 from storage.session import RegistryPool
 
-router = APIRouter(prefix="/api", tags=["interchange"])
+router = APIRouter(prefix="/api", tags=["interchange"], route_class=BoundedJsonRoute)
 WEB_UPLOAD = "web_upload"
 
 

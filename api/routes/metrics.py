@@ -18,6 +18,7 @@ from api.deps import (
     After,
     AsOf,
     AtPosition,
+    BoundedJsonRoute,
     Category,
     FromTime,
     HeavyRead,
@@ -44,7 +45,7 @@ from api.schemas import (
 )
 from registry import answers
 
-router = APIRouter(prefix="/api", tags=["metrics"])
+router = APIRouter(prefix="/api", tags=["metrics"], route_class=BoundedJsonRoute)
 
 
 def _tagged(answer: dict[str, Any], response: Response) -> dict[str, Any]:

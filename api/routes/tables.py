@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 
-from api.deps import ERRORS, Reader, RegistryDep
+from api.deps import ERRORS, BoundedJsonRoute, Reader, RegistryDep
 from api.schemas import MetricList
 from registry import answers
 
-router = APIRouter(prefix="/api", tags=["tables"])
+router = APIRouter(prefix="/api", tags=["tables"], route_class=BoundedJsonRoute)
 
 
 @router.get("/table-map", responses=ERRORS, summary="Which metrics read which table")

@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api.deps import ERRORS, WRITE_ERRORS, Admin, RegistryDep
+from api.deps import ERRORS, WRITE_ERRORS, Admin, BoundedJsonRoute, RegistryDep
 from api.schemas import TokenIn
 from registry import answers
 
-router = APIRouter(prefix="/api/admin", tags=["tokens"])
+router = APIRouter(prefix="/api/admin", tags=["tokens"], route_class=BoundedJsonRoute)
 
 
 @router.post("/tokens", status_code=201, responses=WRITE_ERRORS, summary="Create a token")

@@ -12,7 +12,6 @@ silently.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from registry.errors import Issue
+from registry.errors import InvalidDefinitionError, Issue
+from registry.interchange.loading import MAX_DOCUMENT_BYTES, MAX_MANIFEST_BYTES, read_document
 from registry.interchange.yaml_io import YAML_SUFFIXES, SourceMetric, UnreadableFile, YamlSource
-from registry.interchange.yaml_load import load_yaml
 from registry.models import MetricDefinition, build_issues
 
 DBT_IMPORT = "dbt_import"
@@ -68,7 +67,7 @@ def read_project(path: Path) -> DbtProject:
     name = path.stem
     project_file = path / "dbt_project.yml" if path.is_dir() else None
     if project_file is not None and project_file.is_file():
-        found = yaml.safe_load(project_file.read_text(encoding="utf-8")) or {}
+        found = _project_settings(project_file)
         name = str(found.get("name") or path.name)
     elif path.is_dir():
         name = path.name
@@ -82,11 +81,23 @@ def read_project(path: Path) -> DbtProject:
     return project
 
 
+def _project_settings(project_file: Path) -> dict[str, Any]:
+    """`dbt_project.yml`, through the bounded loader; InvalidDefinitionError names the file."""
+    try:
+        found = read_document(project_file)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        problem = " ".join(str(exc).split())
+        raise InvalidDefinitionError(
+            [Issue(str(project_file), f"cannot be read: {problem}")]
+        ) from exc
+    return found if isinstance(found, dict) else {}
+
+
 def _read_file(project: DbtProject, file: Path) -> None:
     try:
-        text = file.read_text(encoding="utf-8")
-        document = json.loads(text) if file.suffix == ".json" else load_yaml(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        limit = MAX_MANIFEST_BYTES if file.suffix == ".json" else MAX_DOCUMENT_BYTES
+        document = read_document(file, limit)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         project.unreadable.append(
             UnreadableFile(file, [Issue(str(file), f"cannot be read: {exc}")])
         )

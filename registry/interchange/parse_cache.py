@@ -36,7 +36,7 @@ Definitions = list[dict[str, Any]]
 _RULES = (
     "registry/models.py",
     "registry/interchange/yaml_io.py",
-    "registry/interchange/yaml_load.py",
+    "registry/interchange/loading.py",
 )
 
 

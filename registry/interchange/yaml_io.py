@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from registry.errors import InvalidDefinitionError, Issue
+from registry.interchange.loading import MAX_DOCUMENT_BYTES, Loader, load_yaml
 from registry.interchange.parse_cache import ParseCache, cache_key
-from registry.interchange.yaml_load import MAX_DOCUMENT_BYTES, Loader, load_yaml
 from registry.models import METRIC_FIELDS, MetricDefinition, build_issues, metric_input
 
 YAML_SUFFIXES = (".yml", ".yaml")

@@ -58,6 +58,66 @@ def test_a_lone_surrogate_is_a_422_naming_the_field(api: Api, field: str) -> Non
     assert api.events() == 0
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            '{"name": "a", "category": "revenue", "sql": "SELECT 1", "validation": {"x": NaN}}',
+            "NaN is not a finite number",
+        ),
+        (
+            '{"name": "a", "category": "revenue", "sql": "SELECT 1", "validation": {"x": Infinity}}',
+            "Infinity is not a finite number",
+        ),
+        (
+            '{"name": "a", "category": "revenue", "sql": "SELECT 1", "validation": {"x": 1e400}}',
+            "1e400 is not a finite number",
+        ),
+        (
+            '{"name": "a", "category": "revenue", "sql": "SELECT 1", "validation": {"x": '
+            + "9" * 5000
+            + "}}",
+            "larger than 64 bits",
+        ),
+        (
+            '{"name": "a", "category": "revenue", "sql": "SELECT 1", "name": "b"}',
+            "key 'name' is given twice",
+        ),
+        ("[" * 30_000 + "]" * 30_000, "nests deeper than 64 levels"),
+    ],
+)
+def test_json_the_registry_cannot_hold_is_a_422_and_writes_nothing(
+    api: Api, body: str, expected: str
+) -> None:
+    before = api.events()
+    for method, path in (("POST", "/api/admin/metrics"), ("PUT", "/api/admin/columns/orders/a")):
+        answer = api.call(method, path, content=body, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 422, answer.text
+        where, _, said = answer.json()["detail"].partition(": ")
+        assert where.isdigit() and said.startswith("malformed JSON: ") and expected in said
+    assert api.events() == before
+
+
+def test_dbt_uploads_go_through_the_bounded_loader(api: Api) -> None:
+    """A dbt project's settings with an alias bomb or in another encoding: 4xx, never 500."""
+    import io
+    import zipfile
+
+    for settings, expected in ((BOMB.encode(), "expands to"), (b"name: caf\xe9\n", "is not UTF-8")):
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zipped:
+            zipped.writestr("dbt_project.yml", settings)
+        answer = api.call(
+            "POST",
+            "/api/admin/metrics/import",
+            params={"format": "dbt"},
+            content=archive.getvalue(),
+            headers={"Content-Type": "application/zip"},
+        )
+        assert answer.status_code == 422 and expected in answer.json()["detail"], answer.text
+    assert api.events() == 0
+
+
 def test_times_use_one_parser_and_positions_past_the_head_are_refused(loaded: Api) -> None:
     assert loaded.get("/api/metrics", params={"as_of": "2000-01-01T00:00:00Z"}).json()["count"] == 0
     later = loaded.get("/api/metrics", params={"as_of": "2999-01-01T02:00:00+02:00"})

@@ -74,6 +74,73 @@ def test_metrics_create_refuses_a_bad_file_in_one_line(
     assert log_size(data) == before
 
 
+HUGE = "9" * 5000  # past Python's 4,300-digit conversion limit
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (f"name: a\nsql: SELECT 1\nvalidation:\n  x: {HUGE}\n", ":4: broken YAML: 99999"),
+        ("name: a\nsql: SELECT 1\nvalidation:\n  x: 9223372036854775808\n", "larger than 64 bits"),
+        (
+            "name: a\nsql: SELECT 1\nvalidation:\n  x: .nan\n",
+            ":4: broken YAML: nan is not a finite",
+        ),
+        ("name: a\nsql: SELECT 1\nvalidation:\n  x: -.inf\n", "-inf is not a finite number"),
+    ],
+)
+def test_numbers_the_registry_cannot_hold_are_refused_at_every_cli_door(
+    da: Run, data: Path, tmp_path: Path, content: str, expected: str
+) -> None:
+    """Through create, import, columns import and --set: one line, nothing written."""
+    before = log_size(data)
+    path = tmp_path / "revenue" / "a.yml"
+    path.parent.mkdir()
+    path.write_text(content)
+    assert expected in one_line_error(da("metrics", "create", "-f", str(path)))
+    imported = da("metrics", "import", str(tmp_path))
+    assert imported.exit_code == 1 and expected in imported.stdout
+    value = content.split("x: ")[1].strip()
+    columns = tmp_path / "cols.yml"
+    columns.write_text(f"- table_id: orders\n  column_name: a\n  description: {value}\n")
+    assert "broken YAML" in one_line_error(da("columns", "import", str(columns)))
+    settings = da("metrics", "update", "revenue/mrr", "--set", f"validation={{x: {value}}}")
+    assert settings.exit_code == 2 and "Traceback" not in settings.stderr
+    assert "--set" in settings.stderr and expected.split(": ")[-1][:12] in settings.stderr
+    assert log_size(data) == before
+
+
+def test_dbt_files_go_through_the_bounded_loader(da: Run, data: Path, tmp_path: Path) -> None:
+    """dbt_project.yml and manifests: aliases, encodings, depth and size are bounded."""
+    before = log_size(data)
+    bomb = tmp_path / "bomb"
+    bomb.mkdir()
+    (bomb / "dbt_project.yml").write_text(BOMB)
+    started = time.monotonic()
+    line = one_line_error(da("metrics", "import", "--format", "dbt", str(bomb)))
+    assert time.monotonic() - started < 5 and "dbt_project.yml" in line and "expands to" in line
+    latin = tmp_path / "latin"
+    latin.mkdir()
+    (latin / "dbt_project.yml").write_bytes("name: café\n".encode("latin-1"))
+    assert "is not UTF-8 text" in one_line_error(
+        da("metrics", "import", "--format", "dbt", str(latin))
+    )
+    deep = tmp_path / "deep"
+    (deep / "target").mkdir(parents=True)
+    (deep / "dbt_project.yml").write_text("name: deep\n")
+    (deep / "semantic_manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    nested = da("metrics", "import", "--format", "dbt", str(deep))
+    assert "nests deeper than 64 levels" in nested.stdout and "Traceback" not in nested.stderr
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    (huge / "dbt_project.yml").write_text("name: huge\n")
+    with (huge / "semantic_manifest.json").open("w") as out:
+        out.write('{"metrics": [' + " " * (33 * 1024 * 1024) + "]}")
+    too_big = da("metrics", "import", "--format", "dbt", str(huge))
+    assert "larger than 32768 KiB" in too_big.stdout and "Traceback" not in too_big.stderr
+    assert log_size(data) == before
+
+
 def test_columns_import_refuses_binary_and_broken_files(
     da: Run, data: Path, tmp_path: Path
 ) -> None:

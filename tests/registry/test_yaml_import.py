@@ -282,7 +282,7 @@ def test_new_parsing_rules_never_reuse_parses_made_under_the_old_ones(
     ],
 )
 def test_the_fast_yaml_loader_reads_what_safe_load_reads(text: str) -> None:
-    from registry.interchange.yaml_load import load_yaml
+    from registry.interchange.loading import load_yaml
 
     assert load_yaml(text) == yaml.safe_load(text)
 
