@@ -26,7 +26,7 @@ from registry.errors import (
     StorageError,
     UnavailableError,
 )
-from registry.models import NAME_PATTERN, TABLE_ID_PATTERN
+from registry.models import COLUMN_NAME_PATTERN, MAX_NAME_LENGTH, NAME_PATTERN, TABLE_ID_PATTERN
 from registry.times import parse_time
 from storage.session import RegistryPool
 
@@ -186,12 +186,11 @@ Admin = Annotated[Principal, Depends(role_check(ADMINS, "write"))]
 
 # -- parameters and error declarations shared by the routers (routers never import each other)
 
-Category = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=100)]
-Name = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=100)]
+Category = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
+Name = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 TableId = Annotated[str, PathParam(pattern=TABLE_ID_PATTERN, max_length=255)]
-# Documented, not enforced here: a name with '/' reaches the registry, which refuses it in
-# the same words as from the CLI.
-COLUMN_NAME_PATTERN = r"^[^/\x00-\x1f\s](?:[^/\x00-\x1f]*[^/\x00-\x1f\s])?$"
+# Documented, not enforced here: a name the pattern refuses reaches the registry, which
+# refuses it (with the same pattern) in the same words as from the CLI.
 ColumnName = Annotated[
     str,
     PathParam(min_length=1, max_length=255, json_schema_extra={"pattern": COLUMN_NAME_PATTERN}),
@@ -257,11 +256,15 @@ IfMatch = Annotated[str | None, Depends(_if_match)]
 WriteBody = Annotated[dict[str, Any], Body()]
 OptionalWriteBody = Annotated[dict[str, Any] | None, Body()]
 
+# Every route may answer these: a refused token or role, a missing thing, bad input, a body
+# over the limit (checked before any route), and a database that is away for a moment.
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut},
     403: {"model": ErrorOut},
     404: {"model": ErrorOut},
+    413: {"model": ErrorOut},
     422: {"model": ErrorOut},
+    503: {"model": ErrorOut},
 }
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,

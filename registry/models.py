@@ -20,6 +20,18 @@ _NAME_RE = re.compile(NAME_PATTERN)
 _VARIANT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _RESERVED_VARIANTS = frozenset({"variants"})  # `sql_variants` is the column's own YAML key
 TABLE_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+# A category or a name is one URL path segment and one file name (`<name>.yml`) at every door
+# and in every export: short enough for both.
+MAX_NAME_LENGTH = 100
+# A column name: any text but '/' (it is one URL path segment) and control characters, with
+# no space at either end. Written once for both regex dialects (Python's and the JSON
+# schema's): the spaces are spelt out rather than `\s`, which differs between them.
+_SPACES = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_NOT_IN_A_NAME = "/\x00-\x1f\x7f-\x9f"
+COLUMN_NAME_PATTERN = (
+    f"^[^{_NOT_IN_A_NAME}{_SPACES}](?:[^{_NOT_IN_A_NAME}]*[^{_NOT_IN_A_NAME}{_SPACES}])?$"
+)
+_COLUMN_NAME_RE = re.compile(COLUMN_NAME_PATTERN)
 
 
 @dataclass(frozen=True, order=True)
@@ -98,8 +110,8 @@ class Definition(BaseModel):
 class MetricDefinition(Definition):
     """One metric's canonical definition (the v4 row without id and timestamps)."""
 
-    name: str = Field(pattern=NAME_PATTERN)
-    category: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
+    category: str = Field(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)
     display_name: str = ""
     description: str | None = None
     type: Literal["sum", "count", "avg", "ratio"] = "sum"
@@ -172,8 +184,7 @@ class ColumnMetadata(Definition):
     @field_validator("column_name")
     @classmethod
     def _printable(cls, value: str) -> str:
-        # Any printable text but '/': a column name is one path segment of its URL.
-        if any(ord(ch) < 32 for ch in value) or value != value.strip() or "/" in value:
+        if not _COLUMN_NAME_RE.match(value):
             raise ValueError("must not contain '/', control characters or surrounding spaces")
         return value
 

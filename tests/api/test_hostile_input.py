@@ -225,3 +225,53 @@ def test_unknown_query_parameters_are_refused(loaded: Api) -> None:
     assert misspelt.status_code == 422
     assert misspelt.json()["errors"] == [{"loc": "asof", "msg": "unknown query parameter"}]
     assert loaded.get("/api/metrics", params={"as_of": "2000-01-01"}).json()["count"] == 0
+
+
+def test_a_name_too_long_for_a_url_or_a_file_is_refused_at_the_door(api: Api) -> None:
+    """A 5,000-character name used to be accepted; then no export could write its file and
+    no URL could address it."""
+    before = api.events()
+    long = api.call("POST", "/api/admin/metrics", json={**MRR, "name": "n" * 5000})
+    assert long.status_code == 422
+    assert long.json()["errors"][0]["loc"] == "name" and "100" in long.json()["errors"][0]["msg"]
+    longest = api.call("POST", "/api/admin/metrics", json={**MRR, "name": "n" * 100})
+    assert longest.status_code == 201
+    assert api.get(f"/api/metrics/revenue/{'n' * 100}").json()["name"] == "n" * 100
+    exported = api.get("/api/export")
+    assert exported.status_code == 200 and f"revenue/{'n' * 100}.yml".encode() in exported.content
+    assert api.events() == before + 1
+
+
+@pytest.mark.parametrize(
+    ("column", "accepted"),
+    [
+        ("net amount?", True),
+        ("a\u00a0b", True),
+        ("x\x85", False),  # NEL: the documented pattern allowed it, the registry refused it
+        ("\ufeffx", False),
+        ("x\x7f", False),
+        (" x", False),
+    ],
+)
+def test_the_documented_column_name_pattern_is_the_registrys(
+    api: Api, column: str, accepted: bool
+) -> None:
+    import re
+    from urllib.parse import quote
+
+    from registry.models import COLUMN_NAME_PATTERN
+
+    documented = api.client.get("/openapi.json").json()["paths"]
+    [parameter] = [
+        p
+        for p in documented["/api/columns/{table_id}/{column}"]["get"]["parameters"]
+        if p["name"] == "column"
+    ]
+    assert parameter["schema"]["pattern"] == COLUMN_NAME_PATTERN
+    assert bool(re.match(COLUMN_NAME_PATTERN, column)) is accepted
+    put = api.call(
+        "PUT", f"/api/admin/columns/orders/{quote(column, safe='')}", json={"description": "d"}
+    )
+    assert put.status_code == (200 if accepted else 422), put.text
+    if not accepted:
+        assert "must not contain '/', control characters or surrounding spaces" in put.text

@@ -229,3 +229,17 @@ def test_registry_files_are_readable_by_their_owner_only(tmp_path: Path) -> None
     state = tmp_path / "state"
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "system.duckdb").stat().st_mode) == 0o600
+
+
+def test_a_name_too_long_for_a_file_is_refused_by_create_and_import(
+    da: Run, data: Path, tmp_path: Path
+) -> None:
+    before = log_size(data)
+    path = tmp_path / "revenue" / "long.yml"
+    path.parent.mkdir()
+    path.write_text(f"name: {'n' * 5000}\nsql: SELECT 1\n")
+    line = one_line_error(da("metrics", "create", "-f", str(path)))
+    assert "name" in line and "at most 100 characters" in line
+    imported = da("metrics", "import", str(tmp_path))
+    assert imported.exit_code == 1 and "at most 100 characters" in imported.stdout
+    assert log_size(data) == before
