@@ -7,6 +7,7 @@ imports duckdb.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +23,60 @@ class AnalyticsUnavailableError(UnavailableError):
     """The analytics database cannot be opened (missing, locked or broken)."""
 
 
-# What a stored metric SQL may not do when it runs: touch files other than the analytics
-# database it was opened on (COPY ... TO, read_csv, ATTACH), load or install extensions, or
-# turn any of that back on. The connection is read-only as well.
+class AnalyticsMissingError(AnalyticsUnavailableError, FileNotFoundError):
+    """There is no analytics database at that path."""
+
+
+# The one way the analytics database is opened, by every reader (running a metric,
+# validating, profiling): DuckDB refuses a second connection to a file with another
+# configuration in the same process, so /run and validation must agree. What SQL run there
+# may not do: touch files other than the database it was opened on (COPY ... TO, read_csv,
+# ATTACH), load or install extensions, turn any of that back on, or take more than
+# MEMORY_LIMIT of memory. The connection is read-only as well.
+MEMORY_LIMIT = "512MB"
 _SANDBOX: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": False,
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,
+    "memory_limit": MEMORY_LIMIT,
     "lock_configuration": True,
 }
+# Functions that tell about the server rather than the data (where its files are, its
+# settings): a metric's SQL may not call them.
+_HOST_FUNCTIONS = ("duckdb_", "pragma_", "current_setting", "getenv")
+
+
+def open_analytics(path: Path) -> duckdb.DuckDBPyConnection:
+    """The analytics database, read-only, in the sandbox; AnalyticsUnavailableError names
+    the file when it cannot be opened."""
+    if not path.is_file():
+        raise AnalyticsMissingError(f"analytics database {path} does not exist")
+    try:
+        return duckdb.connect(str(path), read_only=True, config=_SANDBOX)
+    except duckdb.Error as exc:
+        raise AnalyticsUnavailableError(f"cannot open analytics database {path}: {exc}") from exc
+
+
+def _host_function(conn: duckdb.DuckDBPyConnection, sql: str) -> str | None:
+    """The first function a query calls that tells about the server, if any."""
+    [(tree,)] = conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
+    names: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            # a function, or a table function named without parentheses (`FROM duckdb_tables`)
+            for key in ("function_name", "table_name"):
+                name = node.get(key)
+                if isinstance(name, str):
+                    names.append(name.lower())
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(tree))
+    return next((n for n in names if n.startswith(_HOST_FUNCTIONS)), None)
 
 
 @dataclass(frozen=True)
@@ -45,17 +91,16 @@ class QueryResult:
 def run_sandboxed(path: Path, sql: str, limit: int, timeout: float) -> QueryResult:
     """Run one SELECT on an analytics database opened read-only with external access off,
     stopping it after `timeout` seconds and keeping at most `limit` rows."""
-    if not path.is_file():
-        raise FileNotFoundError(f"analytics database {path} does not exist")
-    try:
-        conn = duckdb.connect(str(path), read_only=True, config=_SANDBOX)
-    except duckdb.Error as exc:
-        raise QueryFailedError(f"cannot open analytics database {path}: {exc}") from exc
+    conn = open_analytics(path)
     timer = threading.Timer(timeout, conn.interrupt)
     try:
         statements = conn.extract_statements(sql)
         if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
             raise QueryFailedError("only one SELECT statement may run")
+        if (function := _host_function(conn, sql)) is not None:
+            raise QueryFailedError(
+                f"{function}() tells about the server, not the data: a metric may not call it"
+            )
         timer.start()
         result = conn.execute(sql)
         columns = [d[0] for d in result.description or []]
@@ -74,15 +119,8 @@ class AnalyticsDatabase:
     """A read-only view of an analytics DuckDB database, for checking metric SQL against it."""
 
     def __init__(self, path: Path) -> None:
-        if not path.is_file():
-            raise FileNotFoundError(f"analytics database {path} does not exist")
         self.path = path
-        try:
-            self.conn = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:
-            raise AnalyticsUnavailableError(
-                f"cannot open analytics database {path}: {exc}"
-            ) from exc
+        self.conn = open_analytics(path)
 
     def close(self) -> None:
         self.conn.close()

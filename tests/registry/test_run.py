@@ -68,6 +68,36 @@ def test_sql_that_tries_to_write_or_read_files_fails_and_touches_nothing(
     ) == [[0]]
 
 
+@pytest.mark.parametrize(
+    ("sql", "function"),
+    [
+        ("SELECT path FROM duckdb_databases()", "duckdb_databases"),
+        ("SELECT * FROM pragma_database_list()", "pragma_database_list"),
+        ("SELECT (SELECT max(file) FROM pragma_database_list) AS f", "pragma_database_list"),
+        ("SELECT current_setting('temp_directory')", "current_setting"),
+        ("SELECT * FROM duckdb_databases", "duckdb_databases"),
+        ("SELECT * FROM orders WHERE EXISTS (SELECT 1 FROM duckdb_settings())", "duckdb_settings"),
+    ],
+)
+def test_the_sandbox_does_not_say_where_the_server_keeps_its_files(
+    starter: MetricRepository, demo_db: Path, sql: str, function: str
+) -> None:
+    starter.create(name="nosy", category="ops", sql=sql)
+    with pytest.raises(QueryFailedError) as refused:
+        answers.run_metric(starter.registry, demo_db, "ops/nosy")
+    assert f"{function}() tells about the server" in str(refused.value)
+    assert str(demo_db.parent) not in str(refused.value)
+
+
+def test_the_sandbox_has_a_memory_limit(starter: MetricRepository, demo_db: Path) -> None:
+    """One query took a server from 139 MB to 4.8 GB; now it stops at the limit."""
+    starter.create(
+        name="greedy", category="ops", sql="SELECT len(list(repeat('x', 1000))) FROM range(2000000)"
+    )
+    with pytest.raises(QueryFailedError, match="Out of Memory"):
+        answers.run_metric(starter.registry, demo_db, "ops/greedy")
+
+
 def test_a_runaway_query_is_stopped(starter: MetricRepository, demo_db: Path) -> None:
     starter.create(name="slow", category="ops", sql="SELECT count(*) FROM range(100000000000)")
     with pytest.raises(QueryFailedError, match="stopped after 0.2 seconds"):
