@@ -131,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
         pool.on_foreign_commit.append(app.state.authenticator.forget)
         app.state.registries = pool
         app.state.heavy_reads = asyncio.Semaphore(settings.heavy_reads)
+        app.state.index_reads = asyncio.Semaphore(1)
         try:
             yield
         finally:

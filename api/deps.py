@@ -169,15 +169,26 @@ def role_check(allowed: frozenset[str], what: str, who: Any = get_principal):  #
 
 
 async def heavy_read_slot(request: Request) -> AsyncIterator[None]:
-    """Wait (on the event loop, holding no worker thread) for one of the few slots of heavy
-    reads: exports, whole-registry lists and validation. However many of those arrive, the
-    other workers stay free, so a write is never queued behind them."""
+    """Wait (on the event loop, holding no worker thread and no database connection) for one
+    of the few slots of heavy reads: exports, whole-registry lists, the table map, search,
+    validation and runs. However many of those arrive, the other workers and connections stay
+    free, so a write is never queued behind them. A route names it before its registry, so
+    the slot is taken before a connection is leased."""
     async with request.app.state.heavy_reads:
+        yield
+
+
+async def index_read_slot(request: Request) -> AsyncIterator[None]:
+    """The same for questions answered from a whole-registry index (search, the table map):
+    slots of their own, so they do not queue behind exports, and are rebuilt by at most a few
+    callers at once after a commit empties the cache."""
+    async with request.app.state.index_reads:
         yield
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HeavyRead = Annotated[None, Depends(heavy_read_slot)]
+IndexRead = Annotated[None, Depends(index_read_slot)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 Reader = Annotated[Principal, Depends(role_check(READERS, "read"))]
 Auditor = Annotated[Principal, Depends(role_check(AUDITORS, "read the audit log"))]

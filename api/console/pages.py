@@ -20,6 +20,7 @@ Version = Annotated[int | None, Query(ge=0, le=MAX_VERSION)]
 
 @router.get("/")
 def registry_page(
+    __: HeavyRead,
     request: Request,
     reg: RegistryDep,
     viewer: ReaderPage,
@@ -44,7 +45,7 @@ def registry_page(
 
 
 @router.get("/registry.zip")
-def registry_zip(reg: RegistryDep, _: ReaderPage, __: HeavyRead, moment: AsOfForm) -> Response:
+def registry_zip(__: HeavyRead, reg: RegistryDep, _: ReaderPage, moment: AsOfForm) -> Response:
     """The registry (now, or as of the page's time or position) as the YAML zip."""
     body = answers.export_zip(reg, moment.as_of, moment.at_position)
     name = (

@@ -36,9 +36,9 @@ WEB_UPLOAD = "web_upload"
     summary="Export as a zip of YAML files",
 )
 def export(
+    __: HeavyRead,
     reg: RegistryDep,
     _: Reader,
-    __: HeavyRead,
     as_of: AsOf = None,
     at_position: AtPosition = None,
     format: Annotated[Literal["yaml", "dbt"], Query(description="yaml or dbt")] = "yaml",

@@ -24,6 +24,7 @@ from api.deps import (
     HeavyRead,
     IdempotencyKey,
     IfMatch,
+    IndexRead,
     Name,
     OptionalWriteBody,
     Reader,
@@ -58,9 +59,9 @@ PageSize = Annotated[int, Query(ge=1, le=1000, description="At most this many.")
 
 @router.get("/metrics", response_model=MetricList, responses=ERRORS, summary="List metrics")
 def list_metrics(
+    __: HeavyRead,
     reg: RegistryDep,
     _: Reader,
-    __: HeavyRead,
     category: Annotated[str | None, Query(max_length=100)] = None,
     as_of: AsOf = None,
     at_position: AtPosition = None,
@@ -76,6 +77,7 @@ def list_metrics(
     "/metrics/search", response_model=SearchList, responses=ERRORS, summary="Search metrics"
 )
 def search(
+    __: IndexRead,
     reg: RegistryDep,
     _: Reader,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Plain words.")],
@@ -162,10 +164,10 @@ def validate_metric(
     summary="Run a metric's canonical SQL",
 )
 def run_metric(
+    __: HeavyRead,
     reg: RegistryDep,
     settings: SettingsDep,
     _: Reader,
-    __: HeavyRead,
     category: Category,
     name: Name,
     variant: Annotated[
@@ -183,10 +185,10 @@ def run_metric(
 
 @router.get("/validate", responses=ERRORS, summary="Validate every metric")
 def validate_all(
+    __: HeavyRead,
     reg: RegistryDep,
     settings: SettingsDep,
     _: Reader,
-    __: HeavyRead,
     after: After = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:

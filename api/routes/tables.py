@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi import Path as PathParam
 
-from api.deps import ERRORS, BoundedJsonRoute, Reader, RegistryDep
+from api.deps import ERRORS, BoundedJsonRoute, IndexRead, Reader, RegistryDep
 from api.schemas import MetricList
 from registry import answers
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api", tags=["tables"], route_class=BoundedJsonRoute)
 
 
 @router.get("/table-map", responses=ERRORS, summary="Which metrics read which table")
-def table_map(reg: RegistryDep, _: Reader) -> dict[str, list[str]]:
+def table_map(__: IndexRead, reg: RegistryDep, _: Reader) -> dict[str, list[str]]:
     """`{table: [metric names]}` over `table_name` and `tables`."""
     return answers.table_map(reg)
 

@@ -180,8 +180,16 @@ def test_an_auditors_bogus_anchor_does_not_flip_the_public_health(loaded: Api) -
     assert gone.json()["ok"] is False and loaded.client.get("/healthz").json()["status"] == "ok"
 
 
+@pytest.mark.parametrize(
+    ("answer", "path", "slots"),
+    [
+        ("export_zip", "/api/export", 2),  # settings.heavy_reads
+        ("metric_search", "/api/metrics/search?q=revenue", 1),  # the index's own slot
+        ("table_map", "/api/table-map", 1),
+    ],
+)
 def test_heavy_reads_take_turns_so_they_cannot_hold_every_worker(
-    loaded: Api, monkeypatch: pytest.MonkeyPatch
+    loaded: Api, monkeypatch: pytest.MonkeyPatch, answer: str, path: str, slots: int
 ) -> None:
     import threading
     import time
@@ -191,9 +199,9 @@ def test_heavy_reads_take_turns_so_they_cannot_hold_every_worker(
     running = 0
     most = 0
     lock = threading.Lock()
-    real_export = answers.export_zip
+    real = getattr(answers, answer)
 
-    def slow_export(*args: object) -> bytes:
+    def slow(*args: object) -> object:
         nonlocal running, most
         with lock:
             running += 1
@@ -201,13 +209,13 @@ def test_heavy_reads_take_turns_so_they_cannot_hold_every_worker(
         time.sleep(0.05)
         with lock:
             running -= 1
-        return real_export(*args)  # type: ignore[arg-type]
+        return real(*args)
 
-    monkeypatch.setattr(answers, "export_zip", slow_export)
+    monkeypatch.setattr(answers, answer, slow)
     statuses: list[int] = []
 
     def export() -> None:
-        statuses.append(loaded.get("/api/export").status_code)
+        statuses.append(loaded.get(path).status_code)
 
     readers = [threading.Thread(target=export) for _ in range(12)]
     for reader in readers:
@@ -217,7 +225,7 @@ def test_heavy_reads_take_turns_so_they_cannot_hold_every_worker(
         reader.join()
     assert patched.status_code == 200 and patched.json()["unit"] == "EUR"
     assert statuses == [200] * 12
-    assert most == 2  # settings.heavy_reads
+    assert most == slots
 
 
 def test_unknown_query_parameters_are_refused(loaded: Api) -> None:
