@@ -98,6 +98,12 @@ def verify(
         for difference in projections["differences"]:
             emit(f"  {difference}")
         emit("  `da projections rebuild` refills the tables from the log.")
+    tokens = report["tokens"]
+    if not as_json and not tokens["in_step"]:
+        emit(f"TOKENS DIFFER from the log ({tokens['count']} differences):")
+        for difference in tokens["differences"]:
+            emit(f"  {difference}")
+        emit("  Revoke and reissue the tokens named; find who changed the table.")
     if not report["ok"]:
         raise typer.Exit(1)
 

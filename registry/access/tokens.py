@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from events import Connection, utc_now
+from events import Connection
 from registry.errors import ConflictError, InvalidDefinitionError, Issue, NotFoundError
 
 if TYPE_CHECKING:
@@ -42,8 +42,15 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(conn: Connection, name: str, role: str) -> str:
-    """Create a token and return it; only its hash is stored, so it cannot be shown again."""
+def create_token(conn: Connection, name: str, role: str, actor: str = "setup") -> str:
+    """Create a token on an open connection to a prepared registry (an audited event, as
+    `issue_token`) and return it; only its hash is stored, so it cannot be shown again."""
+    from storage.session import on_cursor
+
+    return issue_token(on_cursor(conn), name, role, actor)
+
+
+def _refusal(conn: Connection, name: str, role: str) -> None:
     issues = []
     if not _NAME_RE.match(name):
         issues.append(Issue("name", f"{name!r} must be 1-64 letters, digits, '_', '.', '@' or '-'"))
@@ -51,21 +58,16 @@ def create_token(conn: Connection, name: str, role: str) -> str:
         issues.append(Issue("role", f"{role!r} is not one of {', '.join(ROLES)}"))
     if issues:
         raise InvalidDefinitionError(issues)
-    token = "mr_" + secrets.token_urlsafe(32)
-    row = conn.execute("SELECT 1 FROM api_tokens WHERE name = ?", [name]).fetchone()
-    if row is not None:
+    if conn.execute("SELECT 1 FROM api_tokens WHERE name = ?", [name]).fetchone() is not None:
         raise ConflictError(f"a token named {name!r} already exists (revoked names stay taken)")
-    conn.execute(
-        "INSERT INTO api_tokens VALUES (?, ?, ?, ?, NULL)", [name, role, digest(token), utc_now()]
-    )
-    return token
 
 
 _AUDIT_STREAM = "token"  # the stream type of token events
 
 
-def _audited(reg: Registry, name: str, fact: str, role: str, actor: str) -> None:
-    """Record a token's creation or revocation in the event log (never the token itself)."""
+def _audited(reg: Registry, name: str, fact: str, payload: dict[str, str], actor: str) -> datetime:
+    """Record a token's creation or revocation in the event log (its hash, never the token
+    itself); when it was recorded, which the table then holds too."""
     from events import NewEvent
 
     recorded = reg.store.append(
@@ -74,35 +76,98 @@ def _audited(reg: Registry, name: str, fact: str, role: str, actor: str) -> None
                 stream_type=_AUDIT_STREAM,
                 stream_id=name,
                 event_type=f"Token{fact}",
-                payload={"name": name, "role": role},
+                payload={"name": name, **payload},
                 actor=actor,
             )
         ]
     )
-    reg.projector.apply(recorded)  # moves the checkpoint; tokens have no projection table
+    reg.projector.apply(recorded)  # moves the checkpoint; tokens have no v4 table
+    return recorded[0].recorded_at
 
 
 def issue_token(reg: Registry, name: str, role: str, actor: str) -> str:
-    """Create a token and record `TokenCreated` (name, role, who) in the same transaction."""
+    """Create a token: `TokenCreated` (name, role, the token's SHA-256, who) and its row, in
+    one transaction; `api_tokens` is the fold of these events, which verify checks."""
     from registry.commands import run_atomically
 
     def work() -> str:
-        token = create_token(reg.conn, name, role)
-        _audited(reg, name, "Created", role, actor)
+        _refusal(reg.conn, name, role)
+        token = "mr_" + secrets.token_urlsafe(32)
+        hashed = digest(token)
+        made = _audited(reg, name, "Created", {"role": role, "token_sha256": hashed}, actor)
+        reg.conn.execute(
+            "INSERT INTO api_tokens VALUES (?, ?, ?, ?, NULL)", [name, role, hashed, made]
+        )
         return token
 
     return run_atomically(reg, work, f"token {name!r}")
 
 
 def withdraw_token(reg: Registry, name: str, actor: str) -> None:
-    """Revoke a token and record `TokenRevoked` (name, role, who) in the same transaction."""
+    """Revoke a token: `TokenRevoked` (name, role, who) and its row's `revoked_at`, in one
+    transaction. NotFoundError if there is no live token of that name."""
     from registry.commands import run_atomically
 
     def work() -> None:
-        role = revoke_token(reg.conn, name)
-        _audited(reg, name, "Revoked", role, actor)
+        rows = reg.conn.execute(
+            "SELECT role FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
+        ).fetchall()
+        if not rows:
+            raise NotFoundError(f"no live token named {name!r}")
+        revoked = _audited(reg, name, "Revoked", {"role": str(rows[0][0])}, actor)
+        reg.conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [revoked, name])
 
     run_atomically(reg, work, f"token {name!r}")
+
+
+def token_differences(reg: Registry) -> list[str]:
+    """Every way `api_tokens` differs from a fold of the token events (empty when in step):
+    a row edited in place (a role raised to admin), forged, removed, or revived.
+
+    Tokens created before their events carried the token's hash are checked on name, role
+    and whether they are revoked.
+    """
+    expected: dict[str, dict[str, object]] = {}
+    for event in reg.store.read(stream_type=_AUDIT_STREAM):
+        if event.event_type == "TokenCreated":
+            exact = "token_sha256" in event.payload
+            expected[event.stream_id] = {
+                "role": event.payload.get("role"),
+                "token_sha256": event.payload.get("token_sha256"),
+                "created_at": event.recorded_at if exact else None,
+                "revoked_at": None,
+                "exact": exact,
+            }
+        elif event.event_type == "TokenRevoked" and event.stream_id in expected:
+            expected[event.stream_id]["revoked_at"] = event.recorded_at
+    found = reg.conn.execute(
+        "SELECT name, role, token_sha256, created_at, revoked_at FROM api_tokens"
+    ).fetchall()
+    actual = {
+        str(r[0]): dict(
+            zip(("role", "token_sha256", "created_at", "revoked_at"), r[1:], strict=True)
+        )
+        for r in found
+    }
+    differences = []
+    for name in sorted(expected.keys() | actual.keys()):
+        want, have = expected.get(name), actual.get(name)
+        if want is None or have is None:
+            where = "missing from the table" if have is None else "not in the log"
+            differences.append(f"api_tokens {name}: row {where}")
+            continue
+        columns = (
+            ["role", "token_sha256", "created_at", "revoked_at"] if want["exact"] else ["role"]
+        )
+        differences += [
+            f"api_tokens {name}: {c} is {have[c]!r}, the log says {want[c]!r}"
+            for c in columns
+            if have[c] != want[c]
+        ]
+        if not want["exact"] and (have["revoked_at"] is None) != (want["revoked_at"] is None):
+            state = "live" if have["revoked_at"] is None else "revoked"
+            differences.append(f"api_tokens {name}: the token is {state}, the log says otherwise")
+    return differences
 
 
 def list_tokens(conn: Connection) -> list[TokenInfo]:
@@ -110,18 +175,6 @@ def list_tokens(conn: Connection) -> list[TokenInfo]:
         "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY name"
     ).fetchall()
     return [TokenInfo(*r) for r in rows]
-
-
-def revoke_token(conn: Connection, name: str) -> str:
-    """Revoke a token by name and return its role; NotFoundError if there is no live token
-    of that name."""
-    rows = conn.execute(
-        "SELECT role FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
-    ).fetchall()
-    if not rows:
-        raise NotFoundError(f"no live token named {name!r}")
-    conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [utc_now(), name])
-    return str(rows[0][0])
 
 
 def authenticate(conn: Connection, token: str) -> Principal | None:

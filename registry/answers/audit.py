@@ -30,33 +30,43 @@ _SHOWN_DIFFERENCES = 50
 
 def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
     """The hash chain's verification (against a `POSITION:HASH` anchor if given), and the
-    projections' against the log: `ok` only when both hold.
+    projections' and the API tokens' against the log: `ok` only when all three hold.
 
-    `chain_ok` and `projections.in_step` tell which failed; the first differences are listed
-    (an edited `metric_definitions` row is served to readers, so it must not pass unseen).
+    `chain_ok`, `projections.in_step` and `tokens.in_step` tell which failed; the first
+    differences are listed (an edited `metric_definitions` row is served to readers, and an
+    `api_tokens` row raised to admin would let its holder write: neither may pass unseen).
     """
+    from registry.access.tokens import token_differences
+
     report = json_object(queries.verify_log(reg, anchor))
     log_ok = report.pop("log_ok")  # the log on its own, whatever anchor the caller brought
-    differences = reg.projector.check()
+    differences = [str(d) for d in reg.projector.check()]
+    tokens = token_differences(reg)
     report["chain_ok"] = report["ok"]
-    report["projections"] = {
-        "in_step": not differences,
-        "count": len(differences),
-        "differences": [str(d) for d in differences[:_SHOWN_DIFFERENCES]],
-    }
-    report["ok"] = report["chain_ok"] and not differences
+    report["projections"] = _shown(differences)
+    report["tokens"] = _shown(tokens)
+    report["ok"] = report["chain_ok"] and not differences and not tokens
     report["verified_at"] = utc_text(utc_now())
     # /healthz tells anyone what the last verify found: only what no caller can steer (the
     # log and the projections), never the outcome of an anchor a caller brought.
     reg.writer.last_verify = {
-        "ok": log_ok and not differences,
+        "ok": log_ok and not differences and not tokens,
         "chain_ok": log_ok,
         "verified_at": report["verified_at"],
         "head": report["head"],
         "broken_at": None if log_ok else report["broken_at"],
         "projections_in_step": not differences,
+        "tokens_in_step": not tokens,
     }
     return report
+
+
+def _shown(differences: list[str]) -> dict[str, Any]:
+    return {
+        "in_step": not differences,
+        "count": len(differences),
+        "differences": differences[:_SHOWN_DIFFERENCES],
+    }
 
 
 def last_verification(reg: Registry) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ import json
 import duckdb
 import pytest
 
-from tests.api.conftest import Api
+from tests.api.conftest import FIXTURE_EVENTS, Api
 from tests.cli.test_hostile_input import BOMB
 
 MRR = {"name": "mrr", "category": "revenue", "sql": "SELECT 1"}
@@ -126,7 +126,8 @@ def test_times_use_one_parser_and_positions_past_the_head_are_refused(loaded: Ap
         response = loaded.get("/api/metrics", params={"as_of": bad})
         assert response.status_code == 422 and response.json()["errors"][0]["loc"] == "as_of"
     past = loaded.get("/api/metrics", params={"at_position": 999})
-    assert past.status_code == 404 and "past the log's head (11)" in past.json()["detail"]
+    head = 11 + FIXTURE_EVENTS
+    assert past.status_code == 404 and f"past the log's head ({head})" in past.json()["detail"]
 
 
 def test_a_full_disk_is_a_507_and_the_next_write_works(
@@ -283,3 +284,40 @@ def test_the_documented_column_name_pattern_is_the_registrys(
     assert put.status_code == (200 if accepted else 422), put.text
     if not accepted:
         assert "must not contain '/', control characters or surrounding spaces" in put.text
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (
+            "UPDATE api_tokens SET role = 'admin' WHERE name = 'analyst-token'",
+            "api_tokens analyst-token: role is 'admin', the log says 'analyst'",
+        ),
+        (
+            "INSERT INTO api_tokens VALUES ('mallory', 'admin', 'ab', '2000-01-01', NULL)",
+            "api_tokens mallory: row not in the log",
+        ),
+        ("DELETE FROM api_tokens WHERE name = 'auditor-token'", "auditor-token: row missing"),
+        (
+            "UPDATE api_tokens SET revoked_at = NULL WHERE name = 'gone'",
+            "api_tokens gone: revoked_at is None, the log says",
+        ),
+    ],
+)
+def test_verify_covers_the_api_tokens(loaded: Api, tamper: str, expected: str) -> None:
+    """A token row edited, forged, removed or revived in place: the table is the fold of
+    the token events, so verify finds it, with or without an anchor."""
+    assert loaded.call("POST", "/api/admin/tokens", json={"name": "gone", "role": "admin"})
+    assert loaded.call("DELETE", "/api/admin/tokens/gone").status_code == 200
+    clean = loaded.get("/api/audit/verify", role="auditor").json()
+    assert clean["ok"] and clean["tokens"] == {"in_step": True, "count": 0, "differences": []}
+    loaded.pool.conn.execute(tamper)
+    for params in ({}, {"anchor": clean["head"]}):
+        report = loaded.get("/api/audit/verify", role="auditor", params=params).json()
+        assert (report["ok"], report["chain_ok"], report["tokens"]["in_step"]) == (
+            False,
+            True,
+            False,
+        )
+        assert any(expected in d for d in report["tokens"]["differences"]), report["tokens"]
+    assert loaded.client.get("/healthz").json()["last_verify"]["tokens_in_step"] is False

@@ -243,3 +243,15 @@ def test_a_name_too_long_for_a_file_is_refused_by_create_and_import(
     imported = da("metrics", "import", str(tmp_path))
     assert imported.exit_code == 1 and "at most 100 characters" in imported.stdout
     assert log_size(data) == before
+
+
+def test_audit_verify_reports_a_token_raised_to_admin(da: Run, data: Path) -> None:
+    assert da("tokens", "create", "--role", "analyst", "--name", "bi-tool").exit_code == 0
+    assert da("audit", "verify").exit_code == 0
+    conn = duckdb.connect(str(data / "state" / "system.duckdb"))
+    conn.execute("UPDATE api_tokens SET role = 'admin' WHERE name = 'bi-tool'")
+    conn.close()
+    result = da("audit", "verify")
+    assert result.exit_code == 1
+    assert "TOKENS DIFFER from the log (1 differences):" in result.stdout
+    assert "api_tokens bi-tool: role is 'admin', the log says 'analyst'" in result.stdout

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from freezegun import freeze_time
 
 from api.app import create_app
 from registry import Registry, Settings
@@ -71,6 +72,11 @@ class Console:
         return int(row[0])
 
 
+# Tokens are audited events: made at a time before any a test writes at, as the log's
+# times never go back.
+TOKENS_MADE = "2000-01-01"
+
+
 @pytest.fixture(params=SERVER_ENGINES)
 def console(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Console]:
     """The console on a DuckDB file, or on a PostgreSQL schema of its own."""
@@ -83,7 +89,8 @@ def _console(settings: Settings) -> Iterator[Console]:
     app = create_app(settings)
     with TestClient(app) as client:
         pool: RegistryPool = app.state.registries
-        tokens = {role: create_token(pool.conn, f"{role}-person", role) for role in ROLES}
+        with freeze_time(TOKENS_MADE):  # before any time a test writes at
+            tokens = {role: create_token(pool.conn, f"{role}-person", role) for role in ROLES}
         load_starter_pack(pool.main, actor="setup")
         clients = {}
         for role in ROLES:
