@@ -1,10 +1,17 @@
 """Compatibility facades over the registry: the interfaces SPEC section 4 promises.
 
-They only delegate to commands and queries; every write goes through the event log.
+They only delegate to commands and queries; every write goes through the event log. One
+connection may be shared by threads: the facades on it take turns (a database connection
+runs one statement at a time, and two threads interleaving transactions on one connection
+read each other's half-done work). For work in parallel, give each thread its own
+connection (`conn.cursor()`).
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +31,39 @@ Rows = list[dict[str, Any]]
 Names = list[str]  # aliases: inside the class `list` names the method
 
 
+_TURNS: dict[int, threading.RLock] = {}
+_TURNS_GUARD = threading.Lock()
+
+
+def _turns_of(conn: Connection) -> threading.RLock:
+    """The lock every facade on one connection takes turns on."""
+    with _TURNS_GUARD:
+        return _TURNS.setdefault(id(conn), threading.RLock())
+
+
+def _in_turn(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: _Facade, *args: Any, **kwargs: Any) -> Any:
+        with self._turns:
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 class _Facade:
     def __init__(self, conn: Connection, actor: str | None = None) -> None:
-        self.registry: Registry = attach(conn)
+        self._conn = conn  # kept alive as long as the facade: its id keys the turns
+        self._turns = _turns_of(conn)
+        with self._turns:
+            self.registry: Registry = attach(conn)
         self.actor = actor or default_actor()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every public method of a facade runs in its connection's turn."""
+        super().__init_subclass__(**kwargs)
+        for name, member in list(vars(cls).items()):
+            if callable(member) and not name.startswith("_"):
+                setattr(cls, name, _in_turn(member))
 
     def _ctx(self, actor: str | None = None, reason: str | None = None) -> WriteContext:
         return write_request(actor or self.actor, reason=reason)[1]
