@@ -57,7 +57,10 @@ async def _registry_error(_: Request, exc: Exception) -> JSONResponse:
     issues = exc.issues if isinstance(exc, InvalidDefinitionError) else []
     errors = [{"loc": i.location, "msg": i.message} for i in issues]
     extra = {"current_version": exc.current_version} if isinstance(exc, ConflictError) else {}
-    return _error(status, str(exc), errors, **extra)
+    response = _error(status, str(exc), errors, **extra)
+    if status == 503:  # away for a moment: say when to ask again
+        response.headers["Retry-After"] = "1"
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

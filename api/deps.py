@@ -43,6 +43,9 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+_LEASE_WAIT = 10.0  # seconds a request waits for a pooled connection before a 503
+
+
 async def get_registry(request: Request) -> AsyncIterator[Registry]:
     """A registry (on its own connection or cursor) lent to this request until it is answered.
 
@@ -56,7 +59,11 @@ async def get_registry(request: Request) -> AsyncIterator[Registry]:
                 registry = lent.enter_context(pool.lease(timeout=0.001))
             except TimeoutError:
                 # Every pooled connection is lent: wait for one in a worker, not on the loop.
-                registry = await run_in_threadpool(lent.enter_context, pool.lease())
+                registry = await run_in_threadpool(lent.enter_context, pool.lease(_LEASE_WAIT))
+        except TimeoutError as exc:  # none came free, or none can be made: the database is away
+            raise UnavailableError(
+                f"no connection to the registry database came free within {_LEASE_WAIT:g} s: retry"
+            ) from exc
         except DatabaseUnavailableError as exc:
             recovered = await run_in_threadpool(pool.recover)
             raise UnavailableError(
@@ -65,9 +72,10 @@ async def get_registry(request: Request) -> AsyncIterator[Registry]:
             ) from exc
         try:
             yield registry
-        except StorageError:
-            # The database may have been invalidated under this request (a full disk): open
-            # it again now, so that the next request works once the cause is gone.
+        except (StorageError, UnavailableError):
+            # The database may have been invalidated under this request (a full disk), or be
+            # away (a restart): open it again now if it does not answer, so that the next
+            # request works once the cause is gone.
             await run_in_threadpool(pool.recover)
             raise
         except (RegistryError, HTTPException, RequestValidationError):

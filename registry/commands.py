@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from events import (
     ConcurrentWriteError,
+    DatabaseUnavailableError,
     IdempotencyConflictError,
     NewEvent,
     RecordedEvent,
@@ -34,6 +35,7 @@ from registry.errors import (
     NotFoundError,
     RefusedError,
     StorageError,
+    UnavailableError,
     UnknownFieldError,
 )
 from registry.models import (
@@ -182,6 +184,8 @@ def run_atomically(reg: Registry, work: Callable[[], T], what: str) -> T:
             time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311 - jitter, not security
         except StorageFailedError as exc:
             raise StorageError(f"{what}: the database could not store it: {exc}") from exc
+        except DatabaseUnavailableError as exc:
+            raise UnavailableError(f"{what}: {exc}; nothing was written, retry") from exc
         except VersionConflictError as exc:
             raise ConflictError(str(exc), current_version=exc.actual) from exc
         except IdempotencyConflictError as exc:

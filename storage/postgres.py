@@ -132,6 +132,8 @@ class PgPool(Leases):
             max_size=size,
             kwargs={"autocommit": True, "connect_timeout": 10},
             configure=_configure,
+            # A connection the server dropped (it restarted) is replaced, not lent.
+            check=ConnectionPool.check_connection,
             open=True,
         )
 
@@ -244,8 +246,11 @@ class PgEventStore(EventStore):
             return ConcurrentWriteError(str(exc))
         if isinstance(exc, errors.DiskFull):
             return StorageFailedError(f"disk full: {exc}; nothing was written")
-        if isinstance(exc, psycopg.OperationalError):
-            return StorageFailedError(f"{exc}; nothing was written")
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            # The server went away (a restart, a lost connection): the database is away for
+            # a moment, not failing to store; whatever was not committed was not written.
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            return DatabaseUnavailableError(f"the registry database is away ({reason})")
         return None
 
     def _append_head(self) -> LogHead:
