@@ -24,8 +24,10 @@ If no metric fits the question, say so plainly instead of improvising a calculat
 USE_AS_IS = " Use the `sql` (or a variant in `sql_variants`) exactly as written; never rewrite it."
 
 
-def build_server(backend: Backend) -> Any:
-    """The MCP server with its tools and resources over one backend."""
+def build_server(backend_of: Callable[[], Backend]) -> Any:
+    """The MCP server with its tools and resources; each call asks `backend_of()` for its
+    backend (embedded, or a server that started meanwhile) and lets it go afterwards, so an
+    agent's long session never holds the embedded database between calls."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.server.mcpserver.resources import FunctionResource
@@ -33,12 +35,16 @@ def build_server(backend: Backend) -> Any:
     from registry.errors import RegistryError
 
     server = MCPServer("metrics-registry", instructions=INSTRUCTIONS)
-    lock = threading.Lock()  # one backend, one caller at a time
+    lock = threading.Lock()  # one call at a time
 
-    def answer(call: Callable[[], Any]) -> Any:
+    def answer(call: Callable[[Backend], Any]) -> Any:
         try:
             with lock:
-                return call()
+                backend = backend_of()
+                try:
+                    return call(backend)
+                finally:
+                    backend.release()
         except RegistryError as exc:
             raise ToolError(str(exc)) from exc
 
@@ -47,7 +53,7 @@ def build_server(backend: Backend) -> Any:
         """Find the canonical metric for a question in plain words ("revenue per month",
         "how many new customers"), best match first, with the words that matched. If nothing
         fits, tell the user no canonical metric exists rather than inventing one."""
-        return dict(answer(lambda: backend.metric_search(query, limit)))
+        return dict(answer(lambda b: b.metric_search(query, limit)))
 
     @server.tool(
         description="A metric's canonical definition by id (`category/name`): now, at a"
@@ -58,20 +64,23 @@ def build_server(backend: Backend) -> Any:
     ) -> dict[str, Any]:
         from registry.times import parse_time
 
-        moment = None if as_of is None else answer(lambda: parse_time(as_of, "as_of"))
-        return dict(answer(lambda: backend.metric(metric_id, version, moment)))
+        try:
+            moment = None if as_of is None else parse_time(as_of, "as_of")
+        except RegistryError as exc:
+            raise ToolError(str(exc)) from exc
+        return dict(answer(lambda b: b.metric(metric_id, version, moment)))
 
     @server.tool()
     def list_metrics(category: str | None = None) -> dict[str, Any]:
         """Every live metric (or one category's): ids, display names, units, versions."""
-        listed = answer(lambda: backend.metric_list(category, None, None))["metrics"]
+        listed = answer(lambda b: b.metric_list(category, None, None))["metrics"]
         keep = ("id", "display_name", "description", "unit", "type", "grain", "version")
         return {"metrics": [{k: m.get(k) for k in keep} for m in listed], "count": len(listed)}
 
     @server.tool()
     def metric_history(metric_id: str) -> dict[str, Any]:
         """Every version of a metric: who changed what, when and why."""
-        return dict(answer(lambda: backend.metric_history(metric_id)))
+        return dict(answer(lambda b: b.metric_history(metric_id)))
 
     @server.tool()
     def diff_metric(
@@ -80,31 +89,31 @@ def build_server(backend: Backend) -> Any:
         """What changed between two versions of a metric (default: the previous and the
         current one), field by field, with the SQL as a unified diff."""
         return dict(
-            answer(lambda: backend.metric_diff(metric_id, (from_version, to_version), (None, None)))
+            answer(lambda b: b.metric_diff(metric_id, (from_version, to_version), (None, None)))
         )
 
     @server.tool()
     def table_map() -> dict[str, Any]:
         """Which metrics read which table: `{table: [metric names]}`."""
-        return {"tables": answer(backend.table_map)}
+        return {"tables": answer(lambda b: b.table_map())}
 
     @server.tool()
     def describe_table(table: str) -> dict[str, Any]:
         """A table's described columns (type, meaning, confidence) and the metrics that read it."""
-        return dict(answer(lambda: backend.describe_table(table)))
+        return dict(answer(lambda b: b.describe_table(table)))
 
     @server.tool()
     def run_metric(metric_id: str, variant: str | None = None, limit: int = 100) -> dict[str, Any]:
         """Run a metric's canonical SQL (or a variant such as `by_plan`) exactly as stored, on
         the analytics database, read-only: the SQL that ran, the metric's version and the rows.
         Prefer this to writing SQL of your own."""
-        return dict(answer(lambda: backend.run_metric(metric_id, variant, limit, None)))
+        return dict(answer(lambda b: b.run_metric(metric_id, variant, limit, None)))
 
     @server.tool()
     def validate_metric(metric_id: str) -> dict[str, Any]:
         """Check a metric against the analytics database without scanning data: tables,
         columns, SQL and variants. An empty list of findings means it is sound."""
-        return dict(answer(lambda: backend.validation(metric_id, None)))
+        return dict(answer(lambda b: b.validation(metric_id, None)))
 
     @server.resource(
         "metric://{category}/{name}",
@@ -113,12 +122,12 @@ def build_server(backend: Backend) -> Any:
         mime_type="application/json",
     )
     def metric_resource(category: str, name: str) -> str:
-        return json.dumps(answer(lambda: backend.metric(f"{category}/{name}", None)))
+        return json.dumps(answer(lambda b: b.metric(f"{category}/{name}", None)))
 
     def reader(metric_id: str) -> Callable[[], str]:
-        return lambda: json.dumps(answer(lambda: backend.metric(metric_id, None)))
+        return lambda: json.dumps(answer(lambda b: b.metric(metric_id, None)))
 
-    for metric in answer(lambda: backend.metric_list(None, None, None))["metrics"]:
+    for metric in answer(lambda b: b.metric_list(None, None, None))["metrics"]:
         server.add_resource(
             FunctionResource(
                 uri=f"metric://{metric['id']}",
@@ -134,4 +143,4 @@ def build_server(backend: Backend) -> Any:
 
 def mcp(ctx: typer.Context) -> None:
     """Serve the registry to AI agents over MCP (stdio): search, read, diff and run metrics."""
-    build_server(backend_for(ctx.obj)).run("stdio")
+    build_server(lambda: backend_for(ctx.obj)).run("stdio")

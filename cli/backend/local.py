@@ -23,6 +23,13 @@ class LocalBackend:
         self.target = target
         self._registry: Registry | None = None
 
+    def release(self) -> None:
+        """Close the embedded database, so that other processes may open it; the next call
+        opens it again."""
+        if self._registry is not None:
+            registry, self._registry = self._registry, None
+            registry.conn.close()
+
     @property
     def registry(self) -> Registry:
         """The registry to write to: created on first use."""

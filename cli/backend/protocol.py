@@ -47,6 +47,10 @@ class Backend(Protocol):
 
     remote: bool
 
+    def release(self) -> None:
+        """Let go of what the backend holds (the embedded database, a connection)."""
+        ...
+
     def metric_list(self, category: str | None, as_of: datetime | None, at: int | None) -> Json: ...
     def metric(
         self, metric_id: str, version: int | None, as_of: datetime | None = None

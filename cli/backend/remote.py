@@ -66,6 +66,9 @@ class RemoteBackend:
         )
         self.target = target
 
+    def release(self) -> None:
+        self.client.close()
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         import httpx
 

@@ -162,3 +162,50 @@ def test_the_agent_gets_the_limits_and_times_it_asked_for(
     assert not got["then"][0] and (then["unit"], then["version"]) == ("USD", 1)
     assert got["before"][0]
     assert "metric 'revenue/mrr' did not exist at 2000-01-01T00:00:00Z" in got["before"][1]
+
+
+def test_an_agents_session_never_locks_anyone_out(da: Run, data: Path) -> None:
+    """Between calls `da mcp` holds nothing: other commands run meanwhile, and a server
+    started during the session is used by the next call (with the token the README's
+    snippet passes)."""
+    import os
+    import subprocess
+
+    from tests.served import make_token, served
+
+    token = make_token(data, "agent", "analyst")
+    params = StdioServerParameters(
+        command=DA,
+        args=["--data-dir", str(data), "mcp"],
+        env={**os.environ, "DA_TOKEN": token},
+    )
+
+    def others(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [DA, "--data-dir", str(data), *args], capture_output=True, text=True, timeout=60
+        )
+
+    async def main() -> dict[str, Any]:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            first = payload(await session.call_tool("get_metric", {"metric_id": "revenue/mrr"}))
+            listed = others("metrics", "list", "--json")  # while the agent's session is open
+            updated = others("metrics", "update", "revenue/mrr", "--set", "unit=EUR")
+            with served(data):
+                through_server = payload(
+                    await session.call_tool("get_metric", {"metric_id": "revenue/mrr"})
+                )
+            after = payload(await session.call_tool("get_metric", {"metric_id": "revenue/mrr"}))
+            return {
+                "first": first,
+                "listed": (listed.returncode, listed.stderr),
+                "updated": (updated.returncode, updated.stderr),
+                "through_server": through_server,
+                "after": after,
+            }
+
+    got = anyio.run(main)
+    assert got["first"]["unit"] == "USD"
+    assert got["listed"] == (0, "") and got["updated"] == (0, "")
+    assert (got["through_server"]["unit"], got["through_server"]["version"]) == ("EUR", 2)
+    assert got["after"]["unit"] == "EUR"
