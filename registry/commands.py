@@ -28,6 +28,7 @@ from events import (
     VersionConflictError,
 )
 from projections import column_stream_id
+from registry import queries
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -209,7 +210,12 @@ def execute(
         head = reg.store.stream_tip(subject.kind.stream_type, stream_id)
         version = 0 if head is None else head.version
         _check_expected(subject, stream_id, version, ctx.expected_version)
-        plan = planner(_current(subject, head))
+        try:
+            plan = planner(_current(subject, head))
+        except NotFoundError:
+            if head is not None and head.event_type == subject.kind.tombstone:
+                raise queries.not_live(reg, subject, stream_id) from None
+            raise
         if plan is None:
             row = reg.projector.current_row(subject.kind, stream_id)
             return WriteResult(stream_id, version, changed=False, row=row)

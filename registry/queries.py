@@ -44,11 +44,29 @@ def get_metric(reg: Registry, metric_id: str) -> dict[str, Any] | None:
 
 
 def require_metric(reg: Registry, metric_id: str) -> dict[str, Any]:
-    """The current definition of a metric; NotFoundError if missing."""
+    """The current definition of a metric; NotFoundError (saying when and by whom it was
+    deleted, if it was) if it is not live."""
     found = get_metric(reg, metric_id)
     if found is None:
-        raise NotFoundError(f"metric {metric_id!r} does not exist")
+        raise not_live(reg, METRIC, metric_id)
     return found
+
+
+_RESTORE_HINTS = {"metric": "restore it with `da metrics restore {id}`"}
+
+
+def not_live(reg: Registry, subject: Subject, stream_id: str) -> NotFoundError:
+    """The error for a stream that is not live: deleted (at which version, by whom, when, and
+    how to bring it back) or never created."""
+    last = reg.store.last_events(subject.kind.stream_type, [stream_id]).get(stream_id)
+    if last is None or last.event_type != subject.kind.tombstone:
+        return NotFoundError(f"{subject.label} {stream_id!r} does not exist")
+    when = last.recorded_at.strftime("%Y-%m-%d %H:%M UTC")
+    hint = _RESTORE_HINTS.get(subject.label, "").format(id=stream_id)
+    return NotFoundError(
+        f"{subject.label} {stream_id!r} was deleted at version {last.version} by {last.actor}"
+        f" on {when}" + (f"; {hint}" if hint else "")
+    )
 
 
 def list_metrics(

@@ -143,6 +143,18 @@ def test_one_metric_as_it_stood_at_a_time(api: Api) -> None:
         assert gone.json()["detail"] == f"metric 'revenue/mrr' did not exist at {moment}Z"
 
 
+def test_a_deleted_metric_answers_404_saying_when_and_by_whom(loaded: Api) -> None:
+    assert loaded.call("DELETE", "/api/admin/metrics/revenue/mrr").status_code == 200
+    for method in ("GET", "PATCH", "DELETE"):
+        path = f"/api/{'' if method == 'GET' else 'admin/'}metrics/revenue/mrr"
+        kwargs = {"json": {"unit": "EUR"}} if method == "PATCH" else {}
+        gone = loaded.call(method, path, **kwargs)
+        assert gone.status_code == 404
+        assert gone.json()["detail"].startswith(
+            "metric 'revenue/mrr' was deleted at version 2 by admin-token on "
+        )
+
+
 def test_search_takes_the_limit_asked_for_up_to_the_registrys_bound(loaded: Api) -> None:
     assert loaded.get("/api/metrics/search?q=revenue&limit=3").json()["count"] == 3
     assert loaded.get("/api/metrics/search?q=revenue&limit=101").status_code == 422

@@ -442,3 +442,22 @@ def test_export_as_dbt_and_import_it_back_unchanged(da: Run, tmp_path: Path) -> 
     assert (folder / "models" / "subscriptions.yml").is_file()
     again = json.loads(da("metrics", "import", str(folder), "--format", "dbt", "--json").stdout)
     assert len(again["unchanged"]) == 11 and again["written"] == [] and again["skipped"] == {}
+
+
+def test_a_deleted_metric_says_when_by_whom_and_how_to_bring_it_back(da: Run) -> None:
+    """show, update and delete of a deleted metric: not "does not exist", but its deletion
+    and the command that restores it."""
+    assert da("metrics", "delete", "revenue/mrr", "--reason", "retired").exit_code == 0
+    for command in (
+        ("metrics", "show", "revenue/mrr"),
+        ("metrics", "update", "revenue/mrr", "--set", "unit=EUR"),
+        ("metrics", "delete", "revenue/mrr"),
+    ):
+        result = da(*command)
+        [line] = result.stderr.strip().splitlines()
+        assert result.exit_code == 1 and line.startswith(
+            "error: metric 'revenue/mrr' was deleted at version 2 by "
+        )
+        assert line.endswith("; restore it with `da metrics restore revenue/mrr`"), line
+    assert da("metrics", "restore", "revenue/mrr").exit_code == 0
+    assert json.loads(da("metrics", "show", "revenue/mrr", "--json").stdout)["version"] == 3
