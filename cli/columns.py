@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from cli.backend import Write, backend_for
-from cli.output import ExpectedVersion, Reason, emit, emit_json, fields, table
+from cli.output import ExpectedVersion, IdempotencyKey, Reason, emit, emit_json, fields, table
 
 app = typer.Typer(help="Read and change column metadata.", no_args_is_help=True)
 Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
@@ -50,6 +50,7 @@ def set_(
     source: Annotated[str | None, typer.Option(help="Who says so (default manual).")] = None,
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Set fields of a column's metadata (describing the column if it is new)."""
@@ -60,7 +61,7 @@ def set_(
         "source": source,
     }
     changes = {k: v for k, v in given.items() if v is not None}
-    write = Write(reason, expected_version)
+    write = Write(reason, expected_version, idempotency_key)
     row = backend_for(ctx.obj).set_column(table_id, column, changes, write)
     emit_json(row) if as_json else fields(row, COLUMNS + ["version"])
 
@@ -72,10 +73,13 @@ def delete(
     column: Column,
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Delete a column's metadata (a tombstone: the history stays)."""
-    result = backend_for(ctx.obj).delete_column(table_id, column, Write(reason, expected_version))
+    result = backend_for(ctx.obj).delete_column(
+        table_id, column, Write(reason, expected_version, idempotency_key)
+    )
     emit_json(result) if as_json else emit(f"deleted {result['id']} (version {result['version']})")
 
 
@@ -100,9 +104,10 @@ def import_(
         ),
     ],
     reason: Reason = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Describe many columns from a YAML file, as one atomic batch."""
-    done = backend_for(ctx.obj).import_columns(file, Write(reason=reason))
+    done = backend_for(ctx.obj).import_columns(file, Write(reason, None, idempotency_key))
     emit(f"{done['written']} columns written, {done['unchanged']} unchanged")
 
 

@@ -12,6 +12,7 @@ from cli.backend import Backend, Source, Write, backend_for
 from cli.output import (
     AnalyticsDb,
     ExpectedVersion,
+    IdempotencyKey,
     Reason,
     emit,
     emit_csv,
@@ -131,10 +132,11 @@ def create(
     ],
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Create a metric from a YAML file (or replace the definition of an existing id)."""
-    write = Write(reason, expected_version)
+    write = Write(reason, expected_version, idempotency_key)
     show_metric(backend(ctx).create_metric(read_definition(file), write), as_json)
 
 
@@ -170,10 +172,11 @@ def update(
     ],
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Change named fields of a metric."""
-    write = Write(reason, expected_version)
+    write = Write(reason, expected_version, idempotency_key)
     show_metric(backend(ctx).update_metric(metric_id, parse_settings(set_), write), as_json)
 
 
@@ -183,10 +186,11 @@ def delete(
     metric_id: MetricArg,
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Delete a metric (a tombstone: its history stays readable, and it can be restored)."""
-    result = backend(ctx).delete_metric(metric_id, Write(reason, expected_version))
+    result = backend(ctx).delete_metric(metric_id, Write(reason, expected_version, idempotency_key))
     emit_json(result) if as_json else emit(f"deleted {result['id']} (version {result['version']})")
 
 
@@ -196,10 +200,11 @@ def restore(
     metric_id: MetricArg,
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Restore a deleted metric as it was."""
-    write = Write(reason, expected_version)
+    write = Write(reason, expected_version, idempotency_key)
     show_metric(backend(ctx).restore_metric(metric_id, write), as_json)
 
 
@@ -261,10 +266,11 @@ def rollback(
     to: Annotated[int, typer.Option("--to", min=1, help="The version to make current again.")],
     reason: Annotated[str, typer.Option("--reason", help="Why: required for a rollback.")],
     expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Make an earlier version current again, as a new event (nothing is rewritten)."""
-    write = Write(reason, expected_version)
+    write = Write(reason, expected_version, idempotency_key)
     show_metric(backend(ctx).roll_back(metric_id, to, write), as_json)
 
 
@@ -296,12 +302,13 @@ def import_(
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse the run if anything cannot be imported.")
     ] = False,
+    idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Import (reconcile) YAML metric files, or a dbt project's metrics, as one atomic batch."""
     if format_ not in ("yaml", "dbt"):
         raise typer.BadParameter(f"{format_!r} is not yaml or dbt", param_hint="--format")
-    source = Source(format_, strict)
+    source = Source(format_, strict, idempotency_key)
     with progress_bar(f"importing {path}") as advance:
         report = backend(ctx).import_path(path, dry_run, prune, source_ref, advance, source)
     if as_json:

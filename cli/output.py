@@ -39,6 +39,14 @@ ExpectedVersion = Annotated[
         help="Refuse the write unless the current version is this one (0: must not exist).",
     ),
 ]
+IdempotencyKey = Annotated[
+    str | None,
+    typer.Option(
+        "--idempotency-key",
+        help="A retry of this write with the same key gets the first answer and writes nothing"
+        " more; the key used for another change is refused.",
+    ),
+]
 AnalyticsDb = Annotated[
     Path | None,
     typer.Option(

@@ -48,7 +48,10 @@ class LocalBackend:
         from registry.commands import write_request
 
         _, context = write_request(
-            self.target.actor, reason=write.reason, expected_version=write.expected_version
+            self.target.actor,
+            reason=write.reason,
+            expected_version=write.expected_version,
+            idempotency_key=write.idempotency_key,
         )
         return context
 
@@ -106,6 +109,7 @@ class LocalBackend:
             dry_run=dry_run,
             format=source.format,
             strict=source.strict,
+            idempotency_key=source.idempotency_key,
         )
         return answers.import_metrics(self.registry, path, options, progress)
 

@@ -25,10 +25,12 @@ class Target:
 
 @dataclass(frozen=True)
 class Write:
-    """What a write command says about itself: why, and the version it is based on."""
+    """What a write command says about itself: why, the version it is based on, and the key
+    that makes a retry of it return the first answer."""
 
     reason: str | None = None
     expected_version: int | None = None
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Source:
 
     format: str = "yaml"
     strict: bool = False
+    idempotency_key: str | None = None  # a retried run with this key gets the first report
 
 
 YAML = Source()

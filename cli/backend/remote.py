@@ -45,7 +45,12 @@ def _params(**values: Any) -> dict[str, Any]:
 
 
 def _write_headers(write: Write) -> dict[str, str]:
-    return {} if write.expected_version is None else {"If-Match": f'"v{write.expected_version}"'}
+    headers = {}
+    if write.expected_version is not None:
+        headers["If-Match"] = f'"v{write.expected_version}"'
+    if write.idempotency_key is not None:
+        headers["Idempotency-Key"] = write.idempotency_key
+    return headers
 
 
 class RemoteBackend:
@@ -192,7 +197,10 @@ class RemoteBackend:
             "/api/admin/metrics/import",
             params=params,
             content=body,
-            headers={"Content-Type": kind},
+            headers={
+                "Content-Type": kind,
+                **_write_headers(Write(idempotency_key=source.idempotency_key)),
+            },
         )
 
     def export(

@@ -120,13 +120,27 @@ COLUMN_FILE_FIELDS = ("table_id", "column_name", "basetype", "description", "con
 
 def imported_columns(reg: Registry, path: Path, ctx: WriteContext) -> dict[str, int]:
     """Describe many columns from a YAML file, as one atomic batch: how many were written
-    and how many were already as described."""
-    from registry import commands
+    and how many were already as described. With an idempotency key, a retry gets the first
+    answer (and writes nothing); the key used for other entries is refused."""
+    from dataclasses import replace
+
+    from registry import commands, replies
     from registry.interchange.yaml_io import read_column_entries
 
     entries = read_column_entries(path)
-    written = commands.import_columns(reg, entries, ctx)
-    return {"written": len(written), "unchanged": len(entries) - len(written)}
+    key = ctx.idempotency_key
+    digest = replies.request_digest({"columns": entries, "actor": ctx.actor}) if key else ""
+
+    def work() -> dict[str, int]:
+        if key is not None and (first := replies.recall(reg.conn, key, digest)) is not None:
+            return {k: int(v) for k, v in first.items()}
+        written = commands.import_columns(reg, entries, replace(ctx, idempotency_key=None))
+        answer = {"written": len(written), "unchanged": len(entries) - len(written)}
+        if key is not None:
+            replies.remember(reg.conn, key, digest, answer)
+        return answer
+
+    return commands.run_atomically(reg, work, "column import")
 
 
 def column_file(reg: Registry, table_id: str | None = None) -> dict[str, Any]:

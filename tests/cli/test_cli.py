@@ -461,3 +461,16 @@ def test_a_deleted_metric_says_when_by_whom_and_how_to_bring_it_back(da: Run) ->
         assert line.endswith("; restore it with `da metrics restore revenue/mrr`"), line
     assert da("metrics", "restore", "revenue/mrr").exit_code == 0
     assert json.loads(da("metrics", "show", "revenue/mrr", "--json").stdout)["version"] == 3
+
+
+def test_columns_import_takes_an_idempotency_key(da: Run, tmp_path: Path) -> None:
+    first = tmp_path / "first.yml"
+    first.write_text("- table_id: orders\n  column_name: k\n  description: once\n")
+    runs = [da("columns", "import", str(first), "--idempotency-key", "cols-1") for _ in range(2)]
+    assert [r.stdout for r in runs] == ["1 columns written, 0 unchanged\n"] * 2
+    history = json.loads(da("columns", "history", "orders", "k", "--json").stdout)
+    assert [v["version"] for v in history] == [1]
+    other = tmp_path / "other.yml"
+    other.write_text("- table_id: orders\n  column_name: k\n  description: twice\n")
+    refused = da("columns", "import", str(other), "--idempotency-key", "cols-1")
+    assert refused.exit_code == 1 and "idempotency key 'cols-1'" in refused.stderr

@@ -175,3 +175,60 @@ def test_remote_specifics(da: Run, data: Path, tmp_path: Path) -> None:
         assert refused.exit_code == 1 and "a valid token is required" in refused.stderr
     assert not (data / "state" / "server.json").exists()
     assert da("metrics", "show", "revenue/mrr", "--json").exit_code == 0  # embedded again
+
+
+def keyed_writes(da: Run, files: Path, env: dict[str, str] | None = None) -> list[Any]:
+    """Each keyed write twice (the retry gets the first answer and writes nothing more), then
+    its key for another change (refused)."""
+    clean = files / "clean" / "sales"
+    clean.mkdir(parents=True, exist_ok=True)
+    (clean / "keyed.yml").write_text("name: keyed\nsql: SELECT 1\n")
+    steps = [
+        ["metrics", "update", "revenue/mrr", "--set", "unit=EUR", "--idempotency-key", "u-1"],
+        ["metrics", "delete", "revenue/arr", "--idempotency-key", "d-1"],
+        ["metrics", "restore", "revenue/arr", "--idempotency-key", "r-1"],
+        [
+            "metrics",
+            "rollback",
+            "revenue/mrr",
+            "--to",
+            "1",
+            "--reason",
+            "undo",
+            "--idempotency-key",
+            "b-1",
+        ],
+        ["metrics", "create", "-f", str(files / "ops" / "nps.yml"), "--idempotency-key", "c-1"],
+        ["columns", "set", "orders", "k", "--description", "once", "--idempotency-key", "s-1"],
+        ["metrics", "import", str(files / "clean"), "--idempotency-key", "i-1"],
+    ]
+    outcomes = []
+    for step in steps:
+        first, again = (outcome(da(*with_json(step), env=env)) for _ in range(2))
+        assert first[0] == 0 and again == first, step
+        outcomes.append(first)
+    other = ["metrics", "update", "revenue/mrr", "--set", "unit=GBP", "--idempotency-key", "u-1"]
+    refused = da(*other, env=env)
+    assert refused.exit_code == 1 and "idempotency key 'u-1'" in refused.stderr
+    outcomes.append(refused.stderr)
+    history = json.loads(da("metrics", "history", "revenue/mrr", "--json", env=env).stdout)
+    outcomes.append([v["version"] for v in history])  # 1 (load), 2 (EUR), 3 (rollback)
+    return outcomes
+
+
+def test_idempotency_keys_on_every_cli_write_embedded_and_over_http(
+    da: Run, data: Path, twin: Path, tmp_path: Path
+) -> None:
+    files = tmp_path / "files"
+    write_files(files)
+    make_token(data, "alice")
+    embedded = keyed_writes(da, files)
+    token = make_token(twin, "alice")
+
+    def at_twin(*args: str, env: dict[str, str] | None = None) -> Any:
+        return da("--data-dir", str(twin), *args, env=env)
+
+    with served(twin):
+        remote = keyed_writes(at_twin, files, {"DA_TOKEN": token})
+    assert embedded == remote
+    assert embedded[-1] == [1, 2, 3]
