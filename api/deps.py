@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.convertors import Convertor, register_url_convertor
 
 from api.schemas import MAX_POSITION, ErrorOut
 from events import DatabaseUnavailableError
@@ -208,6 +209,24 @@ Admin = Annotated[Principal, Depends(role_check(ADMINS, "write"))]
 Category = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 Name = Annotated[str, PathParam(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 TableId = Annotated[str, PathParam(pattern=TABLE_ID_PATTERN, max_length=255)]
+
+
+class ColumnConvertor(Convertor[str]):
+    """A column name in a URL: any text (a '/' reaches the registry, which refuses it in its
+    own words) that does not end in one of the column's own sub-paths, so that a PUT on
+    `.../rollback` is a 405 for that path rather than a column named `x/rollback`."""
+
+    regex = r"(?:(?!/(?:history|diff|rollback|restore)$).)+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("column", ColumnConvertor())
+
 # Documented, not enforced here: a name the pattern refuses reaches the registry, which
 # refuses it (with the same pattern) in the same words as from the CLI.
 ColumnName = Annotated[

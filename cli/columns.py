@@ -83,6 +83,64 @@ def delete(
     emit_json(result) if as_json else emit(f"deleted {result['id']} (version {result['version']})")
 
 
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    table_id: Table,
+    column: Column,
+    from_version: Annotated[
+        int | None, typer.Argument(min=0, help="Older version (default: the previous one).")
+    ] = None,
+    to_version: Annotated[
+        int | None, typer.Argument(min=1, help="Newer version (default: the current one).")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Field-level differences between two versions of a column's metadata."""
+    result = backend_for(ctx.obj).column_diff(table_id, column, (from_version, to_version))
+    if as_json:
+        emit_json(result)
+        return
+    emit(f"{result['id']}: version {result['from_version']} -> {result['to_version']}")
+    for change in result["changes"]:
+        emit(f"  {change['field']}: {change['old']!r} -> {change['new']!r}")
+    if not result["changes"]:
+        emit("  no differences")
+
+
+@app.command("rollback")
+def rollback(
+    ctx: typer.Context,
+    table_id: Table,
+    column: Column,
+    to: Annotated[int, typer.Option("--to", min=1, help="The version to make current again.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: required for a rollback.")],
+    expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
+    as_json: Json = False,
+) -> None:
+    """Make an earlier version of a column's metadata current again, as a new event."""
+    write = Write(reason, expected_version, idempotency_key)
+    row = backend_for(ctx.obj).roll_back_column(table_id, column, to, write)
+    emit_json(row) if as_json else fields(row, COLUMNS + ["version"])
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    table_id: Table,
+    column: Column,
+    reason: Reason = None,
+    expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
+    as_json: Json = False,
+) -> None:
+    """Bring back a column's deleted metadata as it was."""
+    write = Write(reason, expected_version, idempotency_key)
+    row = backend_for(ctx.obj).restore_column(table_id, column, write)
+    emit_json(row) if as_json else fields(row, COLUMNS + ["version"])
+
+
 @app.command("history")
 def history(ctx: typer.Context, table_id: Table, column: Column, as_json: Json = False) -> None:
     """Every version of a column's metadata."""

@@ -1,15 +1,17 @@
-"""Column metadata: list, get, put, patch, delete, history, and as-of reads.
+"""Column metadata: list, get, put, patch, delete, history, diff, rollback, restore, and
+as-of reads.
 
-A column name is matched as a path (`{column:path}`): a name with a `/` (which the registry
-refuses) then reaches the registry and gets its answer, as it does from the embedded CLI.
-The history route is declared before the plain one, so it wins for `.../history`.
+A column name is matched by `{column:column}` (api.deps.ColumnConvertor): any text, so a name
+with a `/` (which the registry refuses) reaches the registry and gets its answer, as it does
+from the embedded CLI; but never one ending in a sub-path (`/history`, `/diff`, `/rollback`,
+`/restore`), which belongs to the routes declared before the plain one.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from api import schemas
 from api.deps import (
@@ -22,6 +24,7 @@ from api.deps import (
     ColumnName,
     IdempotencyKey,
     IfMatch,
+    OptionalWriteBody,
     Reader,
     Reason,
     RegistryDep,
@@ -29,7 +32,7 @@ from api.deps import (
     WriteBody,
     write_context,
 )
-from api.schemas import ColumnOut, DeletedOut
+from api.schemas import MAX_VERSION, ColumnOut, DeletedOut, RollbackIn
 from registry import answers
 
 router = APIRouter(prefix="/api", tags=["columns"], route_class=BoundedJsonRoute)
@@ -53,7 +56,7 @@ def list_columns(
 
 
 @router.get(
-    "/columns/{table_id}/{column:path}/history", responses=ERRORS, summary="History of a column"
+    "/columns/{table_id}/{column:column}/history", responses=ERRORS, summary="History of a column"
 )
 def history(reg: RegistryDep, _: Reader, table_id: TableId, column: ColumnName) -> dict[str, Any]:
     """Every version of a column's metadata."""
@@ -61,7 +64,77 @@ def history(reg: RegistryDep, _: Reader, table_id: TableId, column: ColumnName) 
 
 
 @router.get(
-    "/columns/{table_id}/{column:path}",
+    "/columns/{table_id}/{column:column}/diff",
+    responses=ERRORS,
+    summary="Diff two versions of a column",
+)
+def diff(
+    reg: RegistryDep,
+    _: Reader,
+    table_id: TableId,
+    column: ColumnName,
+    from_version: Annotated[int | None, Query(alias="from", ge=0, le=MAX_VERSION)] = None,
+    to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_VERSION)] = None,
+) -> dict[str, Any]:
+    """Field-level changes of a column's metadata between two versions (default: previous to
+    current)."""
+    return answers.column_diff(reg, table_id, column, from_version, to_version)
+
+
+@router.post(
+    "/admin/columns/{table_id}/{column:column}/rollback",
+    response_model=ColumnOut,
+    responses=WRITE_ERRORS,
+    summary="Roll a column's metadata back",
+    tags=["admin"],
+)
+def roll_back(
+    reg: RegistryDep,
+    who: Admin,
+    table_id: TableId,
+    column: ColumnName,
+    body: RollbackIn,
+    response: Response,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Make an earlier version current again, as a new event (restores deleted metadata too)."""
+    meta = body.model_dump(exclude={"to_version"}, exclude_none=True)
+    _, ctx = write_context(who, meta, if_match, idempotency_key)
+    answer = answers.roll_back_column(reg, table_id, column, body.to_version, ctx)
+    return _tagged(answer, response)
+
+
+@router.post(
+    "/admin/columns/{table_id}/{column:column}/restore",
+    response_model=ColumnOut,
+    responses=WRITE_ERRORS,
+    summary="Restore a column's deleted metadata",
+    tags=["admin"],
+    openapi_extra=schemas.request_meta_body(),
+)
+def restore(
+    reg: RegistryDep,
+    who: Admin,
+    table_id: TableId,
+    column: ColumnName,
+    response: Response,
+    body: OptionalWriteBody = None,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Bring back a column's deleted metadata as it was (body: optional `reason`,
+    `expected_version`)."""
+    fields, ctx = write_context(who, body, if_match, idempotency_key)
+    if fields:
+        from registry.errors import UnknownFieldError
+
+        raise UnknownFieldError(sorted(fields), ["reason", "expected_version"])
+    return _tagged(answers.restore_column(reg, table_id, column, ctx), response)
+
+
+@router.get(
+    "/columns/{table_id}/{column:column}",
     response_model=ColumnOut,
     responses=ERRORS,
     summary="One column",
@@ -74,7 +147,7 @@ def get_column(
 
 
 @router.put(
-    "/admin/columns/{table_id}/{column:path}",
+    "/admin/columns/{table_id}/{column:column}",
     response_model=ColumnOut,
     responses=WRITE_ERRORS,
     summary="Describe a column",
@@ -97,7 +170,7 @@ def put_column(
 
 
 @router.patch(
-    "/admin/columns/{table_id}/{column:path}",
+    "/admin/columns/{table_id}/{column:column}",
     response_model=ColumnOut,
     responses=WRITE_ERRORS,
     summary="Set some fields of a column",
@@ -120,7 +193,7 @@ def patch_column(
 
 
 @router.delete(
-    "/admin/columns/{table_id}/{column:path}",
+    "/admin/columns/{table_id}/{column:column}",
     response_model=DeletedOut,
     responses=WRITE_ERRORS,
     summary="Delete a column's metadata",

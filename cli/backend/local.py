@@ -161,6 +161,15 @@ class LocalBackend:
     def column_history(self, table: str, column: str) -> Json:
         return answers.column_history(self.existing, table, column)
 
+    def column_diff(self, table: str, column: str, versions: tuple[int | None, int | None]) -> Json:
+        return answers.column_diff(self.existing, table, column, *versions)
+
+    def restore_column(self, table: str, column: str, write: Write) -> Json:
+        return answers.restore_column(self.registry, table, column, self.ctx(write))
+
+    def roll_back_column(self, table: str, column: str, to_version: int, write: Write) -> Json:
+        return answers.roll_back_column(self.registry, table, column, to_version, self.ctx(write))
+
     # audit
     def recent_events(self, before: int | None, limit: int | None, filters: dict[str, Any]) -> Json:
         return answers.recent_events(self.existing, before, limit, **filters)

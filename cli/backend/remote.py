@@ -275,6 +275,26 @@ class RemoteBackend:
     def column_history(self, table: str, column: str) -> Json:
         return self._json("GET", _column(table, column, "history"))
 
+    def column_diff(self, table: str, column: str, versions: tuple[int | None, int | None]) -> Json:
+        params = _params(**{"from": versions[0], "to": versions[1]})
+        return self._json("GET", _column(table, column, "diff"), params=params)
+
+    def restore_column(self, table: str, column: str, write: Write) -> Json:
+        return self._json(
+            "POST",
+            _column(table, column, "restore", admin=True),
+            json={"reason": write.reason} if write.reason is not None else None,
+            headers=_write_headers(write),
+        )
+
+    def roll_back_column(self, table: str, column: str, to_version: int, write: Write) -> Json:
+        return self._json(
+            "POST",
+            _column(table, column, "rollback", admin=True),
+            json={"to_version": to_version, "reason": write.reason},
+            headers=_write_headers(write),
+        )
+
     # audit
     def recent_events(self, before: int | None, limit: int | None, filters: dict[str, Any]) -> Json:
         """The server pages by at most 1,000 events: follow `next_before` up to `limit`."""

@@ -21,6 +21,7 @@ from registry.answers.analytics import (
 from registry.answers.audit import event_page, health, last_verification, recent_events, verify
 from registry.answers.columns import (
     column,
+    column_diff,
     column_file,
     column_history,
     column_list,
@@ -28,6 +29,8 @@ from registry.answers.columns import (
     describe_table,
     imported_columns,
     put_column,
+    restore_column,
+    roll_back_column,
     set_column,
     table_record,
 )
@@ -69,12 +72,13 @@ from registry.answers.upkeep import (
 )
 
 __all__ = [
-    "MAX_SEARCH_LIMIT",
     "MAX_RUN_LIMIT",
+    "MAX_SEARCH_LIMIT",
     "RUN_LIMIT",
     "cached_metric",
     "catalog",
     "column",
+    "column_diff",
     "column_file",
     "column_history",
     "column_list",
@@ -111,8 +115,10 @@ __all__ = [
     "rebuilt_projections",
     "recent_events",
     "recorded_basetypes",
+    "restore_column",
     "restore_metric",
     "revoked_token",
+    "roll_back_column",
     "roll_back_metric",
     "run_metric",
     "set_column",

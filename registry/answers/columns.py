@@ -105,6 +105,37 @@ def set_column(
     return written(commands.set_column(reg, table_id, column_name, fields, ctx))
 
 
+def column_diff(
+    reg: Registry,
+    table_id: str,
+    column_name: str,
+    from_version: int | None = None,
+    to_version: int | None = None,
+) -> dict[str, Any]:
+    """Field-level changes of a column's metadata between two versions (default: the
+    previous one and the current one)."""
+    stream_id = column_stream_id(table_id, column_name)
+    return json_object(queries.diff(reg, COLUMN, stream_id, from_version, to_version).as_dict())
+
+
+def restore_column(
+    reg: Registry, table_id: str, column_name: str, ctx: WriteContext
+) -> dict[str, Any]:
+    """Bring back a column's deleted metadata as it was; its answer."""
+    from registry import commands
+
+    return written(commands.restore_column(reg, table_id, column_name, ctx))
+
+
+def roll_back_column(
+    reg: Registry, table_id: str, column_name: str, to_version: int, ctx: WriteContext
+) -> dict[str, Any]:
+    """Make an earlier version of a column's metadata current again (a new event)."""
+    from registry import commands
+
+    return written(commands.roll_back_column(reg, table_id, column_name, to_version, ctx))
+
+
 def delete_column(
     reg: Registry, table_id: str, column_name: str, ctx: WriteContext
 ) -> dict[str, Any]:

@@ -26,6 +26,8 @@ WRITES = [
     ("POST", "/api/admin/metrics/import", {"content": b"name: x\nsql: SELECT 1\n"}),
     ("PUT", "/api/admin/columns/orders/amount", {"json": {"basetype": "NUMERIC"}}),
     ("DELETE", "/api/admin/columns/orders/amount", {}),
+    ("POST", "/api/admin/columns/orders/amount/rollback", {"json": {"to_version": 1}}),
+    ("POST", "/api/admin/columns/orders/amount/restore", {}),
     ("POST", "/api/admin/tokens", {"json": {"name": "new", "role": "analyst"}}),
 ]
 

@@ -50,6 +50,24 @@ def test_column_metadata_lifecycle(api: Api) -> None:
     assert deleted.json()["status"] == "deleted"
     assert api.get("/api/columns/in.c-sales.orders/amount").status_code == 404
     assert api.call("DELETE", "/api/admin/columns/in.c-sales.orders/amount").status_code == 404
+    changed = api.get("/api/columns/in.c-sales.orders/amount/diff", params={"from": 1, "to": 2})
+    assert changed.json()["changes"] == [
+        {"field": "description", "old": "Order total", "new": "Gross total"}
+    ]
+    restored = api.call(
+        "POST", "/api/admin/columns/in.c-sales.orders/amount/restore", json={"reason": "kept"}
+    )
+    assert restored.status_code == 200 and restored.json()["version"] == 4
+    assert restored.headers["ETag"] == '"v4"'
+    back = api.call(
+        "POST",
+        "/api/admin/columns/in.c-sales.orders/amount/rollback",
+        json={"to_version": 1, "reason": "the first words were right"},
+    )
+    assert (back.json()["description"], back.json()["version"]) == ("Order total", 5)
+    assert api.get("/api/columns/in.c-sales.orders/amount").json()["description"] == "Order total"
+    again = api.call("POST", "/api/admin/columns/in.c-sales.orders/amount/restore")
+    assert again.status_code == 409 and "is not deleted" in again.json()["detail"]
     assert api.call("PUT", "/api/admin/columns/bad table/x", json={}).status_code == 422
     assert api.call("PUT", "/api/admin/columns/t/c", json={"colour": "red"}).status_code == 422
 
