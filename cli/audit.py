@@ -1,7 +1,7 @@
 """`da audit ...`: the event log for auditors."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -86,26 +86,38 @@ def verify(
 ) -> None:
     """Recompute the hash chain; exit 1 if anything was changed, removed, inserted or moved."""
     report = backend_for(ctx.obj).verify(anchor)
-    projections = report["projections"]
     if as_json:
         emit_json(report)
-    elif report["chain_ok"]:
-        emit(f"ok: {report['checked']} events verified, head {report['head']}")
     else:
-        emit(f"BROKEN at position {report['broken_at']}: {report['problem']}")
-    if not as_json and not projections["in_step"]:
+        show_verdict(report)
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def show_verdict(report: dict[str, Any]) -> None:
+    """One verdict on the first line (ok, or FAILED and every reason), then the details."""
+    projections, tokens = report["projections"], report["tokens"]
+    if report["ok"]:
+        emit(f"ok: {report['checked']} events verified, head {report['head']}")
+        return
+    reasons = []
+    if not report["chain_ok"]:
+        reasons.append(f"the chain breaks at position {report['broken_at']}: {report['problem']}")
+    if not projections["in_step"]:
+        reasons.append(f"the projections differ from the log ({projections['count']})")
+    if not tokens["in_step"]:
+        reasons.append(f"the API tokens differ from the log ({tokens['count']})")
+    emit(f"FAILED: {'; '.join(reasons)}")
+    if not projections["in_step"]:
         emit(f"PROJECTIONS DIFFER from the log ({projections['count']} differences):")
         for difference in projections["differences"]:
             emit(f"  {difference}")
         emit("  `da projections rebuild` refills the tables from the log.")
-    tokens = report["tokens"]
-    if not as_json and not tokens["in_step"]:
+    if not tokens["in_step"]:
         emit(f"TOKENS DIFFER from the log ({tokens['count']} differences):")
         for difference in tokens["differences"]:
             emit(f"  {difference}")
         emit("  Revoke and reissue the tokens named; find who changed the table.")
-    if not report["ok"]:
-        raise typer.Exit(1)
 
 
 @app.command("head")

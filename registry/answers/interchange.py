@@ -30,7 +30,9 @@ def import_metrics(
     from registry.interchange.imports import reconcile
 
     root = shown_root or (path if path.is_dir() else path.parent.parent)
-    report = reconcile(reg, path, replace(options, shown_root=root), progress).as_dict()
+    whole = None if shown_root else str(path)  # the user's own words for it, not an upload's
+    shown = replace(options, shown_root=root, shown_whole=whole)
+    report = reconcile(reg, path, shown, progress).as_dict()
     prefix = str(root).rstrip("/") + "/"
     if prefix != "/":
         report["unreadable"] = [p.removeprefix(prefix) for p in report["unreadable"]]

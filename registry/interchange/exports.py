@@ -38,9 +38,7 @@ def export_yaml(
     if directory.exists() and not directory.is_dir():
         raise RefusedError(f"export refused: {directory} is not a directory")
     if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise RefusedError(
-            f"export refused: {directory} is not empty (export to an empty folder, or overwrite)"
-        )
+        raise _not_empty(directory)
     rows = list_metrics(reg, as_of=as_of, at_position=at_position)
     try:
         targets = list(export_paths(directory, (definition_of(r) for r in rows)))
@@ -103,9 +101,7 @@ def install_files(files: dict[str, str], directory: Path, overwrite: bool = Fals
     """Write files (relative path -> text) below a folder, each atomically; refuses a
     non-empty folder unless `overwrite`, and any path that would leave the folder."""
     if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise RefusedError(
-            f"export refused: {directory} is not empty (export to an empty folder, or overwrite)"
-        )
+        raise _not_empty(directory)
     root = directory.resolve()
     targets = []
     for name, text in sorted(files.items()):
@@ -116,3 +112,10 @@ def install_files(files: dict[str, str], directory: Path, overwrite: bool = Fals
     for target, text in targets:
         write_atomically(target, text)
     return [t for t, _ in targets]
+
+
+def _not_empty(directory: Path) -> RefusedError:
+    return RefusedError(
+        f"export refused: {directory} is not empty (export to an empty folder, or pass"
+        " --overwrite to replace its metric files)"
+    )

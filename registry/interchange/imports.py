@@ -69,10 +69,12 @@ class ImportOptions:
     format: str = "yaml"  # or "dbt": a dbt project's semantic models and metrics
     strict: bool = False  # refuse the run if anything of the source cannot be imported
     shown_root: Path | None = None  # messages name files relative to it (an upload's folder)
+    shown_whole: str | None = None  # how messages name the whole source (default: the root's name)
 
 
-def _refuse_prune(path: Path, source: YamlSource, root: Path | None) -> None:
-    shown = _shown(path, root)
+def _refuse_prune(path: Path, source: YamlSource, options: ImportOptions) -> None:
+    root = options.shown_root
+    shown = options.shown_whole if options.shown_whole and path == root else _shown(path, root)
     if path.is_file():
         raise RefusedError(
             f"prune refused: {shown} is a single file; prune needs the whole directory "
@@ -153,7 +155,7 @@ def reconcile(
             f" ({', '.join(left)}). Nothing was written."
         )
     if options.prune:
-        _refuse_prune(path, source, options.shown_root)
+        _refuse_prune(path, source, options)
     batch_id = f"import-{uuid.uuid4()}"
     ctx = WriteContext(
         actor=options.actor,

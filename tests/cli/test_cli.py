@@ -309,7 +309,8 @@ def test_audit_log_verify_head(da: Run, data: Path) -> None:
     conn.execute("UPDATE event_log SET reason = 'forged' WHERE position = 12")
     conn.close()
     broken = da("audit", "verify")
-    assert broken.exit_code == 1 and broken.stdout.startswith("BROKEN at position 12")
+    assert broken.exit_code == 1
+    assert broken.stdout.startswith("FAILED: the chain breaks at position 12: ")
 
 
 def test_projections_check_and_rebuild(da: Run, data: Path) -> None:
@@ -474,3 +475,16 @@ def test_columns_import_takes_an_idempotency_key(da: Run, tmp_path: Path) -> Non
     other.write_text("- table_id: orders\n  column_name: k\n  description: twice\n")
     refused = da("columns", "import", str(other), "--idempotency-key", "cols-1")
     assert refused.exit_code == 1 and "idempotency key 'cols-1'" in refused.stderr
+
+
+def test_refusals_name_the_flag_and_the_whole_path(da: Run, tmp_path: Path) -> None:
+    busy = tmp_path / "busy"
+    (busy / "x").mkdir(parents=True)
+    refused = da("metrics", "export", "--dir", str(busy))
+    assert refused.exit_code == 1 and f"{busy} is not empty" in refused.stderr
+    assert "pass --overwrite" in refused.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    pruned = da("metrics", "import", str(empty), "--prune")
+    assert pruned.exit_code == 1
+    assert f"prune refused: {empty} holds no metrics" in pruned.stderr

@@ -28,7 +28,8 @@ def test_verify_catches_an_edited_projection(da: Run, data: Path) -> None:
     edit_projection(data)
     result = da("audit", "verify")
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0].startswith("ok: ")  # the chain itself is intact
+    # one verdict first: failed, and why (the chain itself is intact)
+    assert result.stdout.splitlines()[0] == "FAILED: the projections differ from the log (1)"
     assert "PROJECTIONS DIFFER from the log (1 differences)" in result.stdout
     assert "metric_definitions revenue/mrr: sql is 'SELECT 666'" in result.stdout
     report = json.loads(da("audit", "verify", "--json").stdout)
