@@ -33,7 +33,7 @@ def test_the_guided_tour_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         assert result.exit_code == 0, (args, result.output)
         outputs.append(result.stdout)
     assert "unit: 'USD' -> 'EUR'" in "".join(outputs)
-    assert (tmp_path / "tour-export" / "revenue" / "mrr.yml").exists()
+    assert (tmp_path / "data" / "tour-export" / "revenue" / "mrr.yml").exists()
     assert outputs[-1].startswith("ok: 13 events verified")
 
 
