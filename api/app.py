@@ -124,6 +124,31 @@ class _TooLarge(Exception):
     pass
 
 
+def _offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) with its script and style served by the app itself, from the
+    fastapi-offline package: the docs work on a machine with no internet. (ReDoc is left
+    out: its bundle still fetches from its own CDN.)"""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    assets = "/docs-assets"
+    folder = str(files("fastapi_offline") / "static")
+    app.mount(assets, StaticFiles(directory=folder), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png",
+        )
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The API on the registry database named by `settings` (opened when the app starts)."""
 
@@ -146,7 +171,10 @@ def create_app(settings: Settings) -> FastAPI:
         description="The canonical definition of every business metric, with an audited history.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from this machine, not from a CDN
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.state.settings = settings
     app.state.authenticator = Authenticator()
     routers = (metrics, tables, interchange, tokens, columns, audit)
