@@ -264,7 +264,7 @@ def test_new_parsing_rules_never_reuse_parses_made_under_the_old_ones(
     repo.import_from_yaml(source)
     assert first > 0 and len(parsed) == first  # the same rules: served from the cache
 
-    # Another models.py, yaml_io.py or yaml_load.py (a stricter validator, say): other rules.
+    # Another models.py, yaml_io.py or loading.py (a stricter validator, say): other rules.
     monkeypatch.setattr(parse_cache, "_rules_digest", lambda: "the rules of a newer release")
     repo.import_from_yaml(source)
     assert len(parsed) == 2 * first
