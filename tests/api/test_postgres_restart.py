@@ -7,6 +7,7 @@ The test runs its own PostgreSQL (from the pgserver wheel), since it stops and s
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 import time
@@ -30,6 +31,9 @@ def own_postgresql() -> Iterator[Any]:
     try:
         yield server
     finally:
+        # pgserver stops the postmaster it started; the test restarted it, so stop that one
+        with contextlib.suppress(Exception):
+            _pg_ctl(server, "-m", "fast", "stop")
         server.cleanup()
 
 
