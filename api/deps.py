@@ -177,25 +177,29 @@ def role_check(allowed: frozenset[str], what: str, who: Any = get_principal):  #
     return check
 
 
-async def heavy_read_slot(request: Request) -> AsyncIterator[None]:
-    """Wait (on the event loop, holding no worker thread and no database connection) for one
-    of the few slots of heavy reads: exports, whole-registry lists, the table map, search,
-    validation and runs. However many of those arrive, the other workers and connections stay
-    free, so a write is never queued behind them. A route names it before its registry, so
-    the slot is taken before a connection is leased."""
-    async with request.app.state.heavy_reads:
-        yield
+def _slot(pool: str) -> Callable[[Request], AsyncIterator[None]]:
+    """A dependency that waits (on the event loop, holding no worker thread and no database
+    connection) for one of the app's `pool` slots, kept for the whole request."""
+
+    async def slot(request: Request) -> AsyncIterator[None]:
+        async with getattr(request.app.state, pool):
+            yield
+
+    return slot
 
 
-async def index_read_slot(request: Request) -> AsyncIterator[None]:
-    """The same for questions answered from a whole-registry index (search, the table map):
-    slots of their own, so they do not queue behind exports, and are rebuilt by at most a few
-    callers at once after a commit empties the cache."""
-    async with request.app.state.index_reads:
-        yield
-
+# The few slots of heavy reads: exports, whole-registry lists, validation and runs. However
+# many of those arrive, the other workers and connections stay free, so a write is never
+# queued behind them. A route names its slot before its registry, so the slot is taken
+# before a connection is leased.
+heavy_read_slot = _slot("heavy_reads")
+# Questions answered from a whole-registry index (search, the table map) have slots of
+# their own: they do not queue behind exports, and after a commit empties the cache the
+# index is rebuilt by one caller at a time.
+index_read_slot = _slot("index_reads")
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
 HeavyRead = Annotated[None, Depends(heavy_read_slot)]
 IndexRead = Annotated[None, Depends(index_read_slot)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
@@ -319,13 +323,20 @@ def write_context(
     if_match: str | None = None,
     idempotency_key: str | None = None,
     reason: str | None = None,
+    definition: bool = True,
 ) -> tuple[dict[str, Any], WriteContext]:
     """A write's fields and its context: who, why, the expected version and the key (the
-    registry's `write_request`, which checks them in its own words)."""
+    registry's `write_request`, which checks them in its own words; `definition=False` for
+    a request that takes no definition fields)."""
     from registry.commands import write_request
 
     return write_request(
-        who.name, body, reason=reason, if_match=if_match, idempotency_key=idempotency_key
+        who.name,
+        body,
+        reason=reason,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
+        definition=definition,
     )
 
 

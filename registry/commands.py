@@ -402,15 +402,19 @@ def write_request(
     if_match: str | None = None,
     idempotency_key: str | None = None,
     reason_required: bool = False,
+    definition: bool = True,
 ) -> tuple[dict[str, Any], WriteContext]:
     """The one way every door turns a write request into the definition's fields and the
     write's context: who, why, the version it is based on (the body's `expected_version`,
     an HTTP `If-Match`, or the door's own) and the idempotency key.
 
-    Raises InvalidDefinitionError naming a bad reason or version, RefusedError for an
-    If-Match that is not a version.
+    Raises InvalidDefinitionError naming a bad reason or version, UnknownFieldError for
+    definition fields in a request that takes none (`definition=False`: a restore), and
+    RefusedError for an If-Match that is not a version.
     """
     fields, meta = request_meta(dict(body or {}))
+    if fields and not definition:
+        raise UnknownFieldError(sorted(fields), ["reason", "expected_version"])
     based_on = meta.expected_version if meta.expected_version is not None else expected_version
     return fields, WriteContext(
         actor=actor,

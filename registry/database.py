@@ -11,7 +11,6 @@ from events.errors import DatabaseLockedError as _Locked
 from events.errors import DatabaseUnavailableError
 from registry.errors import UnavailableError
 from registry.settings import Settings, load_settings
-from storage.engine import Engine
 from storage.session import Registry, attach, on_cursor
 
 
@@ -26,11 +25,6 @@ class DatabaseLockedError(RegistryUnavailableError):
 def _unavailable(exc: DatabaseUnavailableError) -> RegistryUnavailableError:
     kind = DatabaseLockedError if isinstance(exc, _Locked) else RegistryUnavailableError
     return kind(str(exc))
-
-
-def connect_engine(settings: Settings) -> Engine:
-    """The engine of the registry database `settings` name."""
-    return settings.engine()
 
 
 def open_registry_read_only(settings: Settings) -> Registry:

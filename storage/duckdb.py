@@ -32,7 +32,7 @@ from events.errors import (
 )
 from events.reading import STREAM_FILTER, SUMMARY_COLUMNS
 from events.schema import EVENT_COLUMNS, INSERT_EVENT_SQL
-from events.store import EventStore, StoreSql
+from events.store import EventStore, StoreSql, ensure_event_log
 from projections.fold import apply_event
 from projections.projector import Projector, ensure_tables
 from projections.rows import state_to_row
@@ -453,8 +453,6 @@ class DuckDBEngine(Engine):
     def prepare(self, conn: Connection, set_up: list[str]) -> list[LegacyTable]:
         old_mask = os.umask(_OWNER_ONLY)  # the write-ahead log is created on the first write
         try:
-            from events.store import ensure_event_log
-
             ensure_event_log(conn)
             legacy = set_aside_legacy_tables(conn)
             ensure_tables(conn)

@@ -125,11 +125,7 @@ def restore(
 ) -> dict[str, Any]:
     """Bring back a column's deleted metadata as it was (body: optional `reason`,
     `expected_version`)."""
-    fields, ctx = write_context(who, body, if_match, idempotency_key)
-    if fields:
-        from registry.errors import UnknownFieldError
-
-        raise UnknownFieldError(sorted(fields), ["reason", "expected_version"])
+    _, ctx = write_context(who, body, if_match, idempotency_key, definition=False)
     return _tagged(answers.restore_column(reg, table_id, column, ctx), response)
 
 

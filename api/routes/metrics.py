@@ -307,9 +307,5 @@ def restore(
 ) -> dict[str, Any]:
     """Bring back a deleted metric as it was when deleted (body: optional `reason`,
     `expected_version`)."""
-    fields, ctx = write_context(who, body, if_match, idempotency_key)
-    if fields:
-        from registry.errors import UnknownFieldError
-
-        raise UnknownFieldError(sorted(fields), ["reason", "expected_version"])
+    _, ctx = write_context(who, body, if_match, idempotency_key, definition=False)
     return _tagged(answers.restore_metric(reg, f"{category}/{name}", ctx), response)

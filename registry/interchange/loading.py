@@ -60,12 +60,12 @@ class DocumentError(ValueError):
         self.token = token  # the text it is about, to find where it stands
 
 
-def number_problem(value: Any) -> str | None:
-    """What is wrong with a number a document holds, if anything."""
+def number_problem(value: Any, text: str | None = None) -> str | None:
+    """What is wrong with a number a document holds (written as `text`), if anything."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int) and not -_LARGEST <= value < _LARGEST:
-        return "is a whole number larger than 64 bits"
+        return f"{text or value} is a whole number larger than 64 bits"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{value} is not a finite number"
     return None
@@ -119,9 +119,9 @@ def _check_number(node: yaml.ScalarNode) -> None:
     if digits > 40:  # far past 64 bits; also spares Python's 4,300-digit conversion limit
         raise _refuse(node, f"{node.value[:20]}... is a whole number larger than 64 bits")
     build = _SCALARS[node.tag]
-    problem = number_problem(build(_CONSTRUCTOR, node))
+    problem = number_problem(build(_CONSTRUCTOR, node), node.value)
     if problem is not None:
-        raise _refuse(node, f"{node.value} {problem}" if "finite" not in problem else problem)
+        raise _refuse(node, problem)
 
 
 def _value(node: yaml.Node) -> Any:
