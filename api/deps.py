@@ -333,6 +333,7 @@ def write_context(
     return write_request(
         who.name,
         body,
+        door="api",
         reason=reason,
         if_match=if_match,
         idempotency_key=idempotency_key,

@@ -137,6 +137,9 @@ def _metric_properties() -> dict[str, Any]:
             "additionalProperties": {"type": "string", "pattern": _NOT_BLANK},
         }
     )
+    # The writer of a hand edit is `manual` and it has no import label (SPEC section 1).
+    properties["source"] = {"enum": ["manual", None], "description": "the writer: manual"}
+    properties["source_ref"] = {"type": "null", "description": "an import's label: none here"}
     return properties
 
 

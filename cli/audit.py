@@ -61,10 +61,12 @@ def log(
             "position",
             "recorded_at",
             "actor",
-            "event_type",
+            "what",
             "stream_id",
             "version",
             "reason",
+            "door",
+            "writer",
             "changed",
         ],
     )

@@ -146,7 +146,8 @@ def history(ctx: typer.Context, table_id: Table, column: Column, as_json: Json =
     """Every version of a column's metadata."""
     entries = backend_for(ctx.obj).column_history(table_id, column)["versions"]
     emit_json(entries) if as_json else table(
-        entries, ["version", "event_type", "recorded_at", "actor", "reason", "changed"]
+        entries,
+        ["version", "what", "recorded_at", "actor", "reason", "door", "writer", "changed"],
     )
 
 

@@ -217,7 +217,18 @@ def history(ctx: typer.Context, metric_id: MetricArg, as_json: Json = False) -> 
     else:
         table(
             entries,
-            ["version", "event_type", "recorded_at", "actor", "reason", "changed", "batch_id"],
+            [
+                "version",
+                "what",
+                "recorded_at",
+                "actor",
+                "reason",
+                "door",
+                "writer",
+                "source_ref",
+                "changed",
+                "batch_id",
+            ],
         )
 
 

@@ -62,20 +62,30 @@ from storage.session import Registry
 
 _ATTEMPTS = 50
 
+# The doors a write can come through; every event records its door (payload key `door`).
+DOORS = ("cli", "api", "console", "mcp", "python", "migration")
+MANUAL = "manual"  # the writer of a hand edit, through any door (SPEC section 1)
+
 
 @dataclass(frozen=True)
 class WriteContext:
     """Who writes, why, and under which batch, writer, label and concurrency guards."""
 
     actor: str
+    door: str = "python"  # one of DOORS: which door the write came through
     reason: str | None = None
     batch_id: str | None = None
-    source: str | None = None
+    source: str | None = None  # the writer when an importer writes; None: a hand edit
     source_ref: str | None = None
     expected_version: int | None = None
     idempotency_key: str | None = None
     # The door asks for a reason (the console's rollback and restore): refused without one.
     reason_required: bool = False
+
+    @property
+    def writer(self) -> str:
+        """The writer as SPEC section 1 names it: the importer, or `manual` for a hand edit."""
+        return self.source or MANUAL
 
 
 @dataclass(frozen=True)
@@ -109,12 +119,17 @@ def _event(subject: Subject, stream_id: str, plan: Plan, ctx: WriteContext) -> N
         stream_id=stream_id,
         event_type=subject.kind.event(plan.fact),
         event_schema=subject.kind.payload_schema,
-        payload={"definition": plan.definition, "changed": list(plan.changed), **plan.extra},
+        payload={
+            "definition": plan.definition,
+            "changed": list(plan.changed),
+            **plan.extra,
+            "door": ctx.door,
+        },
         actor=ctx.actor,
         reason=ctx.reason,
         batch_id=ctx.batch_id,
-        source=ctx.source or plan.definition.get("source"),
-        source_ref=ctx.source_ref if ctx.source else plan.definition.get("source_ref"),
+        source=ctx.writer,
+        source_ref=ctx.source_ref if ctx.source else None,
     )
 
 
@@ -261,17 +276,59 @@ def apply_plans(
 # -- the commands -----------------------------------------------------------------------------
 
 
+_OWNER_FIELDS = ("source", "source_ref")
+
+
+def _written_by(fields: dict[str, Any], ctx: WriteContext, metric_id: str | None) -> dict[str, Any]:
+    """A metric's fields with its writer: a hand edit makes it `manual` with no label (it
+    leaves an import's prune scope); a hand edit that names another writer is refused."""
+    if ctx.source is not None:
+        return fields
+    issues = []
+    if fields.get("source") not in (None, MANUAL):
+        issues.append(
+            Issue("source", f"is the writer, {MANUAL!r} for a hand edit; importers set their own")
+        )
+    if fields.get("source_ref") is not None:
+        issues.append(Issue("source_ref", "labels an import; a hand edit has none"))
+    if issues:
+        raise InvalidDefinitionError(issues, metric_id)
+    return {**fields, "source": MANUAL, "source_ref": None}
+
+
 def create_metric(reg: Registry, fields: dict[str, Any], ctx: WriteContext) -> WriteResult:
     """Create a metric, or update it if its id exists (an upsert)."""
     model = build(MetricDefinition, metric_input(fields), fields.get("id"))
-    return execute(reg, METRIC, model.id, plan_upsert(model.to_definition()), ctx)
+    definition = _written_by(model.to_definition(), ctx, model.id)
+    planner = plan_upsert(definition)
+    if "source" not in fields:
+        planner = _not_only_owner(planner)
+    return execute(reg, METRIC, model.id, planner, ctx)
 
 
 def update_metric(
     reg: Registry, metric_id: str, fields: dict[str, Any], ctx: WriteContext
 ) -> WriteResult:
-    """Change named fields of a live metric; unknown field names are rejected by name."""
-    return execute(reg, METRIC, metric_id, plan_update(METRIC, metric_id, fields), ctx)
+    """Change named fields of a live metric; unknown field names are rejected by name.
+
+    A hand edit makes the metric's writer `manual` (SPEC section 1); an update that would
+    change nothing else appends nothing, unless it names the writer itself."""
+    planner = plan_update(METRIC, metric_id, _written_by(fields, ctx, metric_id))
+    if "source" not in fields:
+        planner = _not_only_owner(planner)
+    return execute(reg, METRIC, metric_id, planner, ctx)
+
+
+def _not_only_owner(planner: Planner) -> Planner:
+    """A planner that appends nothing when only the writer would change."""
+
+    def plan(state: Current | None) -> Plan | None:
+        found = planner(state)
+        if found is None or found.fact != "Updated":
+            return found
+        return found if set(found.changed) - set(_OWNER_FIELDS) else None
+
+    return plan
 
 
 def delete_metric(reg: Registry, metric_id: str, ctx: WriteContext) -> WriteResult:
@@ -397,6 +454,7 @@ def write_request(
     actor: str,
     body: Mapping[str, Any] | None = None,
     *,
+    door: str,
     reason: str | None = None,
     expected_version: int | None = None,
     if_match: str | None = None,
@@ -413,11 +471,14 @@ def write_request(
     RefusedError for an If-Match that is not a version.
     """
     fields, meta = request_meta(dict(body or {}))
+    if door not in DOORS:
+        raise ValueError(f"unknown door {door!r}")  # a programming error, not a user's
     if fields and not definition:
         raise UnknownFieldError(sorted(fields), ["reason", "expected_version"])
     based_on = meta.expected_version if meta.expected_version is not None else expected_version
     return fields, WriteContext(
         actor=actor,
+        door=door,
         reason=meta.reason if meta.reason is not None else reason,
         expected_version=based_on if if_match is None else _if_match_version(if_match),
         idempotency_key=idempotency_key,

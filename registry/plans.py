@@ -121,7 +121,8 @@ def plan_restore(subject: Subject, stream_id: str) -> Planner:
             raise ConflictError(
                 f"{subject.label} {stream_id!r} is not deleted", current_version=state.version
             )
-        return Plan("Restored", state.definition, tuple(state.definition))
+        # The tombstone holds the last live definition: a restore changes no field of it.
+        return Plan("Restored", state.definition, ())
 
     return plan
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from events import Anchor
+from events import Anchor, RecordedEvent
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.sql_diff import side_by_side
@@ -216,18 +216,57 @@ def list_columns(reg: Registry, table_id: str | None = None) -> list[dict[str, A
 # -- history, versions, diffs -----------------------------------------------------------------
 
 
+_WHAT = {
+    "Created": "created",
+    "Updated": "updated",
+    "Deleted": "deleted",
+    "Restored": "restored",
+    "RolledBack": "rolled back",
+    "Adopted": "adopted",
+}
+
+
+def provenance(event_type: str, payload: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """Which door and which writer made an event, what it did in words, and a rollback's
+    target: the same for history, the audit feed and every door that shows them.
+
+    Events written before doors were recorded carry no `door`: they read as "unrecorded"
+    (an upcast on reading; the log is never rewritten).
+    """
+    fact = next((f for f in _WHAT if event_type.endswith(f)), event_type)
+    to_version = payload.get("to_version")
+    what = _WHAT.get(fact, event_type)
+    if to_version is not None:
+        what = f"rolled back to v{to_version}"
+    return {
+        "door": payload.get("door") or UNRECORDED,
+        "writer": source or "manual",
+        "to_version": to_version,
+        "what": what,
+    }
+
+
+UNRECORDED = "unrecorded"
+_PROVENANCE_KEYS = ("changed", "door", "to_version")
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One version of a stream: who did what, when, why, and which fields changed."""
+    """One version of a stream: who did what, when, why, through which door, as which
+    writer, and which fields changed."""
 
     version: int
     event_type: str
+    what: str  # "updated", "rolled back to v1", ...
     actor: str
     reason: str | None
     recorded_at: datetime
     batch_id: str | None
+    door: str  # cli, api, console, mcp, python, migration; "unrecorded" before doors were
+    writer: str  # manual, yaml_import, web_upload, dbt_import, ossie_import, profiler, ...
     source: str | None
     source_ref: str | None
+    to_version: int | None
     changed: list[str]
     position: int
 
@@ -237,25 +276,32 @@ class HistoryEntry:
 
 def history(reg: Registry, subject: Subject, stream_id: str) -> list[HistoryEntry]:
     """Every version of a stream, oldest first; NotFoundError if it never existed."""
-    # Only `changed` of each payload: a metric's 100th version need not decode 99 definitions.
-    events = reg.store.stream_summaries(subject.kind.stream_type, stream_id, ("changed",))
+    # Only a few keys of each payload: a 100th version need not decode 99 definitions.
+    events = reg.store.stream_summaries(subject.kind.stream_type, stream_id, _PROVENANCE_KEYS)
     if not events:
         raise NotFoundError(f"{subject.label} {stream_id!r} has no history")
-    return [
-        HistoryEntry(
-            version=e.version,
-            event_type=e.event_type,
-            actor=e.actor,
-            reason=e.reason,
-            recorded_at=e.recorded_at,
-            batch_id=e.batch_id,
-            source=e.source,
-            source_ref=e.source_ref,
-            changed=list(e.payload.get("changed") or []),
-            position=e.position,
+    entries = []
+    for e in events:
+        told = provenance(e.event_type, e.payload, e.source)
+        entries.append(
+            HistoryEntry(
+                version=e.version,
+                event_type=e.event_type,
+                what=told["what"],
+                actor=e.actor,
+                reason=e.reason,
+                recorded_at=e.recorded_at,
+                batch_id=e.batch_id,
+                door=told["door"],
+                writer=told["writer"],
+                source=e.source,
+                source_ref=e.source_ref,
+                to_version=told["to_version"],
+                changed=list(e.payload.get("changed") or []),
+                position=e.position,
+            )
         )
-        for e in events
-    ]
+    return entries
 
 
 def get_version(reg: Registry, subject: Subject, stream_id: str, version: int) -> dict[str, Any]:
@@ -409,6 +455,11 @@ def version_at(reg: Registry, subject: Subject, stream_id: str, moment: datetime
     return max(versions, default=0)
 
 
+def _told(event: RecordedEvent) -> dict[str, Any]:
+    """An event of the audit feed, with its door, writer and what it did in words."""
+    return {**asdict(event), **provenance(event.event_type, event.payload, event.source)}
+
+
 def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[str, Any]:
     """Events after a position, in log order; follow `next_after` to read on without gaps.
 
@@ -417,7 +468,7 @@ def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[st
     head = reg.store.head().position
     found = reg.store.read(after, head, limit, **filters)
     next_after = found[-1].position if len(found) == limit else max(head, after)
-    return {"events": [asdict(e) for e in found], "next_after": next_after, "head": head}
+    return {"events": [_told(e) for e in found], "next_after": next_after, "head": head}
 
 
 def recent_events(
@@ -433,7 +484,7 @@ def recent_events(
     more = limit is not None and len(found) > limit
     shown = found[:limit] if limit is not None else found
     return {
-        "events": [asdict(e) for e in shown],
+        "events": [_told(e) for e in shown],
         "next_before": shown[-1].position if more else None,
         "head": head,
     }

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from events.envelope import NewEvent
 
 MIGRATION_ACTOR = "migration"
+MIGRATION = "migration"  # the door and the writer of an adoption
 
 LegacyTable = tuple[StreamKind, str]
 
@@ -91,6 +92,7 @@ def _adoption_event(kind: StreamKind, row: dict[str, Any], batch_id: str) -> New
     payload: dict[str, Any] = {
         "definition": definition,
         "changed": sorted(k for k, v in definition.items() if v not in (None, [], {})),
+        "door": MIGRATION,
     }
     for stamp in ("created_at", "updated_at"):
         if isinstance(row.get(stamp), datetime):
@@ -106,7 +108,7 @@ def _adoption_event(kind: StreamKind, row: dict[str, Any], batch_id: str) -> New
         actor=MIGRATION_ACTOR,
         reason="adopted from a database written before the event log",
         batch_id=batch_id,
-        source=definition.get("source"),
+        source=MIGRATION,  # the writer of the adoption; the definition keeps its own source
     )
 
 

@@ -122,6 +122,7 @@ async def _write(request: Request, viewer: Viewer) -> tuple[WriteContext, dict[s
     fields = await form_fields(request, request.cookies.get(SESSION_COOKIE))
     _, ctx = write_request(
         viewer.principal.name,
+        door="console",
         reason=fields.get("reason"),
         expected_version=_int_field(fields, "expected_version"),
         reason_required=True,

@@ -84,6 +84,7 @@ async def import_metrics(
     zipped = request.headers.get("content-type", "").startswith("application/zip")
     options = ImportOptions(
         actor=who.name,
+        door="api",
         writer=source,
         label=source_ref,
         prune=prune,

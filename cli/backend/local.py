@@ -49,6 +49,7 @@ class LocalBackend:
 
         _, context = write_request(
             self.target.actor,
+            door="cli",
             reason=write.reason,
             expected_version=write.expected_version,
             idempotency_key=write.idempotency_key,
@@ -104,6 +105,7 @@ class LocalBackend:
 
         options = ImportOptions(
             actor=self.target.actor,
+            door="cli",
             label=source_ref,
             prune=prune,
             dry_run=dry_run,
@@ -201,7 +203,7 @@ class LocalBackend:
             return replace(knowledge_from_yaml(folder), note=note)
 
     def record_basetypes(self, profiles: list[Any]) -> Json:
-        return answers.recorded_basetypes(self.registry, profiles, self.target.actor)
+        return answers.recorded_basetypes(self.registry, profiles, self.target.actor, door="cli")
 
     # tokens
     def token_list(self) -> Json:
@@ -215,10 +217,12 @@ class LocalBackend:
 
     # upkeep
     def demo(self) -> Json:
-        return answers.demo(self.registry, self.target.settings.demo_db_path, self.target.actor)
+        return answers.demo(
+            self.registry, self.target.settings.demo_db_path, self.target.actor, door="cli"
+        )
 
     def load_starter_pack(self) -> Json:
-        return answers.starter_pack(self.registry, self.target.actor)
+        return answers.starter_pack(self.registry, self.target.actor, door="cli")
 
     def rebuild_projections(self) -> Json:
         return answers.rebuilt_projections(self.registry)

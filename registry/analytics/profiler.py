@@ -151,7 +151,9 @@ def _missing(knowledge: Knowledge, table: str, present: set[str]) -> list[str]:
     return found
 
 
-def record_basetypes(reg: Registry, profiles: list[TableProfile], actor: str) -> int:
+def record_basetypes(
+    reg: Registry, profiles: list[TableProfile], actor: str, door: str = "python"
+) -> int:
     """Record each profiled column's basetype (source profiler, confidence inferred), as events.
 
     Never overwrites a manual or verified entry; returns how many columns were written.
@@ -172,5 +174,7 @@ def record_basetypes(reg: Registry, profiles: list[TableProfile], actor: str) ->
                     "source": PROFILER,
                 }
             )
-    ctx = WriteContext(actor=actor, reason="da profile --record-basetypes", source=PROFILER)
+    ctx = WriteContext(
+        actor=actor, door=door, reason="da profile --record-basetypes", source=PROFILER
+    )
     return len(import_columns(reg, entries, ctx))

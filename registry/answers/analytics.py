@@ -98,12 +98,14 @@ def run_metric(
     }
 
 
-def recorded_basetypes(reg: Registry, profiles: list[Any], actor: str) -> dict[str, int]:
+def recorded_basetypes(
+    reg: Registry, profiles: list[Any], actor: str, door: str = "python"
+) -> dict[str, int]:
     """Record each profiled column's basetype as inferred column metadata (never over a
     manual or verified entry): `{"recorded": how many columns were written}`."""
     from registry.analytics.profiler import record_basetypes
 
-    return {"recorded": record_basetypes(reg, profiles, actor)}
+    return {"recorded": record_basetypes(reg, profiles, actor, door)}
 
 
 def table_profiles(

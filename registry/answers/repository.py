@@ -66,7 +66,7 @@ class _Facade:
                 setattr(cls, name, _in_turn(member))
 
     def _ctx(self, actor: str | None = None, reason: str | None = None) -> WriteContext:
-        return write_request(actor or self.actor, reason=reason)[1]
+        return write_request(actor or self.actor, door="python", reason=reason)[1]
 
 
 class MetricRepository(_Facade):

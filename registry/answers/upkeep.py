@@ -9,14 +9,14 @@ from typing import Any
 from storage.session import Registry
 
 
-def demo(reg: Registry, analytics: Path, actor: str) -> dict[str, Any]:
+def demo(reg: Registry, analytics: Path, actor: str, door: str = "python") -> dict[str, Any]:
     """Build the demo analytics database, load the starter pack and validate it against the
     demo data: where each is, and what was loaded and found."""
     from registry.analytics.validation import validate
     from registry.interchange.starter import build_demo, load_starter_pack
 
     database = build_demo(analytics)
-    report = load_starter_pack(reg, actor=actor, reason="da demo")
+    report = load_starter_pack(reg, actor=actor, reason="da demo", door=door)
     loaded = len(report.added) + len(report.updated) + len(report.adopted) + len(report.unchanged)
     return {
         "analytics_database": str(database),
@@ -27,11 +27,11 @@ def demo(reg: Registry, analytics: Path, actor: str) -> dict[str, Any]:
     }
 
 
-def starter_pack(reg: Registry, actor: str) -> dict[str, Any]:
+def starter_pack(reg: Registry, actor: str, door: str = "python") -> dict[str, Any]:
     """Load the starter pack (label `starter_pack`): the reconcile report."""
     from registry.interchange.starter import load_starter_pack
 
-    return load_starter_pack(reg, actor=actor).as_dict()
+    return load_starter_pack(reg, actor=actor, door=door).as_dict()
 
 
 def rebuilt_projections(reg: Registry) -> dict[str, int]:

@@ -60,6 +60,7 @@ class ImportOptions:
     """Who imports, as which writer and label, and what the run may do."""
 
     actor: str
+    door: str = "python"  # which door the run came through (registry.commands.DOORS)
     writer: str = YAML_IMPORT
     label: str | None = None
     reason: str | None = None
@@ -159,6 +160,7 @@ def reconcile(
     batch_id = f"import-{uuid.uuid4()}"
     ctx = WriteContext(
         actor=options.actor,
+        door=options.door,
         reason=options.reason,
         batch_id=batch_id,
         source=options.writer,

@@ -10,9 +10,11 @@ from starter_pack.demo_db import build_demo_database
 from storage.session import Registry
 
 
-def load_starter_pack(reg: Registry, actor: str, reason: str | None = None) -> ReconcileReport:
+def load_starter_pack(
+    reg: Registry, actor: str, reason: str | None = None, door: str = "python"
+) -> ReconcileReport:
     """Import the 11 starter metrics (label `starter_pack`); a second load changes nothing."""
-    options = ImportOptions(actor=actor, label=starter_pack.LABEL, reason=reason)
+    options = ImportOptions(actor=actor, door=door, label=starter_pack.LABEL, reason=reason)
     return reconcile(reg, starter_pack.METRICS_DIR, options)
 
 

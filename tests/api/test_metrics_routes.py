@@ -91,12 +91,23 @@ def test_history_versions_and_diff(loaded: Api) -> None:
         (1, "MetricCreated", "setup"),
         (2, "MetricUpdated", "admin-token"),
     ]
-    assert history[1]["reason"] == "finance" and history[1]["changed"] == ["unit"]
+    # A hand edit of an imported metric: the API's door, the `manual` writer, and the metric
+    # leaves its import's scope (its source and label change with it).
+    assert history[1]["reason"] == "finance"
+    assert history[1]["changed"] == ["unit", "source", "source_ref"]
+    assert [(v["door"], v["writer"], v["source_ref"]) for v in history] == [
+        ("python", "yaml_import", "starter_pack"),
+        ("api", "manual", None),
+    ]
+    now = loaded.get("/api/metrics/revenue/mrr").json()
+    assert (now["unit"], now["source"], now["source_ref"]) == ("EUR", "manual", None)
     assert loaded.get("/api/metrics/revenue/mrr/versions/1").json()["unit"] == "USD"
     assert loaded.get("/api/metrics/revenue/mrr/versions/9").status_code == 404
     assert loaded.get("/api/metrics/revenue/mrr/versions/0").status_code == 422
     assert loaded.get("/api/metrics/revenue/mrr/diff").json()["changes"] == [
-        {"field": "unit", "old": "USD", "new": "EUR"}
+        {"field": "unit", "old": "USD", "new": "EUR"},
+        {"field": "source", "old": "yaml_import", "new": "manual"},
+        {"field": "source_ref", "old": "starter_pack", "new": None},
     ]
     assert loaded.get("/api/metrics/revenue/nope/history").status_code == 404
 

@@ -168,11 +168,26 @@ def test_diff_rollback_and_as_of(da: Run) -> None:
     diff = da("metrics", "diff", "revenue/mrr")
     assert "unit: 'USD' -> 'EUR'" in diff.stdout
     structured = as_json(da("metrics", "diff", "revenue/mrr", "1", "2", "--json"))
-    assert structured["changes"] == [{"field": "unit", "old": "USD", "new": "EUR"}]  # type: ignore[index]
+    assert structured["changes"] == [  # type: ignore[index]
+        {"field": "unit", "old": "USD", "new": "EUR"},
+        {"field": "source", "old": "yaml_import", "new": "manual"},
+        {"field": "source_ref", "old": "starter_pack", "new": None},
+    ]
     rolled = as_json(
         da("metrics", "rollback", "revenue/mrr", "--to", "1", "--reason", "undo", "--json")
     )
     assert (rolled["unit"], rolled["version"]) == ("USD", 3)  # type: ignore[index]
+    # Version 1's definition is back, its writer and label too; the rollback itself is a hand
+    # action of the CLI's, and history names its target.
+    assert (rolled["source"], rolled["source_ref"]) == ("yaml_import", "starter_pack")  # type: ignore[index]
+    history = as_json(da("metrics", "history", "revenue/mrr", "--json"))
+    assert [(v["what"], v["door"], v["writer"]) for v in history] == [  # type: ignore[index]
+        ("created", "cli", "yaml_import"),
+        ("updated", "cli", "manual"),
+        ("rolled back to v1", "cli", "manual"),
+    ]
+    shown = da("metrics", "history", "revenue/mrr").stdout
+    assert "rolled back to v1" in shown and "manual" in shown
     at_two = as_json(da("metrics", "list", "--at", "12", "--json"))
     assert next(m for m in at_two if m["id"] == "revenue/mrr")["unit"] == "EUR"  # type: ignore[union-attr, index]
     by_time = as_json(

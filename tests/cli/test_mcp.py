@@ -74,7 +74,16 @@ def test_every_tool_answers_from_the_registry(da: Run, data: Path) -> None:
     assert got["get_v1"]["unit"] == "USD" and got["get_then"]["unit"] == "EUR"
     assert [m["id"] for m in got["list"]["metrics"]][:2] == ["revenue/arr", "revenue/churn_rate"]
     assert [v["reason"] for v in got["history"]["versions"]] == ["da demo", "finance"]
-    assert got["diff"]["changes"] == [{"field": "unit", "old": "USD", "new": "EUR"}]
+    # Door and writer as the log holds them: the demo's import, then a hand edit in the CLI.
+    assert [(v["door"], v["writer"], v["what"]) for v in got["history"]["versions"]] == [
+        ("cli", "yaml_import", "created"),
+        ("cli", "manual", "updated"),
+    ]
+    assert got["diff"]["changes"] == [
+        {"field": "unit", "old": "USD", "new": "EUR"},
+        {"field": "source", "old": "yaml_import", "new": "manual"},
+        {"field": "source_ref", "old": "starter_pack", "new": None},
+    ]
     assert "mrr" in got["map"]["tables"]["subscriptions"]
     assert {m["id"] for m in got["table"]["metrics"]} >= {"revenue/mrr", "revenue/arr"}
     assert got["run"]["columns"] == ["month", "plan_type", "mrr"] and got["run"]["row_count"] == 2

@@ -106,9 +106,16 @@ def write_files(folder: Path) -> None:
     (sales / "broken.yml").write_text("name: [\n")
 
 
+# The door each twin's writes came through: the CLI's own, or the API the CLI called.
+DOORS = {"cli": "<door>", "api": "<door>"}
+
+
 def blank(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: "<volatile>" if k in VOLATILE else blank(v) for k, v in value.items()}
+        return {
+            k: "<volatile>" if k in VOLATILE else DOORS.get(v, v) if k == "door" else blank(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [blank(v) for v in value]
     return value
@@ -171,6 +178,8 @@ def test_remote_specifics(da: Run, data: Path, tmp_path: Path) -> None:
         assert (updated["unit"], updated["version"]) == ("EUR", 2)
         history = json.loads(da("metrics", "history", "revenue/mrr", "--json", env=env).stdout)
         assert (history[-1]["actor"], history[-1]["reason"]) == ("remote-admin", "remote")
+        # Over HTTP the server records the door it saw: the API, as a hand edit.
+        assert (history[-1]["door"], history[-1]["writer"]) == ("api", "manual")
         out = tmp_path / "export"
         assert da("metrics", "export", "--dir", str(out), env=env).exit_code == 0
         assert yaml.safe_load((out / "revenue" / "mrr.yml").read_text())["unit"] == "EUR"

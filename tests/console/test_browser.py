@@ -130,7 +130,7 @@ def test_an_admin_reviews_and_rolls_back_mrr(
     person.reload()
     newest = person.locator("table.timeline tbody tr").first
     expect(newest).to_contain_text("v2")
-    expect(newest).to_contain_text("MetricUpdated")
+    expect(newest).to_contain_text("updated")
     expect(newest).to_contain_text("finance moved to euros")
     expect(newest).to_contain_text("UTC")
     shot(person, "metric")
@@ -157,7 +157,7 @@ def test_an_admin_reviews_and_rolls_back_mrr(
     person.get_by_role("button", name="Roll back to v1").click()
     expect(person.get_by_role("status")).to_contain_text("now at version 3")
     newest = person.locator("table.timeline tbody tr").first
-    expect(newest).to_contain_text("MetricRolledBack")
+    expect(newest).to_contain_text("rolled back to v1")
     expect(newest).to_contain_text("the euro switch was premature")
     expect(person.locator("dl.facts")).to_contain_text("USD")
 

@@ -118,12 +118,13 @@ def test_a_metric_page_shows_its_definition_and_timeline(console: Console) -> No
     assert f'<a href="/columns/{metric["table_name"]}">' in html
     for variant in metric["sql_variants"]:
         assert f"<h4><code>{variant}</code></h4>" in html
-    # The timeline, newest first: version, event, who, when (UTC), why, fields changed.
+    # The timeline, newest first: version, what, who, when (UTC), why, door, writer, label,
+    # batch, fields changed. A hand edit is `manual` and leaves the import's label behind.
     assert re.search(
-        r"v2 diff MetricUpdated admin-person \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC finance asked yaml_import starter_pack unit, notes v1",
+        r"v2 diff updated admin-person \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC finance asked api manual unit, notes, source, source_ref v1",
         page,
     )
-    assert re.search(r"v1 MetricCreated setup .* UTC\s+import-", page)
+    assert re.search(r"v1 created setup .* UTC\s+python yaml_import starter_pack import-", page)
     # Analysts get no roll back control.
     assert "Roll back" not in page and "/rollback" not in html
 
@@ -142,7 +143,8 @@ def test_a_deleted_metric_keeps_its_page_and_history(console: Console) -> None:
     html = console["analyst"].get("/metrics/revenue/arr").text
     page = text_of(html)
     assert "deleted" in page and "This metric was deleted at version 2" in page
-    assert "MetricDeleted" in page and "duplicate" in page and "MetricCreated" in page
+    assert re.search(r"v2 diff deleted admin-person .* UTC duplicate api manual", page)
+    assert re.search(r"v1 created setup .* UTC\s+python yaml_import", page)
     assert 'class="deleted"' in html
     assert "Restore" not in page  # analysts cannot restore
     assert "Restore it" in text_of(console["admin"].get("/metrics/revenue/arr").text)

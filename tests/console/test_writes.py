@@ -45,13 +45,20 @@ def test_an_admin_rolls_back_from_the_timeline(console: Console) -> None:
     assert done.status_code == 303 and done.headers["location"] == "/metrics/revenue/mrr?written=3"
     page = text_of(console["admin"].get(done.headers["location"]).text)
     assert "Written: the metric is now at version 3" in page
-    assert "v3 diff MetricRolledBack admin-person" in page and "bad unit" in page
+    # The console's door, a hand action, and the rollback's target in words.
+    assert re.search(r"v3 diff rolled back to v1 admin-person .* UTC bad unit console manual", page)
     assert answers.metric(console.reg, "revenue/mrr")["unit"] == "USD"
     last = answers.recent_events(console.reg, None, 1)["events"][0]
-    assert (last["event_type"], last["actor"], last["reason"]) == (
+    assert (last["event_type"], last["actor"], last["reason"], last["to_version"]) == (
         "MetricRolledBack",
         "admin-person",
         "bad unit",
+        1,
+    )
+    assert (last["door"], last["writer"], last["what"]) == (
+        "console",
+        "manual",
+        "rolled back to v1",
     )
 
 
@@ -146,7 +153,16 @@ def test_an_admin_restores_a_deleted_metric(console: Console) -> None:
     )
     assert answer.headers["location"] == "/metrics/revenue/arr?written=3"
     restored = text_of(console["admin"].get("/metrics/revenue/arr").text)
-    assert "MetricRestored admin-person" in restored and "deleted by mistake" in restored
+    assert re.search(
+        r"v3 diff restored admin-person .* UTC deleted by mistake console manual", restored
+    )
+    # A restore brings back the last live version as it was: no field differs from it.
+    [entry] = [
+        v
+        for v in answers.metric_history(console.reg, "revenue/arr")["versions"]
+        if v["version"] == 3
+    ]
+    assert (entry["changed"], entry["door"], entry["what"]) == ([], "console", "restored")
     assert answers.metric(console.reg, "revenue/arr")["version"] == 3
 
 

@@ -62,7 +62,6 @@ def full_metric() -> dict[str, Any]:
         tables=["plans"],
         filters=["status = 'active'"],
         validation={"min": 0},
-        source_ref="finance",
         sql_variants={"weekly": "SELECT 1", "by_plan": "SELECT 2"},
     )
 

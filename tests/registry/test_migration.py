@@ -67,10 +67,11 @@ def test_v3_database_is_adopted_without_losing_anything(tmp_path: Path) -> None:
         odd is not None and odd["sql"] == "SELECT 2"
     )  # kept even though today it would not validate
     [entry] = repo.history("revenue/mrr")
-    assert (entry["event_type"], entry["actor"], entry["source"]) == (
+    assert (entry["event_type"], entry["actor"], entry["door"], entry["writer"]) == (
         "MetricAdopted",
         "migration",
-        "manual",
+        "migration",
+        "migration",
     )
     column = ColumnMetadataRepository(conn).get("orders", "amount")
     assert column is not None and (
@@ -115,8 +116,9 @@ def test_v4_filled_by_direct_sql_is_adopted_with_its_source(tmp_path: Path) -> N
     conn.close()
     conn = get_system_db(settings)
     assert MetricRepository(conn).list() == before  # JSON compared as values, all else exactly
+    # The row keeps its writer; the adoption's own writer is the migration.
     row = conn.execute("SELECT source, actor FROM event_log").fetchone()
-    assert row == ("yaml_import", "migration")
+    assert row == ("migration", "migration")
 
 
 def test_nulls_in_an_adopted_v4_row_mean_absent_and_stay_editable(tmp_path: Path) -> None:
