@@ -388,9 +388,18 @@ def export(
     if format_ not in ("yaml", "dbt"):
         raise typer.BadParameter(f"{format_!r} is not yaml or dbt", param_hint="--format")
     with progress_bar(f"exporting to {directory}") as advance:
-        files = backend(ctx).export(directory, as_of, at, overwrite, advance, format_)
-    what = "files of a dbt project" if format_ == "dbt" else "metrics"
-    emit_json(files) if as_json else emit(f"exported {len(files)} {what} to {directory}")
+        written = backend(ctx).export(directory, as_of, at, overwrite, advance, format_)
+    if as_json:
+        emit_json(written)
+    elif format_ == "dbt":
+        emit(
+            f"exported {len(written['files'])} files of a dbt project to {directory}:"
+            f" {len(written['exported'])} metrics as dbt metrics"
+        )
+        for metric_id, why in written["not_exported"].items():
+            emit(f"not a dbt metric (kept as metadata in metrics_registry.yml): {metric_id}: {why}")
+    else:
+        emit(f"exported {len(written)} metrics to {directory}")
 
 
 @app.command("validate")

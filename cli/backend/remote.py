@@ -212,15 +212,17 @@ class RemoteBackend:
         progress: Progress,
         format: str = "yaml",
     ) -> Json:
-        from registry.interchange.exports import install_export, install_files
+        from registry.interchange.exports import install_export
 
         params = _params(as_of=as_of, at_position=at, format=format)
         content = self._call("GET", "/api/export", params=params).content
         archive = zipfile.ZipFile(io.BytesIO(content))
         files = {name: archive.read(name) for name in archive.namelist()}
         if format == "dbt":
+            from registry import answers
+
             texts = {name: data.decode("utf-8") for name, data in files.items()}
-            return [str(f) for f in install_files(texts, directory, overwrite)]
+            return answers.installed_dbt_project(texts, directory, overwrite)
         return [str(f) for f in install_export(files, directory, overwrite)]
 
     def validation(self, metric_id: str | None, database: Path | None) -> Json:

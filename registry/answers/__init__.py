@@ -40,6 +40,7 @@ from registry.answers.interchange import (
     export_zip,
     import_metrics,
     import_upload,
+    installed_dbt_project,
 )
 from registry.answers.metrics import (
     MAX_SEARCH_LIMIT,
@@ -86,6 +87,7 @@ __all__ = [
     "create_metric",
     "database_info",
     "dbt_files",
+    "installed_dbt_project",
     "delete_column",
     "delete_metric",
     "demo",

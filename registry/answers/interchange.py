@@ -84,7 +84,19 @@ def dbt_files(
     """The registry (now, or as of a time or position) as dbt Semantic Layer YAML files."""
     from registry.interchange.dbt_export import export_project
 
-    return export_project(queries.list_metrics(reg, as_of=as_of, at_position=at_position))
+    return export_project(queries.list_metrics(reg, as_of=as_of, at_position=at_position)).files
+
+
+def installed_dbt_project(
+    files: dict[str, str], directory: Path, overwrite: bool
+) -> dict[str, Any]:
+    """Write a dbt export's files into a folder: the files written, the metrics made dbt
+    metrics (with the grain to query each at), and those that are not, with why."""
+    from registry.interchange.dbt_export import export_report
+    from registry.interchange.exports import install_files
+
+    written = [str(f) for f in install_files(files, directory, overwrite)]
+    return {"files": written, **export_report(files)}
 
 
 def export_folder(
@@ -95,13 +107,12 @@ def export_folder(
     overwrite: bool = False,
     progress: Progress | None = None,
     format: str = "yaml",
-) -> list[str]:
-    """Write `<dir>/<category>/<name>.yml` for every metric (or, format `dbt`, a dbt
-    project's Semantic Layer YAML); the files written."""
-    from registry.interchange.exports import export_yaml, install_files
+) -> list[str] | dict[str, Any]:
+    """Write `<dir>/<category>/<name>.yml` for every metric: the files written; or, format
+    `dbt`, a dbt project's Semantic Layer YAML: `installed_dbt_project`'s report."""
+    from registry.interchange.exports import export_yaml
 
     if format == "dbt":
-        files = dbt_files(reg, as_of, at_position)
-        return [str(f) for f in install_files(files, directory, overwrite)]
+        return installed_dbt_project(dbt_files(reg, as_of, at_position), directory, overwrite)
 
     return [str(f) for f in export_yaml(reg, directory, as_of, at_position, overwrite, progress)]

@@ -128,13 +128,13 @@ def test_dbt_files_go_through_the_bounded_loader(da: Run, data: Path, tmp_path: 
     deep = tmp_path / "deep"
     (deep / "target").mkdir(parents=True)
     (deep / "dbt_project.yml").write_text("name: deep\n")
-    (deep / "semantic_manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    (deep / "target" / "semantic_manifest.json").write_text("[" * 200_000 + "]" * 200_000)
     nested = da("metrics", "import", "--format", "dbt", str(deep))
     assert "nests deeper than 64 levels" in nested.stdout and "Traceback" not in nested.stderr
     huge = tmp_path / "huge"
-    huge.mkdir()
+    (huge / "target").mkdir(parents=True)
     (huge / "dbt_project.yml").write_text("name: huge\n")
-    with (huge / "semantic_manifest.json").open("w") as out:
+    with (huge / "target" / "semantic_manifest.json").open("w") as out:
         out.write('{"metrics": [' + " " * (33 * 1024 * 1024) + "]}")
     too_big = da("metrics", "import", "--format", "dbt", str(huge))
     assert "larger than 32768 KiB" in too_big.stdout and "Traceback" not in too_big.stderr

@@ -81,7 +81,29 @@ def test_the_starter_pack_and_a_full_metric_export_as_valid_dbt(starter: MetricR
         "expr": "total_amount",
         "agg_time_dimension": "order_date",
     }
-    assert measures["new_customers_measure"]["agg"] == "count_distinct"
+    # The SQL's WHERE is the metric's filter, its column a dimension of the semantic model.
+    total = next(m for m in orders["metrics"] if m["name"] == "total_revenue")
+    assert total["filter"] == "{{ Dimension('orders__status') }} = 'completed'"
+    assert {"name": "status", "expr": "status", "type": "categorical"} in model["dimensions"]
+    # ARR is derived: its input is MRR's sum with the same filter, times 12.
+    subscriptions = yaml.safe_load(files["models/subscriptions.yml"])
+    arr = next(m for m in subscriptions["metrics"] if m["name"] == "arr")
+    assert arr["type_params"] == {"expr": "arr_input_1 * 12", "metrics": [{"name": "arr_input_1"}]}
+    # A metric the export cannot express exactly is no dbt metric: kept as metadata, with why.
+    kept = yaml.safe_load(files["metrics_registry.yml"])["metrics_registry"]
+    assert kept["not_exported"] == {
+        "product_usage/feature_adoption": "the SQL has a WITH clause",
+        "revenue/churn_rate": "the SQL has a WITH clause",
+        "sales/every_field": "the value column has no name (AS ...)",
+        "sales/new_customers": "the SQL has a WITH clause",
+    }
+    assert [m["name"] for m in kept["metrics"]] == [
+        "feature_adoption",
+        "churn_rate",
+        "every_field",
+        "new_customers",
+    ]
+    assert "new_customers" not in {m["name"] for m in orders["metrics"]}
 
 
 def test_registry_to_dbt_to_a_fresh_registry_is_identical(
