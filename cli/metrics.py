@@ -306,8 +306,8 @@ def import_(
         str,
         typer.Option(
             "--format",
-            help="yaml (the registry's files) or dbt (a dbt project's semantic models"
-            " and metrics, or its semantic_manifest.json).",
+            help="yaml (the registry's files), dbt (a dbt project, or its"
+            " semantic_manifest.json) or ossie (Apache Ossie documents: a file or a folder).",
         ),
     ] = "yaml",
     strict: Annotated[
@@ -317,8 +317,8 @@ def import_(
     as_json: Json = False,
 ) -> None:
     """Import (reconcile) YAML metric files, or a dbt project's metrics, as one atomic batch."""
-    if format_ not in ("yaml", "dbt"):
-        raise typer.BadParameter(f"{format_!r} is not yaml or dbt", param_hint="--format")
+    if format_ not in ("yaml", "dbt", "ossie"):
+        raise typer.BadParameter(f"{format_!r} is not yaml, dbt or ossie", param_hint="--format")
     source = Source(format_, strict, idempotency_key)
     with progress_bar(f"importing {path}") as advance:
         report = backend(ctx).import_path(path, dry_run, prune, source_ref, advance, source)
@@ -345,6 +345,8 @@ def show_report(report: dict[str, Any]) -> None:
             emit(f"skipped   {problem}")
     planned = sum(len(report[k]) for k in ("added", "updated", "adopted", "deleted"))
     wrote = f"would write {planned}" if report["dry_run"] else f"wrote {len(report['written'])}"
+    if report.get("columns_written"):
+        emit(f"described {len(report['columns_written'])} columns")
     emit(f"{len(report['unchanged'])} unchanged; {wrote}; {len(report['unreadable'])} unreadable")
 
 
@@ -367,7 +369,9 @@ def export(
     format_: Annotated[
         str,
         typer.Option(
-            "--format", help="yaml (one file a metric) or dbt (a dbt Semantic Layer project)."
+            "--format",
+            help="yaml (one file a metric), dbt (a dbt Semantic Layer project) or ossie"
+            " (Apache Ossie documents, one per category).",
         ),
     ] = "yaml",
     as_json: Json = False,
@@ -385,21 +389,38 @@ def export(
         metric = backend(ctx).metric(metric_id, int(number) if at_sign else None)
         emit(metric_yaml(metric).rstrip())
         return
-    if format_ not in ("yaml", "dbt"):
-        raise typer.BadParameter(f"{format_!r} is not yaml or dbt", param_hint="--format")
+    if format_ not in ("yaml", "dbt", "ossie"):
+        raise typer.BadParameter(f"{format_!r} is not yaml, dbt or ossie", param_hint="--format")
     with progress_bar(f"exporting to {directory}") as advance:
         written = backend(ctx).export(directory, as_of, at, overwrite, advance, format_)
     if as_json:
         emit_json(written)
-    elif format_ == "dbt":
+    elif format_ in _INTERCHANGE_WORDS:
+        files, exported, missing = _INTERCHANGE_WORDS[format_]
         emit(
-            f"exported {len(written['files'])} files of a dbt project to {directory}:"
-            f" {len(written['exported'])} metrics as dbt metrics"
+            f"exported {len(written['files'])} {files} to {directory}:"
+            f" {len(written['exported'])} metrics {exported}"
         )
         for metric_id, why in written["not_exported"].items():
-            emit(f"not a dbt metric (kept as metadata in metrics_registry.yml): {metric_id}: {why}")
+            emit(f"{missing}: {metric_id}: {why}")
     else:
         emit(f"exported {len(written)} metrics to {directory}")
+
+
+# How an interchange export's report is said: what the files are, what the exported metrics
+# are, and what a metric that is not one is.
+_INTERCHANGE_WORDS = {
+    "dbt": (
+        "files of a dbt project",
+        "as dbt metrics",
+        "not a dbt metric (kept as metadata in metrics_registry.yml)",
+    ),
+    "ossie": (
+        "Apache Ossie documents",
+        "with an ANSI_SQL expression",
+        "no Ossie expression (kept as metadata in its model)",
+    ),
+}
 
 
 @app.command("validate")

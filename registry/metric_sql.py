@@ -52,6 +52,7 @@ class PlainMetric:
     table: str
     time_column: str
     grain: str  # the bucket's unit; a raw time column is bucketed by day (its own value)
+    raw_time: bool  # the bucket is the time column itself, not date_trunc of it
     value: str  # the value column's name
     aggregates: tuple[Aggregate, ...]
     formula: str  # the value with each aggregate written `{0}`, `{1}`, ...
@@ -97,7 +98,7 @@ def read_plain(sql: str) -> PlainMetric:
     items = select.expressions
     if len(items) < 2:
         raise NotPlain("the SQL selects no time bucket and value")
-    time_column, grain = _bucket(items[0])
+    time_column, grain, raw_time = _bucket(items[0])
     _group_by_bucket(select, items[0])
     value = items[1]
     if not isinstance(value, exp.Alias):
@@ -114,6 +115,7 @@ def read_plain(sql: str) -> PlainMetric:
         table=table,
         time_column=time_column,
         grain=grain,
+        raw_time=raw_time,
         value=value.alias,
         aggregates=aggregates,
         formula=formula,
@@ -139,19 +141,19 @@ def _column(node: exp.Column) -> str:
     return str(node.name)
 
 
-def _bucket(item: exp.Expression) -> tuple[str, str]:
+def _bucket(item: exp.Expression) -> tuple[str, str, bool]:
     """The time column and the unit of the first select item."""
     inner = item.this if isinstance(item, exp.Alias) else item
     if isinstance(inner, exp.Cast):
         inner = inner.this
     if isinstance(inner, exp.Column):
-        return _column(inner), "day"
+        return _column(inner), "day", True
     if isinstance(inner, exp.TimestampTrunc | exp.DateTrunc):
         given = inner.args.get("unit")
         unit = str(given.name if given is not None else "").lower()
         column = inner.this
         if unit in _UNITS and isinstance(column, exp.Column):
-            return _column(column), unit
+            return _column(column), unit, False
     raise NotPlain("the first column is not a time column or date_trunc of one")
 
 

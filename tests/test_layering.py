@@ -51,6 +51,9 @@ DRIVERS = {"duckdb", "psycopg", "psycopg_pool"}
 ANALYTICS_DUCKDB = ("registry/analytics/", "starter_pack/demo_db.py")
 ENGINE_WORDS = re.compile(r"postgres|duckdb|(^|_)pg(_|$)|^pg[A-Z]|^Pg|dialect", re.IGNORECASE)
 ENGINE_TEXT = re.compile(r"postgres|duckdb|:memory:", re.IGNORECASE)
+# Apache Ossie's own vocabulary: an expression's "dialect" is a language (ANSI_SQL, MDX, ...),
+# not a storage engine; these modules speak the specification's words.
+OSSIE_MODULES = ("registry/interchange/ossie.py", "registry/interchange/ossie_model.py")
 
 
 def imported_modules(path: Path) -> list[str]:
@@ -213,6 +216,8 @@ def test_the_engine_is_known_only_behind_the_seam(package: str, path: Path) -> N
     assert not engines, f"{relative} imports an engine module: {engines}"
     if not analytics:
         mentions = _engine_mentions(path)
+        if relative in OSSIE_MODULES:
+            mentions = [m for m in mentions if not m.lower().startswith("dialect")]
         assert not mentions, f"{relative} names an engine: {mentions}"
 
 

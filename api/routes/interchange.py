@@ -41,11 +41,14 @@ def export(
     _: Reader,
     as_of: AsOf = None,
     at_position: AtPosition = None,
-    format: Annotated[Literal["yaml", "dbt"], Query(description="yaml or dbt")] = "yaml",
+    format: Annotated[
+        Literal["yaml", "dbt", "ossie"], Query(description="yaml, dbt or ossie")
+    ] = "yaml",
 ) -> Response:
     """The registry (now, or as of a time or position) as `<category>/<name>.yml` files,
     zipped; with `format=dbt`, as a dbt project's Semantic Layer YAML (the registry's own
-    fields kept under each metric's `config.meta.registry`)."""
+    fields kept under each metric's `config.meta.registry`); with `format=ossie`, as Apache
+    Ossie documents, one per category (the registry's fields in custom extensions)."""
     return Response(
         answers.export_zip(reg, as_of, at_position, format),
         media_type="application/zip",
@@ -67,18 +70,22 @@ async def import_metrics(
     source_ref: Annotated[str | None, Query(max_length=200)] = None,
     category: Annotated[str, Query(pattern=r"^[a-z0-9_]+$")] = "uploads",
     filename: Annotated[
-        str, Query(pattern=r"^[A-Za-z0-9_.\-]+\.ya?ml$", max_length=200)
+        str, Query(pattern=r"^[A-Za-z0-9_.\-]+\.(ya?ml|json)$", max_length=200)
     ] = "upload.yml",
     source: Annotated[str, Query(pattern=r"^(web_upload|yaml_import)$")] = WEB_UPLOAD,
     idempotency_key: IdempotencyKey = None,
-    format: Annotated[Literal["yaml", "dbt"], Query(description="yaml or dbt")] = "yaml",
+    format: Annotated[
+        Literal["yaml", "dbt", "ossie"], Query(description="yaml, dbt or ossie")
+    ] = "yaml",
     strict: Annotated[bool, Query(description="Refuse if anything cannot be imported")] = False,
 ) -> dict[str, Any]:
     """Reconcile with an uploaded YAML file (body: YAML) or folder (body: a zip of
     `<category>/<name>.yml`); writer `web_upload` (`yaml_import` for the CLI's file imports).
     With `format=dbt`, the body is a dbt project (a zip, or one YAML file or manifest) whose
     metrics are imported as writer `dbt_import`, labelled with the project's name; the report
-    lists under `skipped` every metric that could not be expressed, and why.
+    lists under `skipped` every metric that could not be expressed, and why. With
+    `format=ossie`, the body is Apache Ossie documents (a zip, or one YAML or JSON file),
+    imported as writer `ossie_import` with their column metadata in the same batch.
     Answers with the reconcile report."""
     data = await request.body()
     zipped = request.headers.get("content-type", "").startswith("application/zip")

@@ -186,7 +186,7 @@ class RemoteBackend:
             from registry.interchange.yaml_io import metric_files
 
             every_file = sorted(f for f in path.rglob("*") if f.is_file())
-            files = every_file if source.format == "dbt" else metric_files(path)
+            files = every_file if source.format in ("dbt", "ossie") else metric_files(path)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for file in files:
@@ -218,11 +218,13 @@ class RemoteBackend:
         content = self._call("GET", "/api/export", params=params).content
         archive = zipfile.ZipFile(io.BytesIO(content))
         files = {name: archive.read(name) for name in archive.namelist()}
-        if format == "dbt":
+        if format in ("dbt", "ossie"):
             from registry import answers
 
             texts = {name: data.decode("utf-8") for name, data in files.items()}
-            return answers.installed_dbt_project(texts, directory, overwrite)
+            if format == "dbt":
+                return answers.installed_dbt_project(texts, directory, overwrite)
+            return answers.installed_ossie_documents(texts, directory, overwrite)
         return [str(f) for f in install_export(files, directory, overwrite)]
 
     def validation(self, metric_id: str | None, database: Path | None) -> Json:

@@ -41,6 +41,8 @@ from registry.answers.interchange import (
     import_metrics,
     import_upload,
     installed_dbt_project,
+    installed_ossie_documents,
+    ossie_files,
 )
 from registry.answers.metrics import (
     MAX_SEARCH_LIMIT,
@@ -88,6 +90,8 @@ __all__ = [
     "database_info",
     "dbt_files",
     "installed_dbt_project",
+    "installed_ossie_documents",
+    "ossie_files",
     "delete_column",
     "delete_metric",
     "demo",

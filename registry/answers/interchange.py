@@ -13,6 +13,7 @@ from storage.session import Registry
 
 if TYPE_CHECKING:  # the import's modules load pydantic: only imports pay for them
     from registry.interchange.imports import ImportOptions
+    from registry.interchange.ossie_model import Parsers
     from registry.interchange.yaml_io import Progress
 
 
@@ -31,7 +32,7 @@ def import_metrics(
 
     root = shown_root or (path if path.is_dir() else path.parent.parent)
     whole = None if shown_root else str(path)  # the user's own words for it, not an upload's
-    shown = replace(options, shown_root=root, shown_whole=whole)
+    shown = replace(options, shown_root=root, shown_whole=whole, parsers=sql_parsers())
     report = reconcile(reg, path, shown, progress).as_dict()
     prefix = str(root).rstrip("/") + "/"
     if prefix != "/":
@@ -75,7 +76,41 @@ def export_zip(
 
     if format == "dbt":
         return zip_files(dbt_files(reg, as_of, at_position))
+    if format == "ossie":
+        return zip_files(ossie_files(reg, as_of, at_position))
     return build(reg, as_of, at_position)
+
+
+def sql_parsers() -> Parsers:
+    """The analytics engine's own parser, for the SQL that interchange reads and writes."""
+    from registry.analytics.sandbox import expression_problem, query_problem
+    from registry.interchange.ossie_model import Parsers
+
+    return Parsers(expression=expression_problem, query=query_problem)
+
+
+def ossie_files(
+    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+) -> dict[str, str]:
+    """The registry (now, or as of a time or position) as Apache Ossie documents, one per
+    category, its column metadata in the datasets."""
+    from registry.interchange.ossie import export_documents
+
+    metrics = queries.list_metrics(reg, as_of=as_of, at_position=at_position)
+    columns = queries.columns_as_of(reg, as_of, at_position)
+    return export_documents(metrics, columns, sql_parsers()).files
+
+
+def installed_ossie_documents(
+    files: dict[str, str], directory: Path, overwrite: bool
+) -> dict[str, Any]:
+    """Write an Ossie export's documents into a folder: the files written, the metrics with
+    an Ossie expression, and those kept as metadata only, with why."""
+    from registry.interchange.exports import install_files
+    from registry.interchange.ossie import export_report
+
+    written = [str(f) for f in install_files(files, directory, overwrite)]
+    return {"files": written, **export_report(files)}
 
 
 def dbt_files(
@@ -114,5 +149,7 @@ def export_folder(
 
     if format == "dbt":
         return installed_dbt_project(dbt_files(reg, as_of, at_position), directory, overwrite)
+    if format == "ossie":
+        return installed_ossie_documents(ossie_files(reg, as_of, at_position), directory, overwrite)
 
     return [str(f) for f in export_yaml(reg, directory, as_of, at_position, overwrite, progress)]

@@ -155,6 +155,28 @@ class MetricRepository(_Facade):
         """
         return len(exports.export_yaml(self.registry, Path(directory), as_of, overwrite=True))
 
+    def export_to_ossie(
+        self, directory: str | Path, as_of: datetime | None = None, overwrite: bool = False
+    ) -> dict[str, Any]:
+        """Write Apache Ossie documents (one per category) to a folder: the files written,
+        the metrics with an Ossie expression, and those kept as metadata with why."""
+        from registry.answers.interchange import installed_ossie_documents, ossie_files
+
+        files = ossie_files(self.registry, as_of)
+        return installed_ossie_documents(files, Path(directory), overwrite)
+
+    def import_from_ossie(
+        self, path: str | Path, source_ref: str | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Import Apache Ossie documents (a file or a folder), their column metadata in the
+        same batch: the reconcile report, `skipped` naming what could not be expressed."""
+        from registry.answers.interchange import import_metrics
+
+        options = ImportOptions(
+            actor=self.actor, door="python", label=source_ref, dry_run=dry_run, format="ossie"
+        )
+        return import_metrics(self.registry, Path(path), options)
+
     def restore(
         self, metric_id: str, actor: str | None = None, reason: str | None = None
     ) -> dict[str, Any]:

@@ -16,11 +16,13 @@ from typing import Any
 from registry import replies
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
 from registry.errors import Issue, RefusedError
+from registry.interchange.ossie_model import Parsers
 from registry.interchange.parse_cache import ParseCache
 from registry.interchange.yaml_io import Progress, YamlSource, read_source
+from registry.models import ColumnMetadata, build_issues
 from registry.plans import Current, Plan, plan_delete, plan_upsert
 from registry.queries import owned_metric_ids
-from registry.subjects import METRIC
+from registry.subjects import COLUMN, METRIC
 from storage.session import Registry
 
 YAML_IMPORT = "yaml_import"
@@ -41,8 +43,10 @@ class ReconcileReport:
     problems: dict[str, list[Issue]] = field(default_factory=dict)
     dry_run: bool = False
     batch_id: str | None = None
-    # Metrics of the source the registry cannot express faithfully, with why (dbt imports).
+    # Metrics of the source the registry cannot express faithfully, with why (dbt, Ossie).
     skipped: dict[str, str] = field(default_factory=dict)
+    # Column metadata an Ossie import described (table:column), written in the same batch.
+    columns_written: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         found = {k: v for k, v in vars(self).items() if k != "problems"}
@@ -67,10 +71,11 @@ class ImportOptions:
     prune: bool = False
     dry_run: bool = False
     idempotency_key: str | None = None  # a retried run with this key gets the first report
-    format: str = "yaml"  # or "dbt": a dbt project's semantic models and metrics
+    format: str = "yaml"  # or "dbt" (a dbt project), or "ossie" (Apache Ossie documents)
     strict: bool = False  # refuse the run if anything of the source cannot be imported
     shown_root: Path | None = None  # messages name files relative to it (an upload's folder)
     shown_whole: str | None = None  # how messages name the whole source (default: the root's name)
+    parsers: Parsers | None = None  # the SQL checks an Ossie import uses (the answers pass them)
 
 
 def _refuse_prune(path: Path, source: YamlSource, options: ImportOptions) -> None:
@@ -128,6 +133,26 @@ def _status(current: Current | None, desired: dict[str, Any], plan: Plan | None)
     return "updated"
 
 
+def _column_plans(
+    reg: Registry, columns: list[dict[str, Any]], report: ReconcileReport
+) -> tuple[list[tuple[str, Plan]], dict[str, int]]:
+    """Plans for the column metadata an import describes (unchanged ones plan nothing); an
+    invalid one is reported under `skipped`."""
+    if not columns:
+        return [], {}
+    wanted = {}
+    for column in columns:
+        built = build_issues(ColumnMetadata, column)
+        if isinstance(built, list):
+            shown = f"column {column.get('table_id')}:{column.get('column_name')}"
+            report.skipped[shown] = "; ".join(str(i) for i in built)
+        else:
+            wanted[COLUMN.stream_id(built)] = built.to_definition()
+    currents = current_states(reg, COLUMN, list(wanted))
+    plans = [(sid, p) for sid, d in wanted.items() if (p := plan_upsert(d)(currents.get(sid)))]
+    return plans, {sid: c.version for sid, c in currents.items()}
+
+
 def reconcile(
     reg: Registry, path: Path, options: ImportOptions, progress: Progress | None = None
 ) -> ReconcileReport:
@@ -139,11 +164,20 @@ def reconcile(
     any unreadable file.
     """
     skipped: dict[str, str] = {}
+    columns: list[dict[str, Any]] = []
     if options.format == "dbt":
         from registry.interchange.dbt import DBT_IMPORT, read_dbt_source
 
         source, skipped, label = read_dbt_source(path, options.label)
         options = replace(options, writer=DBT_IMPORT, label=label)
+    elif options.format == "ossie":
+        from registry.interchange.ossie import OSSIE_IMPORT, read_ossie_source
+
+        if options.parsers is None:
+            raise RefusedError("an Ossie import needs the SQL parser's checks")
+        found = read_ossie_source(path, options.parsers)
+        source, skipped, columns = found.metrics, found.skipped, found.columns
+        options = replace(options, writer=OSSIE_IMPORT)  # no label unless one is given
     else:
         source = read_source(path, options.writer, options.label, ParseCache(reg.conn), progress)
     if options.strict and (skipped or source.unreadable):
@@ -194,9 +228,11 @@ def reconcile(
                     plans.append((metric_id, plan))
                     report.deleted.append(metric_id)
             currents.update(states)
+        column_plans = _column_plans(reg, columns, report)
         if not options.dry_run:
             versions = {sid: c.version for sid, c in currents.items()}
             report.written = [r.id for r in apply_plans(reg, METRIC, plans, versions, ctx)]
+            report.columns_written = [r.id for r in apply_plans(reg, COLUMN, *column_plans, ctx)]
         if key is not None:
             replies.remember(reg.conn, key, digest, report.as_dict())
         return report

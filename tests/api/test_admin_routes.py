@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.api.conftest import Api
 
@@ -314,3 +315,54 @@ def test_import_of_a_zipped_dbt_project(api: Api) -> None:
     ]
     revenue = api.get("/api/metrics/sales/revenue").json()
     assert (revenue["source"], revenue["source_ref"]) == ("dbt_import", "shop")
+
+
+def test_ossie_documents_round_trip_through_the_api(loaded: Api) -> None:
+    """Export as Ossie (a zip of documents), then upload them as an import: nothing changes;
+    an invalid document is a report naming its place, and nothing of it is written."""
+    exported = loaded.get("/api/export", params={"format": "ossie"})
+    assert exported.headers["content-type"] == "application/zip"
+    files = zipfile.ZipFile(io.BytesIO(exported.content))
+    assert sorted(files.namelist()) == [
+        "operations.yaml",
+        "product_usage.yaml",
+        "revenue.yaml",
+        "sales.yaml",
+    ]
+    revenue = yaml.safe_load(files.read("revenue.yaml"))
+    assert revenue["version"] == "0.2.0.dev0"
+    again = loaded.call(
+        "POST",
+        "/api/admin/metrics/import",
+        params={"format": "ossie"},
+        content=exported.content,
+        headers={"Content-Type": "application/zip"},
+    ).json()
+    assert (len(again["unchanged"]), again["written"], again["skipped"]) == (11, [], {})
+    retail = Path(__file__).resolve().parents[1] / "registry" / "ossie" / "retail.yaml"
+    imported = loaded.call(
+        "POST",
+        "/api/admin/metrics/import",
+        params={"format": "ossie", "category": "ossie", "filename": "retail.yaml"},
+        content=retail.read_bytes(),
+        headers={"Content-Type": "application/yaml"},
+    ).json()
+    assert sorted(imported["added"])[0] == "retail/customer_lifetime_value"
+    spanning = loaded.get("/api/metrics/retail/sales_per_employee").json()
+    assert (spanning["source"], spanning["tables"]) == ("ossie_import", ["shop.main.store"])
+    history = loaded.get("/api/metrics/retail/sales_per_employee/history").json()["versions"]
+    assert (history[0]["door"], history[0]["writer"]) == ("api", "ossie_import")
+    broken = loaded.call(
+        "POST",
+        "/api/admin/metrics/import",
+        params={"format": "ossie", "filename": "broken.json"},
+        content=b'{"version": "0.2.0.dev0", "semantic_model": [{"name": "x", "datasets": []}]}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert broken.status_code == 200
+    [(where, [problem])] = broken.json()["problems"].items()
+    assert where == "uploads/broken.json"
+    assert problem == (
+        "uploads/broken.json: semantic_model.0.datasets: List should have at least 1 item"
+        " after validation, not 0"
+    )

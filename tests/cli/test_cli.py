@@ -448,7 +448,7 @@ def test_import_of_a_dbt_project(da: Run) -> None:
     strict = da("metrics", "import", str(project), "--format", "dbt", "--strict")
     assert strict.exit_code == 1 and "strict import refused" in strict.stderr
     bad = da("metrics", "import", str(project), "--format", "xml")
-    assert bad.exit_code == 2 and "is not yaml or dbt" in bad.stderr
+    assert bad.exit_code == 2 and "is not yaml, dbt or ossie" in bad.stderr
 
 
 def test_export_as_dbt_and_import_it_back_unchanged(da: Run, tmp_path: Path) -> None:
@@ -503,3 +503,34 @@ def test_refusals_name_the_flag_and_the_whole_path(da: Run, tmp_path: Path) -> N
     pruned = da("metrics", "import", str(empty), "--prune")
     assert pruned.exit_code == 1
     assert f"prune refused: {empty} holds no metrics" in pruned.stderr
+
+
+def test_ossie_export_and_import(da: Run, tmp_path: Path) -> None:
+    out = tmp_path / "ossie"
+    shown = da("metrics", "export", "--format", "ossie", "--dir", str(out))
+    assert shown.exit_code == 0
+    assert shown.stdout.splitlines()[0] == (
+        f"exported 4 Apache Ossie documents to {out}: 8 metrics with an ANSI_SQL expression"
+    )
+    assert (
+        "no Ossie expression (kept as metadata in its model): revenue/churn_rate:"
+        " the SQL has a WITH clause" in shown.stdout
+    )
+    assert (
+        da("metrics", "import", "--format", "ossie", str(out))
+        .stdout.strip()
+        .endswith("11 unchanged; wrote 0; 0 unreadable")
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: '0.2.0.dev0'\nsemantic_model:\n  - name: x\n    datasets: []\n")
+    refused = da("metrics", "import", "--format", "ossie", str(bad))
+    assert refused.exit_code == 1 and "Traceback" not in refused.stderr
+    assert "bad.yaml: semantic_model.0.datasets: List should have at least 1 item" in (
+        refused.stdout
+    )
+    assert (
+        refused.stderr.strip()
+        == "error: 1 file could not be read (the readable ones were imported)"
+    )
+    wrong = da("metrics", "import", "--format", "ossi", str(bad))
+    assert wrong.exit_code != 0 and "'ossi' is not yaml, dbt or ossie" in wrong.stderr

@@ -63,6 +63,10 @@ def scenario(files: Path) -> list[list[str]]:
         ["metrics", "import", str(files / "source")],
         ["metrics", "import", str(files / "source"), "--prune", "--source-ref", "x"],
         ["metrics", "import", str(files / "source" / "sales" / "ok.yml"), "--dry-run"],
+        ["metrics", "import", "--format", "ossie", str(files / "ossie" / "retail.yaml")],
+        ["metrics", "import", "--format", "ossie", str(files / "ossie" / "broken.yaml")],
+        ["metrics", "export", "--format", "ossie", "--dir", str(files / "out"), "--overwrite"],
+        ["metrics", "import", "--format", "ossie", str(files / "out")],
         ["metrics", "list"],
         ["metrics", "list", "--category", "ops"],
         ["metrics", "list", "--at", "12"],
@@ -104,6 +108,10 @@ def write_files(folder: Path) -> None:
     sales.mkdir(parents=True)
     (sales / "ok.yml").write_text("name: ok\nsql: SELECT 1\ntable: orders\nsql_by_region: x\n")
     (sales / "broken.yml").write_text("name: [\n")
+    (folder / "ossie").mkdir()
+    retail = Path(__file__).parent.parent / "registry" / "ossie" / "retail.yaml"
+    (folder / "ossie" / "retail.yaml").write_text(retail.read_text())
+    (folder / "ossie" / "broken.yaml").write_text("version: '0.1'\nsemantic_model: []\n")
 
 
 # The door each twin's writes came through: the CLI's own, or the API the CLI called.

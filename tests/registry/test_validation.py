@@ -82,3 +82,26 @@ def test_validating_a_missing_metric_or_database(starter: MetricRepository, tmp_
         validate(starter.registry, tmp_path / "x.duckdb", "revenue/none")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         validate(starter.registry, tmp_path / "x.duckdb")
+
+
+def test_structured_fields_that_compute_other_numbers_than_the_sql_are_a_finding(
+    starter: MetricRepository, demo_db: Path
+) -> None:
+    """MRR's SQL counts active subscriptions; fields that forget the filter say otherwise."""
+    starter.update("revenue/mrr", filters=[])
+    starter.update("revenue/total_revenue", expression="SUM(total_amount) * 2")
+    found = {f.subject: f for f in validate(starter.registry, demo_db)}
+    assert set(found) == {"revenue/mrr", "revenue/total_revenue"}
+    mrr = found["revenue/mrr"]
+    assert (mrr.location, mrr.level) == ("expression", "warning")
+    assert mrr.message.startswith(
+        "expression, filters and time_column compute other numbers than sql on the data:"
+        " 22 of 24 periods differ (first: 2024-03-01: sql 15878.40, fields 16077.40)"
+    )
+    assert "24 of 24 periods differ" in found["revenue/total_revenue"].message
+    # Put right, they agree again; a wrong column is named by the engine.
+    starter.update("revenue/mrr", filters=["status = 'active'"])
+    starter.update("revenue/total_revenue", expression="SUM(amount)")
+    [left] = validate(starter.registry, demo_db)
+    assert left.subject == "revenue/total_revenue"
+    assert "do not compute" in left.message and "amount" in left.message
