@@ -69,6 +69,7 @@ def log(
             "writer",
             "changed",
         ],
+        optional=("door", "writer", "changed"),  # --wide shows them; `--json` has them all
     )
     if page["next_before"] is not None:
         emit(

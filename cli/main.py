@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cli import agents, audit, columns, db, demo, metrics, profile, serve, upkeep
+from cli import agents, audit, columns, db, demo, metrics, output, profile, serve, upkeep
 from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
@@ -47,7 +47,7 @@ app = typer.Typer(
     name="da",
     help="Metrics registry: one canonical, audited definition of every business metric.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # da --install-completion [bash|zsh|fish|powershell]
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # usage errors as plain lines, not boxes that cut the message
 )
@@ -90,8 +90,15 @@ def main(
             "--actor", envvar="DA_ACTOR", help="Who makes the changes (default: your OS user)."
         ),
     ] = None,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide", help="Tables show every value whole instead of fitting the terminal."
+        ),
+    ] = False,
 ) -> None:
     """Metrics registry: one canonical, audited definition of every business metric."""
+    output.WIDE = wide
     try:
         settings = load_settings(data_dir=data_dir, database_url=database_url)
     except ValueError as exc:

@@ -208,6 +208,51 @@ def restore(
     show_metric(backend(ctx).restore_metric(metric_id, write), as_json)
 
 
+def _run_editor(path: Path) -> None:
+    """Open a file in the user's $VISUAL or $EDITOR and wait for it to close."""
+    import os
+    import shlex
+    import subprocess
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise RegistryError("set $EDITOR (or $VISUAL) to the editor to open: nothing written")
+    done = subprocess.run([*shlex.split(editor), str(path)], check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RegistryError(f"the editor exited with {done.returncode}: nothing written")
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why: recorded in the history.")],
+    idempotency_key: IdempotencyKey = None,
+    as_json: Json = False,
+) -> None:
+    """Open a metric's YAML in $EDITOR, then write what you changed (refused if the metric
+    changed meanwhile)."""
+    import tempfile
+
+    from registry.interchange.exports import edited_fields, metric_yaml
+
+    metric = backend(ctx).metric(metric_id, None)
+    backend(ctx).release()  # nobody is locked out while the editor is open
+    text = metric_yaml(metric)
+    category, _, name = metric_id.partition("/")
+    with tempfile.TemporaryDirectory(prefix="da-edit-") as folder:
+        path = Path(folder) / category / f"{name}.yml"
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+        _run_editor(path)
+        changes = edited_fields(metric, path)
+    if not changes:
+        emit(f"no change to {metric_id}: nothing written")
+        return
+    write = Write(reason, metric["version"], idempotency_key)
+    show_metric(backend(ctx).update_metric(metric_id, changes, write), as_json)
+
+
 @app.command("history")
 def history(ctx: typer.Context, metric_id: MetricArg, as_json: Json = False) -> None:
     """Every version of a metric: who changed what, when and why."""
@@ -229,6 +274,7 @@ def history(ctx: typer.Context, metric_id: MetricArg, as_json: Json = False) -> 
                 "changed",
                 "batch_id",
             ],
+            optional=("source_ref", "batch_id"),
         )
 
 

@@ -90,15 +90,102 @@ def _bold(text: str) -> str:
     return typer.style(text, bold=True) if is_terminal() else text
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | None = None) -> None:
+# `da --wide`: tables show every value whole, whatever the terminal's width.
+WIDE = False
+# Columns of words (why, what changed, a finding) wrap onto more lines; other long values
+# (ids, names, times) are cut with an ellipsis: `show` has them whole.
+WRAPPED = frozenset({"reason", "changed", "message", "description", "matched", "what"})
+# What names a row is never cut (it is what the next command needs): it wraps, whole.
+WHOLE = frozenset({"id", "metric_id", "stream_id", "version", "position", "column_name"})
+_NARROWEST = 6
+_NARROWEST_WORDS = 10
+_A_MINUTE = 16  # "2026-11-30 13:10": a time is never cut shorter
+
+
+def terminal_width() -> int | None:
+    """The width tables must fit: `$COLUMNS`, else the terminal's; None when the output is
+    not a terminal (piped output keeps whole values, one record per line) or with `--wide`."""
+    import os
+    import shutil
+
+    if WIDE:
+        return None
+    given = os.environ.get("COLUMNS", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return shutil.get_terminal_size().columns if is_terminal() else None
+
+
+def _floor_sum(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> int:
+    """The narrowest a table of these columns can be."""
+    widths = [max([len(c), *(len(_cell(r.get(c), True)) for r in rows)]) for c in columns]
+    floors = _floors(columns, widths)
+    return sum(floors) + 2 * (len(columns) - 1)
+
+
+def _floors(columns: Sequence[str], widths: list[int]) -> list[int]:
+    def floor(column: str, width: int) -> int:
+        if column.endswith("_at"):
+            return min(width, max(len(column), _A_MINUTE))
+        narrowest = _NARROWEST_WORDS if column in WRAPPED or column in WHOLE else _NARROWEST
+        return max(len(column), min(width, narrowest))
+
+    return [floor(c, w) for c, w in zip(columns, widths, strict=True)]
+
+
+def _fitted(columns: Sequence[str], widths: list[int], room: int) -> list[int]:
+    """Column widths that fit `room` characters: columns of words give way first (they wrap),
+    then the widest of the others (cut with an ellipsis); the columns that name a row never."""
+    widths = list(widths)
+    floors = _floors(columns, widths)
+    for turn in (WRAPPED, frozenset(c for c in columns if c not in WHOLE), None):
+        while sum(widths) + 2 * (len(widths) - 1) > room:
+            shrinkable = [
+                i
+                for i, w in enumerate(widths)
+                if w > floors[i] and (turn is None or columns[i] in turn)
+            ]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda i: widths[i])
+            widths[widest] -= 1
+    return widths
+
+
+def _pieces(text: str, width: int, wrap: bool) -> list[str]:
+    if len(text) <= width:
+        return [text]
+    if not wrap:
+        return [text[: width - 1] + "…"]
+    import textwrap
+
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
+
+
+def table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    title: str | None = None,
+    optional: Sequence[str] = (),
+) -> None:
     """Rows as an aligned text table, like `docker ps`: one header line, one line per row.
 
-    Written by hand rather than with rich: rendering a rich table costs about 100 ms of
-    start-up, half of what `da metrics list` may take in all. Cells never wrap, so piped
-    output keeps one record per line for grep and awk.
+    On a terminal the table fits its width: words (reasons, changed fields, findings) wrap,
+    other long values are cut with an ellipsis; `--wide` (or piped output) shows every value
+    whole on one line per record, for grep and awk. Written by hand rather than with rich:
+    rendering a rich table costs about 100 ms of start-up.
     """
-    cells = [[_cell(row.get(c)).replace("\n", " ") for c in columns] for row in rows]
+    room = terminal_width()
+    if room is not None:  # `optional` columns give way first, whole: --wide shows them
+        dropped = list(optional)
+        while dropped and _floor_sum(rows, columns) > room:
+            gone = dropped.pop()
+            columns = [c for c in columns if c != gone]
+    fitted = room is not None
+    cells = [[_cell(row.get(c), fitted).replace("\n", " ") for c in columns] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    if room is not None:
+        widths = _fitted(columns, widths, room)
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
@@ -107,12 +194,25 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str | N
         emit(_bold(title))
     emit(_bold(line([c.upper() for c in columns])))
     for values in cells:
-        emit(line(values))
+        parts = [
+            _pieces(v, w, c in WRAPPED or c in WHOLE)
+            for v, w, c in zip(values, widths, columns, strict=True)
+        ]
+        for n in range(max(len(p) for p in parts)):
+            emit(line([p[n] if n < len(p) else "" for p in parts]))
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, fitted: bool = False) -> str:
+    """A value as a table shows it (a time to the minute when the table fits a terminal)."""
     if value is None:
         return ""
+    if fitted and isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if fitted and isinstance(value, str) and len(value) >= 19 and value[10:11] in ("T", " "):
+        try:
+            return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            pass
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
@@ -132,6 +232,10 @@ def fields(record: dict[str, Any], order: Sequence[str]) -> None:
         elif isinstance(value, str) and "\n" in value:
             emit(f"{_bold(name)}:")
             emit(_indent(value, 2))
+        elif isinstance(value, list) and len(value) > 1:  # one item per line, never joined
+            emit(f"{_bold(name)}:")
+            for item in value:
+                emit(f"  - {item}")
         else:
             emit(f"{_bold(name)}: {_cell(value)}")
 

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from registry.errors import InvalidDefinitionError, Issue
+from registry.sql_parser import query_problem
 
 METRIC_TYPES = ("sum", "count", "avg", "ratio")
 NAME_PATTERN = r"^[a-z0-9_]+$"
@@ -154,6 +155,9 @@ class MetricDefinition(Definition):
     def _sql_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
+        problem = query_problem(value)
+        if problem:
+            raise ValueError(f"must be one SELECT query; DuckDB's parser says: {problem}")
         return value
 
     @field_validator("sql_variants")
@@ -168,6 +172,12 @@ class MetricDefinition(Definition):
         empty = [k for k, v in value.items() if not v.strip()]
         if empty:
             raise ValueError(f"variants {', '.join(empty)} have empty SQL")
+        for key, sql in value.items():
+            problem = query_problem(sql)
+            if problem:
+                raise ValueError(
+                    f"variant {key} must be one SELECT query; DuckDB's parser says: {problem}"
+                )
         return value
 
 

@@ -52,20 +52,29 @@ def require_metric(reg: Registry, metric_id: str) -> dict[str, Any]:
     return found
 
 
-_RESTORE_HINTS = {"metric": "restore it with `da metrics restore {id}`"}
+def _restore_hint(subject: Subject, stream_id: str) -> str:
+    """The command that brings a deleted stream back, its arguments quoted for a shell."""
+    import shlex
+
+    if subject.kind is METRIC.kind:
+        return f"restore it with `da metrics restore {shlex.quote(stream_id)}`"
+    table, column = subject.kind.split(stream_id)
+    return f"restore it with `da columns restore {shlex.quote(table)} {shlex.quote(column)}`"
 
 
-def not_live(reg: Registry, subject: Subject, stream_id: str) -> NotFoundError:
+def not_live(
+    reg: Registry, subject: Subject, stream_id: str, missing: str | None = None
+) -> NotFoundError:
     """The error for a stream that is not live: deleted (at which version, by whom, when, and
-    how to bring it back) or never created."""
+    how to bring it back) or never created (`missing`, or "... does not exist")."""
     last = reg.store.last_events(subject.kind.stream_type, [stream_id]).get(stream_id)
     if last is None or last.event_type != subject.kind.tombstone:
-        return NotFoundError(f"{subject.label} {stream_id!r} does not exist")
+        return NotFoundError(missing or f"{subject.label} {stream_id!r} does not exist")
     when = last.recorded_at.strftime("%Y-%m-%d %H:%M UTC")
-    hint = _RESTORE_HINTS.get(subject.label, "").format(id=stream_id)
+    shown = stream_id if subject.kind is METRIC.kind else ".".join(subject.kind.split(stream_id))
     return NotFoundError(
-        f"{subject.label} {stream_id!r} was deleted at version {last.version} by {last.actor}"
-        f" on {when}" + (f"; {hint}" if hint else "")
+        f"{subject.label} {shown!r} was deleted at version {last.version} by {last.actor}"
+        f" on {when}; {_restore_hint(subject, stream_id)}"
     )
 
 

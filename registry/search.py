@@ -10,6 +10,9 @@ more of the query ranks higher. Every result says which words matched where.
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import itertools
 import math
 import re
 from collections.abc import Iterable
@@ -34,6 +37,30 @@ STOP_WORDS = frozenset(
     | {"get", "got", "have", "how", "in", "is", "it", "many", "much", "of", "on", "or", "our"}
     | {"per", "show", "the", "this", "to", "was", "we", "what", "when", "which", "who", "with"}
 )
+# Concepts people ask for in other words than the metrics use: a query word (singular, lower
+# case) stands for the metric words after it. The metric's own synonyms are matched as words
+# of the metric; this vocabulary carries what no one metric should have to list.
+VOCABULARY: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        ("left", "leave", "leaving", "lost", "lose", "losing", "quit", "attrition"), ("churn",)
+    ),
+    **dict.fromkeys(
+        ("cancel", "cancelled", "canceled", "cancellation", "cancelling", "churned"), ("churn",)
+    ),
+    **dict.fromkeys(("signed", "signup", "joined", "acquired", "acquisition"), ("new",)),
+    **dict.fromkeys(("logo", "first"), ("new",)),
+    **dict.fromkeys(("recurring",), ("mrr",)),
+    **dict.fromkeys(("yearly", "annualised", "annualized", "annual"), ("arr",)),
+    **dict.fromkeys(("sales", "sold", "turnover", "income", "earning"), ("revenue",)),
+    **dict.fromkeys(
+        ("usage", "engaged", "engagement", "login", "logged", "signin"), ("active", "mau")
+    ),
+    **dict.fromkeys(("spend", "bill", "billing", "aws", "gcp", "azure", "server"), ("cost",)),
+    **dict.fromkeys(("deal", "opportunity", "forecast", "funnel"), ("pipeline",)),
+    **dict.fromkeys(("upgrade", "upsell", "grow", "growth", "expand"), ("expansion",)),
+    **dict.fromkeys(("ticket", "helpdesk", "fix", "fixed", "solve", "solved"), ("resolution",)),
+    **dict.fromkeys(("uptake", "using", "use", "used"), ("adoption",)),
+}
 _ECHO = 0.15  # what each further field that holds a word adds to its best one
 _NAMED = 4.0  # for a question holding every word of the metric's name
 _RELEVANT = 0.25  # results scoring under this share of the best one are left out
@@ -102,65 +129,159 @@ def _fields(metric: dict[str, Any]) -> dict[str, set[str]]:
     return found
 
 
-@dataclass(frozen=True)
 class Index:
-    """The words of many metrics, built once: which metric holds which word in which field."""
+    """The words of many metrics, built once: which metric holds which word in which field,
+    with lookups for a word's prefixes and its one-typo neighbours, so a question costs a few
+    dictionary reads rather than a pass over every word."""
 
-    metrics: list[dict[str, Any]]
-    postings: dict[str, list[tuple[int, str]]]  # word -> (metric, field) that hold it
-    names: list[set[str]]  # the words of each metric's name
+    def __init__(self, metrics: list[dict[str, Any]]) -> None:
+        self.metrics = metrics
+        # word -> metric -> the fields that hold it (in FIELD_WEIGHTS' order)
+        self.postings: dict[str, dict[int, list[str]]] = {}
+        self.names: list[frozenset[str]] = []  # the words of each metric's name
+        for i, metric in enumerate(metrics):
+            fields = _fields(metric)
+            self.names.append(frozenset(fields["name"]))
+            for field_name, field_words in fields.items():
+                for word in field_words:
+                    self.postings.setdefault(word, {}).setdefault(i, []).append(field_name)
+        self._weights: dict[str, dict[int, float]] = {}  # filled as words are asked for
+        self.named: dict[frozenset[str], list[int]] = {}  # a name's words -> its metrics
+        for i, name in enumerate(self.names):
+            if name:
+                self.named.setdefault(name, []).append(i)
+        self._sorted_words: list[str] | None = None
+        self._deletions: dict[str, set[str]] | None = None
+
+    def weights(self, word: str) -> dict[int, float]:
+        """What a word is worth in each metric that holds it: its best field, and an echo of
+        the others that hold it too (worked out on first use, then kept)."""
+        worth = self._weights.get(word)
+        if worth is None:
+            worth = {}
+            for i, names in self.postings[word].items():
+                scores = [FIELD_WEIGHTS[f] for f in names]
+                best = max(scores)
+                worth[i] = best + _ECHO * (sum(scores) - best)
+            self._weights[word] = worth
+        return worth
+
+    @property
+    def sorted_words(self) -> list[str]:
+        if self._sorted_words is None:
+            self._sorted_words = sorted(self.postings)
+        return self._sorted_words
+
+    @property
+    def deletions(self) -> dict[str, set[str]]:
+        """A word less one letter -> the index's words it comes from (for one-typo lookups)."""
+        if self._deletions is None:  # built whole, then published: threads share an index
+            built: dict[str, set[str]] = {}
+            for word in self.postings:
+                if len(word) >= _TYPO_LENGTH:
+                    for variant in _deletions(word):
+                        built.setdefault(variant, set()).add(word)
+            self._deletions = built
+        return self._deletions
 
     @classmethod
     def of(cls, metrics: list[dict[str, Any]]) -> Index:
-        postings: dict[str, list[tuple[int, str]]] = {}
-        names = []
-        for i, metric in enumerate(metrics):
-            fields = _fields(metric)
-            names.append(fields["name"])
-            for field_name, field_words in fields.items():
-                for word in field_words:
-                    postings.setdefault(word, []).append((i, field_name))
-        return cls(metrics, postings, names)
+        return cls(metrics)
 
     def spread(self, word: str) -> int:
         """How many metrics hold a word."""
-        return len({i for i, _ in self.postings.get(word, ())})
+        return len(self.postings.get(word, ()))
+
+    def similar(self, query_word: str) -> dict[str, float]:
+        """The index's words a query word matches, with how well: exactly, by prefix either
+        way (three letters or more), or by one typo (four letters or more)."""
+        found: dict[str, float] = {}
+        if query_word in self.postings:
+            found[query_word] = _EXACT
+        if len(query_word) >= 3:
+            start = bisect.bisect_left(self.sorted_words, query_word)
+            for word in itertools.islice(self.sorted_words, start, None):
+                if not word.startswith(query_word):
+                    break
+                found.setdefault(word, _PREFIX)
+            for end in range(3, len(query_word)):
+                if query_word[:end] in self.postings:
+                    found.setdefault(query_word[:end], _PREFIX)
+        if len(query_word) >= _TYPO_LENGTH - 1:
+            candidates = set(self.deletions.get(query_word, ()))
+            for variant in _deletions(query_word):
+                if variant in self.postings:
+                    candidates.add(variant)
+                candidates |= self.deletions.get(variant, set())
+            for word in candidates:
+                if word not in found and _one_typo(query_word, word):
+                    found[word] = _TYPO
+        return found
+
+
+_TYPO_LENGTH = 4
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 def rank(metrics: list[dict[str, Any]] | Index, query: str, limit: int = 20) -> list[Hit]:
     """The metrics that match a query, best first (at most `limit`). Pass an `Index` to rank
-    many questions against the same metrics without cutting them into words each time."""
+    many questions against the same metrics without cutting them into words each time.
+
+    Each question word is one slot; a word of the vocabulary also stands for its concept's
+    words (`left` for `churn`), and the slot takes the better of them."""
     index = metrics if isinstance(metrics, Index) else Index.of(metrics)
-    wanted = [w for w in dict.fromkeys(words(query)) if w not in STOP_WORDS] or words(query)
-    if not wanted:
+    asked = [w for w in dict.fromkeys(words(query)) if w not in STOP_WORDS] or words(query)
+    if not asked:
         return []
     total = len(index.metrics)
-    hits: dict[int, Hit] = {}
+    scores: dict[int, float] = {}
     found: dict[int, int] = {}
-    for query_word in wanted:
-        rarity = math.log(1 + total / (1 + index.spread(query_word)))
-        qualities: dict[int, dict[str, float]] = {}
-        for word, postings in index.postings.items():
-            quality = _match(query_word, word)
-            if quality:
-                for i, field_name in postings:
-                    held = qualities.setdefault(i, {})
-                    held[field_name] = max(held.get(field_name, 0.0), quality)
-        for i, held in qualities.items():
-            hit = hits.setdefault(i, Hit(index.metrics[i], 0.0))
-            ordered = [f for f in FIELD_WEIGHTS if f in held]
-            hit.matched[query_word] = ordered
-            scores = [held[f] * FIELD_WEIGHTS[f] for f in ordered]
-            best = max(scores)
-            hit.score += (best + _ECHO * (sum(scores) - best)) * (0.5 + rarity)
+    why: dict[int, dict[str, str]] = {}  # metric -> question word -> the index word it met
+    for query_word in asked:
+        slot: dict[int, float] = {}
+        met: dict[int, tuple[str, str]] = {}
+        for alternative in (query_word, *VOCABULARY.get(query_word, ())):
+            rarity = 0.5 + math.log(1 + total / (1 + index.spread(alternative)))
+            for word, quality in index.similar(alternative).items():
+                factor = quality * rarity
+                for i, worth in index.weights(word).items():
+                    value = worth * factor
+                    if value > slot.get(i, 0.0):
+                        slot[i] = value
+                        met[i] = (alternative, word)
+        for i, value in slot.items():
+            scores[i] = scores.get(i, 0.0) + value
             found[i] = found.get(i, 0) + 1
-    ranked = []
-    for i, hit in hits.items():
-        if index.names[i] and index.names[i] <= set(wanted):
-            hit.score += _NAMED  # the question names the metric itself ("what is our MRR")
-        hit.score *= (found[i] / len(wanted)) ** 2  # most of the question, not one word of it
-        ranked.append(hit)
-    ranked.sort(key=lambda h: (-h.score, h.metric["id"]))
-    if ranked:  # a word every description shares ("month") is not a reason to list a metric
-        ranked = [h for h in ranked if h.score >= _RELEVANT * ranked[0].score]
-    return ranked[:limit]
+            alternative, word = met[i]
+            shown = query_word if alternative == query_word else f"{query_word} ({alternative})"
+            why.setdefault(i, {})[shown] = word
+    asked_set = frozenset(asked)
+    for size in range(1, min(len(asked), 4) + 1):  # the question names a metric ("our MRR")
+        for subset in itertools.combinations(sorted(asked_set), size):
+            for i in index.named.get(frozenset(subset), ()):
+                if i in scores:
+                    scores[i] += _NAMED
+    final = {i: score * (found[i] / len(asked)) ** 2 for i, score in scores.items()}
+    best = heapq.nlargest(limit, final, key=lambda i: (final[i], _Desc(index.metrics[i]["id"])))
+    if not best:
+        return []
+    floor = _RELEVANT * final[best[0]]  # a word every description shares is not a reason
+    return [
+        Hit(
+            index.metrics[i],
+            final[i],
+            {q: index.postings[w][i] for q, w in why[i].items()},
+        )
+        for i in best
+        if final[i] >= floor
+    ]
+
+
+class _Desc(str):
+    """A text that sorts backwards: ties in score go to the smaller id first."""
+
+    def __lt__(self, other: str) -> bool:
+        return str.__gt__(self, other)

@@ -214,34 +214,3 @@ class AnalyticsDatabase:
             return None, set(self.conn.get_table_names(sql))
         except duckdb.Error as exc:
             return str(exc).splitlines()[0], set()
-
-
-# -- DuckDB's parser, without a database ----------------------------------------------------
-# Interchange (an Apache Ossie document's expressions, the SQL an import makes) is checked with
-# the parser of the engine that runs it, not with a look-alike.
-
-
-def _parse(sql: str) -> str | None:
-    conn = duckdb.connect()
-    try:
-        [(tree,)] = conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
-    finally:
-        conn.close()
-    found = json.loads(tree)
-    if found.get("error"):
-        return str(found.get("error_message") or "does not parse").splitlines()[0]
-    if len(found.get("statements") or []) != 1:
-        return "is not exactly one statement"
-    return None
-
-
-def query_problem(sql: str) -> str | None:
-    """What DuckDB's parser finds wrong with one SELECT (None: it parses)."""
-    return _parse(sql)
-
-
-def expression_problem(expression: str) -> str | None:
-    """What DuckDB's parser finds wrong with one SQL expression (None: it parses)."""
-    if ";" in expression:
-        return "holds a ';': an expression is not a statement"
-    return _parse(f"SELECT {expression}")

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from projections.tables import quote_identifier
-from registry.analytics.sandbox import AnalyticsDatabase, expression_problem
+from registry.analytics.sandbox import AnalyticsDatabase
 from registry.errors import ERROR, WARNING, Issue
 from registry.metric_sql import NotPlain, read_plain
 from registry.queries import list_metrics, require_metric
+from registry.sql_parser import expression_problem
 from storage.session import Registry
 
 

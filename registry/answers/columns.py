@@ -10,7 +10,6 @@ from projections import column_stream_id
 from registry import queries
 from registry.answers.metrics import metrics_reading, written
 from registry.answers.shape import json_object, jsonable
-from registry.errors import NotFoundError
 from registry.subjects import COLUMN
 from storage.session import Registry
 
@@ -26,7 +25,8 @@ def column(reg: Registry, table_id: str, column_name: str) -> dict[str, Any]:
     with reg.store.snapshot():
         row = queries.get_column(reg, table_id, column_name)
         if row is None:
-            raise NotFoundError(f"column {table_id}.{column_name} has no metadata")
+            missing = f"column {table_id}.{column_name} has no metadata"
+            raise queries.not_live(reg, COLUMN, stream_id, missing)
         version = reg.store.stream_version(COLUMN.kind.stream_type, stream_id)
     return json_object({**row, "version": version})
 

@@ -83,8 +83,8 @@ def export_zip(
 
 def sql_parsers() -> Parsers:
     """The analytics engine's own parser, for the SQL that interchange reads and writes."""
-    from registry.analytics.sandbox import expression_problem, query_problem
     from registry.interchange.ossie_model import Parsers
+    from registry.sql_parser import expression_problem, query_problem
 
     return Parsers(expression=expression_problem, query=query_problem)
 

@@ -60,6 +60,28 @@ def metric_yaml(metric: dict[str, Any]) -> str:
     return dump_metric({k: metric.get(k) for k in METRIC.fields})
 
 
+def edited_fields(metric: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The fields an edit of a metric's YAML (`metric_yaml`, saved at `path`) changed, read
+    as an import reads a file (every problem as `file:line: field: message`); a key taken out
+    clears its field. InvalidDefinitionError if the file is not one metric."""
+    from registry.errors import InvalidDefinitionError, Issue
+    from registry.interchange.yaml_io import read_file
+
+    metrics, issues = read_file(path, writer="manual", label=None)
+    if issues:
+        raise InvalidDefinitionError(issues)
+    if len(metrics) != 1:
+        raise InvalidDefinitionError([Issue(str(path), "must hold one metric (a mapping)")])
+    after = metrics[0].definition
+    before = {k: metric.get(k) for k in METRIC.fields}
+    owner = ("source", "source_ref")  # the writer is the registry's to set, not the file's
+    return {
+        k: after.get(k)
+        for k in METRIC.fields
+        if k not in owner and after.get(k) != before.get(k) and (after.get(k) or before.get(k))
+    }
+
+
 def export_zip(
     reg: Registry, as_of: datetime | None = None, at_position: int | None = None
 ) -> bytes:

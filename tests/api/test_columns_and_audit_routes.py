@@ -48,7 +48,10 @@ def test_column_metadata_lifecycle(api: Api) -> None:
     assert stale.status_code == 409
     deleted = api.call("DELETE", "/api/admin/columns/in.c-sales.orders/amount")
     assert deleted.json()["status"] == "deleted"
-    assert api.get("/api/columns/in.c-sales.orders/amount").status_code == 404
+    gone = api.get("/api/columns/in.c-sales.orders/amount")
+    assert gone.status_code == 404 and gone.json()["detail"].endswith(
+        "restore it with `da columns restore in.c-sales.orders amount`"
+    )
     assert api.call("DELETE", "/api/admin/columns/in.c-sales.orders/amount").status_code == 404
     changed = api.get("/api/columns/in.c-sales.orders/amount/diff", params={"from": 1, "to": 2})
     assert changed.json()["changes"] == [

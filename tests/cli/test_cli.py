@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -186,7 +188,7 @@ def test_diff_rollback_and_as_of(da: Run) -> None:
         ("updated", "cli", "manual"),
         ("rolled back to v1", "cli", "manual"),
     ]
-    shown = da("metrics", "history", "revenue/mrr").stdout
+    shown = da("--wide", "metrics", "history", "revenue/mrr").stdout
     assert "rolled back to v1" in shown and "manual" in shown
     at_two = as_json(da("metrics", "list", "--at", "12", "--json"))
     assert next(m for m in at_two if m["id"] == "revenue/mrr")["unit"] == "EUR"  # type: ignore[union-attr, index]
@@ -534,3 +536,112 @@ def test_ossie_export_and_import(da: Run, tmp_path: Path) -> None:
     )
     wrong = da("metrics", "import", "--format", "ossi", str(bad))
     assert wrong.exit_code != 0 and "'ossi' is not yaml, dbt or ossie" in wrong.stderr
+
+
+def test_tables_fit_an_80_column_terminal_and_wide_shows_everything(da: Run) -> None:
+    da("metrics", "update", "revenue/mrr", "--set", "unit=EUR", "--reason", "x " * 60)
+    narrow = {"COLUMNS": "80"}
+    for command in (
+        ("metrics", "list"),
+        ("metrics", "history", "revenue/mrr"),
+        ("audit", "log", "--limit", "5"),
+        ("metrics", "search", "revenue"),
+    ):
+        shown = da(*command, env=narrow).stdout.splitlines()
+        assert max(len(line) for line in shown) <= 80, command
+        # Ids are never cut: they wrap, whole, if they must.
+    listed = da("metrics", "list", env=narrow).stdout
+    assert "operations/infrastructure_cost" in listed and "…" in listed
+    history = da("metrics", "history", "revenue/mrr", env=narrow).stdout
+    assert "x x x" in history and len(history.splitlines()) > 3  # the reason wraps
+    wide = da("--wide", "metrics", "list", env=narrow).stdout
+    assert "Infrastructure Cost" in wide and "…" not in wide
+    assert max(len(line) for line in wide.splitlines()) > 80
+    # A list in `show` is one item per line, never joined with ", ".
+    shown = da("metrics", "show", "revenue/mrr").stdout
+    assert "notes:\n  - Counts active subscriptions only.\n  - Excludes" in shown
+
+
+def test_sql_that_is_not_one_select_is_refused_when_written(da: Run, tmp_path: Path) -> None:
+    refused = da("metrics", "update", "revenue/mrr", "--set", "sql=0")
+    assert refused.exit_code == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error: revenue/mrr: sql: must be one SELECT query; DuckDB's parser")
+    variant = da("metrics", "update", "revenue/mrr", "--set", "sql_variants={by_x: DROP TABLE t}")
+    assert variant.exit_code == 1 and "variant by_x must be one SELECT query" in variant.stderr
+    assert as_json(da("metrics", "show", "revenue/mrr", "--json"))["version"] == 1  # type: ignore[index]
+
+
+def test_a_deleted_column_says_how_to_bring_it_back(da: Run) -> None:
+    da("columns", "set", "orders", "net amount", "--description", "After discounts")
+    da("columns", "delete", "orders", "net amount", "--reason", "typo")
+    shown = da("columns", "show", "orders", "net amount")
+    assert shown.exit_code == 1
+    assert re.fullmatch(
+        r"error: column 'orders.net amount' was deleted at version 2 by alice on"
+        r" \d{4}-\d\d-\d\d \d\d:\d\d UTC; restore it with"
+        r" `da columns restore orders 'net amount'`\n",
+        shown.stderr,
+    )
+    assert da("columns", "restore", "orders", "net amount", "--reason", "back").exit_code == 0
+    never = da("columns", "show", "orders", "nothing")
+    assert never.stderr == "error: column orders.nothing has no metadata\n"
+
+
+def test_edit_opens_the_yaml_and_writes_what_changed(da: Run, data: Path, tmp_path: Path) -> None:
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import pathlib, sys\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('unit: USD', 'unit: EUR'))\n"
+    )
+    env = {"EDITOR": f"{sys.executable} {editor}"}
+    edited = da("metrics", "edit", "revenue/mrr", "--reason", "euro", "--json", env=env)
+    assert edited.exit_code == 0, edited.stderr
+    assert (as_json(edited)["unit"], as_json(edited)["version"]) == ("EUR", 2)  # type: ignore[index]
+    history = as_json(da("metrics", "history", "revenue/mrr", "--json"))
+    assert history[-1]["changed"] == ["unit", "source", "source_ref"]  # type: ignore[index]
+    assert history[-1]["reason"] == "euro"  # type: ignore[index]
+    unchanged = da("metrics", "edit", "revenue/mrr", "--reason", "again", env=env)
+    assert unchanged.stdout == "no change to revenue/mrr: nothing written\n"
+    # The metric moves while the editor is open (the database is not held meanwhile):
+    # the edit is refused and writes nothing.
+    racer = tmp_path / "racer.py"
+    racer.write_text(
+        "import pathlib, subprocess, sys\n"
+        f"subprocess.run([{shutil.which('da')!r}, '--data-dir', {str(data)!r}, 'metrics',"
+        " 'update', 'revenue/mrr', '--set', 'unit=GBP'], check=True)\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('grain: monthly', 'grain: weekly'))\n"
+    )
+    raced = da(
+        "metrics",
+        "edit",
+        "revenue/mrr",
+        "--reason",
+        "x",
+        env={"EDITOR": f"{sys.executable} {racer}"},
+    )
+    assert raced.exit_code == 1 and "is at version 3, not version 2" in raced.stderr
+    assert as_json(da("metrics", "show", "revenue/mrr", "--json"))["grain"] == "monthly"  # type: ignore[index]
+    broken = tmp_path / "broken.py"
+    broken.write_text("import pathlib, sys\npathlib.Path(sys.argv[1]).write_text('name: [\\n')\n")
+    bad = da(
+        "metrics",
+        "edit",
+        "revenue/mrr",
+        "--reason",
+        "x",
+        env={"EDITOR": f"{sys.executable} {broken}"},
+    )
+    assert bad.exit_code == 1 and "revenue/mrr.yml:" in bad.stderr, bad.stderr
+    failed = da("metrics", "edit", "revenue/mrr", "--reason", "x", env={"EDITOR": "false"})
+    assert failed.stderr == "error: the editor exited with 1: nothing written\n"
+
+
+def test_shell_completion_is_offered(da: Run, tmp_path: Path) -> None:
+    shown = da("--show-completion", "bash")
+    assert shown.exit_code == 0 and "_da_completion" in shown.stdout
+    installed = da("--install-completion", "bash", env={"HOME": str(tmp_path)})
+    assert installed.exit_code == 0
+    assert "da" in (tmp_path / ".bashrc").read_text()

@@ -124,13 +124,14 @@ def test_resources_and_tool_errors(da: Run, data: Path) -> None:
     assert "metric 'revenue/nope' does not exist" in bad["unknown"][1]
     assert "has no version 99" in bad["version"][1]
     assert "its variants: by_plan" in bad["variant"][1]
-    assert "only one SELECT statement may run" in bad["writes"][1]
+    assert "current_setting() tells about the server" in bad["writes"][1]
 
 
 def write_evil(data: Path) -> Path:
     path = data.parent / "ops" / "evil.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("name: evil\nsql: COPY (SELECT 1) TO '/tmp/evil.csv'\n")
+    # One SELECT (SQL that writes is refused when written), but it asks about the server.
+    path.write_text("name: evil\nsql: SELECT current_setting('threads')\n")
     return path
 
 

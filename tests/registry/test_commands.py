@@ -309,3 +309,13 @@ def test_a_full_disk_is_a_storage_error_tried_once_and_nothing_is_written(
         update_metric(registry, "revenue/mrr", {"unit": "EUR"}, WriteContext(actor="alice")).version
         == 2
     )
+
+
+def test_sql_must_parse_as_one_select(repo: MetricRepository) -> None:
+    from registry.errors import InvalidDefinitionError
+
+    for sql in ("0", "SELECT 1; SELECT 2", "DELETE FROM t", "SELEC 1"):
+        with pytest.raises(InvalidDefinitionError, match="sql: must be one SELECT query"):
+            repo.create(name="bad", category="ops", sql=sql)
+    repo.create(name="good", category="ops", sql="WITH t AS (SELECT 1 AS x) SELECT x FROM t")
+    assert repo.get("ops/good") is not None

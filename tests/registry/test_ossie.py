@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from registry import ColumnMetadataRepository, MetricRepository, answers
-from registry.analytics.sandbox import expression_problem
 from registry.interchange.loading import read_document
 from registry.interchange.ossie_model import parse_document
+from registry.sql_parser import expression_problem
 
 FIXTURES = Path(__file__).with_name("ossie")
 RETAIL = FIXTURES / "retail.yaml"

@@ -8,7 +8,8 @@ import duckdb
 import pytest
 
 from registry import MetricRepository, NotFoundError, answers
-from registry.errors import QueryFailedError
+from registry.analytics.sandbox import run_sandboxed
+from registry.errors import InvalidDefinitionError, QueryFailedError
 
 
 def direct(database: Path, sql: str) -> list[list[object]]:
@@ -58,10 +59,19 @@ def test_sql_that_tries_to_write_or_read_files_fails_and_touches_nothing(
     starter: MetricRepository, demo_db: Path, tmp_path: Path, sql: str, expected: str
 ) -> None:
     out = tmp_path / "leak.out"
-    starter.create(name="evil", category="ops", sql=sql.format(out=out))
+    text = sql.format(out=out)
     before = demo_db.stat().st_mtime_ns
-    with pytest.raises(QueryFailedError, match=expected):
-        answers.run_metric(starter.registry, demo_db, "ops/evil")
+    if expected == "only one SELECT statement may run":
+        # Not one SELECT: refused when written; and should a definition from before that
+        # rule hold it (an adopted legacy row), the sandbox refuses to run it all the same.
+        with pytest.raises(InvalidDefinitionError, match="sql: must be one SELECT query"):
+            starter.create(name="evil", category="ops", sql=text)
+        with pytest.raises(QueryFailedError, match=expected):
+            run_sandboxed(demo_db, text, limit=10, timeout=5)
+    else:
+        starter.create(name="evil", category="ops", sql=text)
+        with pytest.raises(QueryFailedError, match=expected):
+            answers.run_metric(starter.registry, demo_db, "ops/evil")
     assert not out.exists() and demo_db.stat().st_mtime_ns == before
     assert direct(
         demo_db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'stolen'"

@@ -20,11 +20,14 @@ def top(repo: MetricRepository, question: str, n: int = 3) -> list[str]:
 def test_the_evaluation_set_stays_above_its_floor(starter: MetricRepository) -> None:
     """The aim is top-1 >= 90% and top-3 100% (bench/bench_search.py prints the figures)."""
     cases = yaml.safe_load(EVAL.read_text())
-    assert len(cases) >= 30
+    assert len(cases) >= 60
+    # A third of the questions use no word of the metric's own name.
+    unnamed = [c for c in cases if not set(words(c["question"])) & set(words(c["expected"]))]
+    assert len(unnamed) >= 20, len(unnamed)
     ranked = [(c["expected"], top(starter, c["question"])) for c in cases]
     top1 = sum(ids[:1] == [expected] for expected, ids in ranked) / len(cases)
     top3 = sum(expected in ids for expected, ids in ranked) / len(cases)
-    assert top1 >= 0.85 and top3 >= 0.95, ranked
+    assert top1 >= 0.9 and top3 == 1.0, ranked
 
 
 @pytest.mark.parametrize(

@@ -61,8 +61,10 @@ def test_each_kind_of_finding(
     change: dict[str, object],
     expected: tuple[str, str, str],
 ) -> None:
-    starter.update("revenue/mrr", **change)
-    findings = validate(starter.registry, demo_db, "revenue/mrr")
+    # Checked as a definition (SQL that does not parse is refused when written, so those
+    # cases could not be stored; `validate` still reports them, as for a definition to be).
+    definition = {**(starter.get("revenue/mrr") or {}), **change}
+    findings = validate(starter.registry, demo_db, [definition])
     matching = [
         f
         for f in findings
@@ -74,7 +76,7 @@ def test_each_kind_of_finding(
         change.get("table_name") != "subscription"
     ):  # a wrong table also shows the SQL reading another
         assert len(findings) == 1, findings
-    assert {f.subject for f in validate(starter.registry, demo_db)} == {"revenue/mrr"}
+    assert validate(starter.registry, demo_db) == []  # the stored ones are untouched
 
 
 def test_validating_a_missing_metric_or_database(starter: MetricRepository, tmp_path: Path) -> None:
