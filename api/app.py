@@ -66,7 +66,7 @@ async def _registry_error(_: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
     if exc.status_code == 404 and console.is_page_request(request):
-        return console.error_page(request, 404, f"there is no page at {request.url.path}")
+        return await console.failure_page(request, 404, f"there is no page at {request.url.path}")
     response: Response = _error(exc.status_code, str(exc.detail))
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value

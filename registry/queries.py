@@ -11,7 +11,7 @@ from typing import Any
 from events import Anchor, RecordedEvent
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
-from registry.sql_diff import side_by_side
+from registry.sql_diff import laid_out, side_by_side
 from registry.subjects import COLUMN, METRIC, Subject
 from storage.session import Registry
 
@@ -390,7 +390,9 @@ def diff(
     ]
     sql_diff = side = None
     if old.get("sql") != new.get("sql") and subject is METRIC:
-        side = side_by_side(old.get("sql") or "", new.get("sql") or "")
+        # Side by side, both laid out by one formatter: a change of layout alone shows no
+        # line. The unified diff stays the texts' own (the file-tool view of what was typed).
+        side = side_by_side(laid_out(old.get("sql") or ""), laid_out(new.get("sql") or ""))
         lines = difflib.unified_diff(
             (old.get("sql") or "").splitlines(keepends=True),
             (new.get("sql") or "").splitlines(keepends=True),

@@ -48,8 +48,10 @@ class Writer:
 
     lock: threading.RLock = field(default_factory=threading.RLock)
     head: SharedHead = field(default_factory=SharedHead)
-    # The last verification's result in this process (chain and projections), for /healthz.
+    # The last verification's result (chain and projections), for /healthz and the console;
+    # read once from the database (registry.verdicts), then kept up to date here.
     last_verify: dict[str, Any] | None = None
+    last_verify_read: bool = False
 
 
 @dataclass

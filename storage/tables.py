@@ -1,7 +1,8 @@
 """The registry's own tables beside the log and the v4 tables, created when a database is
-prepared: API tokens (hashes only), console sign-ins, answers kept for retried requests, and
-parsed YAML files. Their owners (`registry.access`, `registry.replies`,
-`registry.interchange.parse_cache`) read and write them; set-up needs none of those modules.
+prepared: API tokens (hashes only), console sign-ins, answers kept for retried requests,
+parsed YAML files, and the last verification's verdict. Their owners (`registry.access`,
+`registry.replies`, `registry.interchange.parse_cache`, `registry.verdicts`) read and write
+them; set-up needs none of those modules.
 """
 
 CREATE_TOKENS_SQL = (
@@ -22,9 +23,15 @@ CREATE_PARSE_CACHE_SQL = (
     " (key VARCHAR PRIMARY KEY, definitions JSON NOT NULL)"
 )
 
+CREATE_VERDICT_SQL = (
+    "CREATE TABLE IF NOT EXISTS last_verification"
+    " (id INTEGER PRIMARY KEY, verdict JSON NOT NULL, verified_at TIMESTAMP NOT NULL)"
+)
+
 REGISTRY_TABLES_SQL = [
     CREATE_PARSE_CACHE_SQL,
     CREATE_TOKENS_SQL,
     CREATE_SESSIONS_SQL,
     CREATE_REPLIES_SQL,
+    CREATE_VERDICT_SQL,
 ]

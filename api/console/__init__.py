@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.console import actions, audit, pages
-from api.console.web import error_page, is_page_request
+from api.console.web import failure_page, is_page_request
 
-__all__ = ["error_page", "install", "is_page_request"]
+__all__ = ["failure_page", "install", "is_page_request"]
 
 
 def install(app: FastAPI) -> None:

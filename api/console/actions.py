@@ -24,7 +24,7 @@ from api.console.web import (
     set_cookie,
     signin_secret,
 )
-from api.deps import Category, Name, RegistryDep, SettingsDep
+from api.deps import Category, ColumnName, Name, RegistryDep, SettingsDep, TableId
 from api.schemas import MAX_VERSION
 from registry import answers
 from registry.access.signin import form_token, sign_in, sign_out
@@ -149,6 +149,33 @@ async def restore(
     ctx, _ = await _write(request, viewer)
     done = await run_in_threadpool(answers.restore_metric, reg, f"{category}/{name}", ctx)
     return RedirectResponse(_written(category, name, done["version"]), status_code=303)
+
+
+@router.post("/columns/{table}/{column:column}/rollback")
+async def column_rollback(
+    request: Request, reg: RegistryDep, viewer: AdminPage, table: TableId, column: ColumnName
+) -> Response:
+    """Roll a column's metadata back to a version, as of the version the page showed."""
+    ctx, fields = await _write(request, viewer)
+    to = _int_field(fields, "to")
+    await run_in_threadpool(answers.roll_back_column, reg, table, column, to, ctx)
+    return RedirectResponse(_table_page(table), status_code=303)
+
+
+@router.post("/columns/{table}/{column:column}/restore")
+async def column_restore(
+    request: Request, reg: RegistryDep, viewer: AdminPage, table: TableId, column: ColumnName
+) -> Response:
+    """Restore a column's deleted metadata, as of the version the page showed."""
+    ctx, _ = await _write(request, viewer)
+    await run_in_threadpool(answers.restore_column, reg, table, column, ctx)
+    return RedirectResponse(_table_page(table), status_code=303)
+
+
+def _table_page(table: str) -> str:
+    from urllib.parse import quote
+
+    return f"/columns/{quote(table, safe='')}"
 
 
 def _written(category: str, name: str, version: int) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from api.console.web import AsOfForm, ConsoleRoute, ReaderPage, page
-from api.deps import Category, HeavyRead, Name, RegistryDep, TableId
+from api.deps import Category, ColumnName, HeavyRead, Name, RegistryDep, TableId
 from api.schemas import MAX_VERSION
 from registry import answers
 
@@ -106,6 +106,28 @@ def diff_page(
     record = answers.metric_record(reg, metric_id)
     context = {"diff": compared, "record": record, "from_time": from_time, "to_time": to_time}
     return page(request, "diff.html", context, viewer, reg=reg)
+
+
+@router.get("/columns")
+def tables_page(request: Request, reg: RegistryDep, viewer: ReaderPage) -> Response:
+    """Every table the registry knows: the metrics that read it, its described columns."""
+    return page(request, "tables.html", answers.table_index(reg), viewer, reg=reg)
+
+
+@router.get("/columns/{table}/{column:column}/diff")
+def column_diff_page(
+    request: Request,
+    reg: RegistryDep,
+    viewer: ReaderPage,
+    table: TableId,
+    column: ColumnName,
+    from_version: Annotated[int | None, Query(alias="from", ge=0, le=MAX_VERSION)] = None,
+    to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_VERSION)] = None,
+) -> Response:
+    """What changed in a column's metadata between two versions."""
+    compared = answers.column_diff(reg, table, column, from_version, to_version)
+    context = {"diff": compared, "table_id": table, "column_name": column}
+    return page(request, "column_diff.html", context, viewer, reg=reg)
 
 
 @router.get("/columns/{table}")

@@ -118,12 +118,19 @@ def page(
     return HTMLResponse(html, status_code=status)
 
 
-def error_page(request: Request, status: int, message: str) -> Response:
-    """A failure as a page people read (the registry's words, under a plain title)."""
+def error_page(
+    request: Request,
+    status: int,
+    message: str,
+    viewer: Viewer | None = None,
+    badge: dict[str, Any] | None = None,
+) -> Response:
+    """A failure as a page people read (the registry's words, under a plain title), with the
+    signed-in header when the person is known."""
     html = TEMPLATES.get_template("error.html").render(
         request_path=request.url.path,
-        viewer=None,
-        badge=None,
+        viewer=viewer,
+        badge=badge,
         status=status,
         title=TITLES.get(status, "Something went wrong"),
         message=message,
@@ -155,15 +162,36 @@ class ConsoleRoute(APIRoute):
             except SignInRequired:
                 response = _signin_redirect(request)
             except RegistryError as exc:
-                response = error_page(request, status_of(exc), str(exc))
+                response = await failure_page(request, status_of(exc), str(exc))
             except RequestValidationError as exc:
                 shown = [f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors()]
-                response = error_page(request, 422, "; ".join(shown))
+                response = await failure_page(request, 422, "; ".join(shown))
             except HTTPException as exc:
-                response = error_page(request, exc.status_code, str(exc.detail))
+                response = await failure_page(request, exc.status_code, str(exc.detail))
             return secured(response)
 
         return handler
+
+
+async def failure_page(request: Request, status: int, message: str) -> Response:
+    """The error page, with the header of the person signed in (if the registry can say who:
+    a page about a failure never fails for want of it)."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return error_page(request, status, message)
+    pool = request.app.state.registries
+
+    def known() -> tuple[Any, dict[str, Any] | None]:
+        with pool.lease() as reg:
+            return session_owner(reg, session_id), answers.last_verification(reg)
+
+    try:
+        owner, badge = await run_in_threadpool(known)
+    except RegistryError:  # the database is what failed: the page goes without the header
+        return error_page(request, status, message)
+    if owner is None:
+        return error_page(request, status, message)
+    return error_page(request, status, message, Viewer(owner, form_token(session_id)), badge)
 
 
 def secured(response: Response) -> Response:

@@ -32,6 +32,7 @@ from registry.answers.columns import (
     restore_column,
     roll_back_column,
     set_column,
+    table_index,
     table_record,
 )
 from registry.answers.interchange import (
@@ -131,6 +132,7 @@ __all__ = [
     "starter_pack",
     "table_map",
     "table_profiles",
+    "table_index",
     "table_record",
     "token_list",
     "update_metric",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from events import utc_now
-from registry import queries
+from registry import queries, verdicts
 from registry.answers.shape import json_object, utc_text
 from storage.session import Registry
 
@@ -49,7 +49,7 @@ def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
     report["verified_at"] = utc_text(utc_now())
     # /healthz tells anyone what the last verify found: only what no caller can steer (the
     # log and the projections), never the outcome of an anchor a caller brought.
-    reg.writer.last_verify = {
+    verdict = {
         "ok": log_ok and not differences and not tokens,
         "chain_ok": log_ok,
         "verified_at": report["verified_at"],
@@ -58,6 +58,8 @@ def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
         "projections_in_step": not differences,
         "tokens_in_step": not tokens,
     }
+    reg.writer.last_verify = verdict
+    verdicts.keep(reg.conn, json_object(verdict), utc_now())  # it outlives a restart
     return report
 
 
@@ -70,7 +72,12 @@ def _shown(differences: list[str]) -> dict[str, Any]:
 
 
 def last_verification(reg: Registry) -> dict[str, Any] | None:
-    """What the last verification of this database found (in this process), or None."""
+    """What the last verification of this database found (kept in the database, so a
+    restarted server still knows), or None."""
+    if not reg.writer.last_verify_read:
+        if reg.writer.last_verify is None:
+            reg.writer.last_verify = verdicts.last(reg.conn)
+        reg.writer.last_verify_read = True
     return reg.writer.last_verify
 
 
@@ -79,7 +86,7 @@ def health(reg: Registry) -> dict[str, Any]:
     with reg.store.snapshot():
         head = reg.store.head()
         checkpoint = reg.projector.checkpoint()
-    last = reg.writer.last_verify
+    last = last_verification(reg)
     return {
         "status": "ok" if last is None or last["ok"] else "degraded",
         "head": {"position": head.position, "hash": head.hash},

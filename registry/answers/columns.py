@@ -65,6 +65,23 @@ def describe_table(reg: Registry, table_id: str) -> dict[str, Any]:
     return {"table_id": table_id, "columns": columns["columns"], "metrics": metrics["metrics"]}
 
 
+def table_index(reg: Registry) -> dict[str, Any]:
+    """Every table the registry knows, by name: a metric reads it or a column of it is
+    described; with how many metrics read it and how many of its columns are described."""
+    with reg.store.snapshot():
+        readers = queries.table_map(reg)
+        described: dict[str, int] = {}
+        for row in queries.list_columns(reg):
+            described[row["table_id"]] = described.get(row["table_id"], 0) + 1
+    tables = sorted(set(readers) | set(described))
+    return {
+        "tables": [
+            {"table": t, "metrics": len(readers.get(t, [])), "columns": described.get(t, 0)}
+            for t in tables
+        ]
+    }
+
+
 def table_record(reg: Registry, table_id: str) -> dict[str, Any]:
     """A table as a reader studies it: each described column with its metadata, version and
     every version of its history (newest first), and the metrics that read the table."""
@@ -73,7 +90,29 @@ def table_record(reg: Registry, table_id: str) -> dict[str, Any]:
         for shown in described["columns"]:
             entries = queries.history(reg, COLUMN, column_stream_id(table_id, shown["column_name"]))
             shown["versions"] = jsonable([e.as_dict() for e in reversed(entries)])
+        described["deleted"] = jsonable(_deleted_columns(reg, table_id))
     return described
+
+
+def _deleted_columns(reg: Registry, table_id: str) -> list[dict[str, Any]]:
+    """The columns of a table whose metadata is deleted now: name, version, who, when."""
+    kind = COLUMN.kind
+    head = reg.store.head().position
+    tombstones = reg.store.read(
+        0, head, None, stream_type=kind.stream_type, event_type=kind.tombstone
+    )
+    mine = {e.stream_id: e for e in tombstones if kind.split(e.stream_id)[0] == table_id}
+    tips = reg.store.stream_tips(kind.stream_type, list(mine))
+    return [
+        {
+            "column_name": kind.split(stream_id)[1],
+            "version": event.version,
+            "deleted_by": event.actor,
+            "deleted_at": event.recorded_at,
+        }
+        for stream_id, event in sorted(mine.items())
+        if (tip := tips.get(stream_id)) is not None and tip.version == event.version
+    ]
 
 
 def column_history(reg: Registry, table_id: str, column_name: str) -> dict[str, Any]:

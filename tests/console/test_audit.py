@@ -26,7 +26,7 @@ def test_the_feed_is_newest_first_and_links_each_event_to_its_version(console: C
         "PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR", "reason": "why not"}
     )
     html = console["auditor"].get("/audit").text
-    positions = [int(p) for p in re.findall(r"<tr>\s*<td>(\d+)</td>", html)]
+    positions = [int(p) for p in re.findall(r'<tr>\s*<td data-label="Position">(\d+)</td>', html)]
     assert positions == sorted(positions, reverse=True) and positions
     assert '<a href="/metrics/revenue/mrr?version=2">revenue/mrr</a>' in html
     assert "why not" in text_of(html)
@@ -47,7 +47,7 @@ def test_the_feed_filters_as_the_registry_does(console: Console) -> None:
     }
     for query, filters in cases.items():
         html = console["auditor"].get(f"/audit?{query}").text
-        shown = [int(p) for p in re.findall(r"<tr>\s*<td>(\d+)</td>", html)]
+        shown = [int(p) for p in re.findall(r'<tr>\s*<td data-label="Position">(\d+)</td>', html)]
         expected = [
             e["position"] for e in answers.recent_events(console.reg, None, 50, **filters)["events"]
         ]
@@ -66,7 +66,7 @@ def test_the_feed_pages_back_without_gaps(console: Console) -> None:
     path = "/audit"
     while path:
         html = console["auditor"].get(path).text
-        seen += [int(p) for p in re.findall(r"<tr>\s*<td>(\d+)</td>", html)]
+        seen += [int(p) for p in re.findall(r'<tr>\s*<td data-label="Position">(\d+)</td>', html)]
         found = re.search(r'<a rel="next" href="([^"]+)"', html)
         path = found.group(1).replace("&amp;", "&") if found else ""
     head = answers.health(console.reg)["head"]["position"]

@@ -78,9 +78,20 @@ def person(browser: Browser, server: tuple[str, dict[str, str]]) -> Iterator[Pag
     assert hosts <= {urlparse(server[0]).netloc}, f"requests left for {hosts}"
 
 
+# Elements that reach past the screen's right edge, or scroll sideways inside themselves.
+WIDER_THAN_THE_SCREEN = """() => Array.from(document.querySelectorAll('body *')).filter(e => {
+  const box = e.getBoundingClientRect();
+  if (box.width === 0 || e.closest('.sr')) return false;
+  const field = ['INPUT', 'TEXTAREA', 'SELECT'].includes(e.tagName);  // text scrolls in a field
+  const scrolls = !field && e.scrollWidth > e.clientWidth + 1
+    && getComputedStyle(e).overflowX !== 'visible';
+  return box.right > window.innerWidth + 1 || scrolls;
+}).slice(0, 5).map(e => e.tagName + '.' + e.className + ': ' + e.textContent.slice(0, 40))"""
+
+
 def shot(page: Page, name: str) -> None:
-    """Keep a screenshot of the page at laptop and at phone width; the page must not be
-    wider than the phone's screen (wide tables scroll inside their own box)."""
+    """Keep a screenshot of the page at laptop and at phone width; at phone width no element
+    may be wider than the screen or scroll sideways inside its box (rows stack instead)."""
     folder = ARTIFACTS / "console"
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
@@ -89,6 +100,8 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(folder / f"{name}-phone.png"), full_page=True)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{name} is {overflow}px wider than a phone"
+    wide = page.evaluate(WIDER_THAN_THE_SCREEN)
+    assert wide == [], f"{name}: wider than a {PHONE['width']}px phone: {wide}"
     if size:
         page.set_viewport_size(size)
 
@@ -209,12 +222,18 @@ def test_the_other_pages_render_and_sign_out_works(
     for path, heading, name in (
         ("/audit", "Audit feed", "audit"),
         ("/integrity", "Integrity", "integrity"),
+        ("/columns", "Tables and columns", "tables"),
         ("/columns/subscriptions", "Table subscriptions", "columns"),
+        ("/metrics/revenue/mrr/diff?from=0&to=1", "Version 0 beside version 1", "diff"),
         ("/metrics/revenue/nope", "Not found", "not-found"),
     ):
         person.goto(url + path)
         expect(person.get_by_role("heading", level=1)).to_have_text(heading)
         shot(person, name)
+    # An error page keeps the signed-in header: the navigation and who is signed in.
+    person.goto(url + "/metrics/revenue/nope")
+    expect(person.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(person.get_by_role("link", name="Sign out")).to_be_visible()
     person.goto(url + "/integrity")
     person.get_by_role("button", name="Verify").click()
     expect(person.get_by_role("status")).to_contain_text("Passed")

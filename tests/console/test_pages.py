@@ -30,7 +30,7 @@ def test_the_registry_lists_every_metric_with_its_last_change(console: Console) 
 
 def test_search_ranks_as_the_api_does(console: Console) -> None:
     page = console["analyst"].get("/?q=recurring").text
-    shown = re.findall(r"<td><code>([^<]+)</code></td>", page)
+    shown = re.findall(r'<td data-label="Id"><code>([^<]+)</code></td>', page)
     ranked = [
         m["id"] for m in console.api("GET", "/api/metrics/search?q=recurring").json()["metrics"]
     ]
@@ -41,7 +41,7 @@ def test_search_ranks_as_the_api_does(console: Console) -> None:
 
 def test_a_category_filter_shows_that_category_only(console: Console) -> None:
     page = console["analyst"].get("/?category=sales").text
-    shown = re.findall(r"<td><code>([^<]+)</code></td>", page)
+    shown = re.findall(r'<td data-label="Id"><code>([^<]+)</code></td>', page)
     assert shown and all(i.startswith("sales/") for i in shown)
     assert '<option value="sales" selected>' in page
 
@@ -81,7 +81,7 @@ def test_the_registry_pages_through_many_metrics(console: Console) -> None:
     path = "/?category=bulk"
     while path:
         page = console["analyst"].get(path).text
-        seen += re.findall(r"<td><code>([^<]+)</code></td>", page)
+        seen += re.findall(r'<td data-label="Id"><code>([^<]+)</code></td>', page)
         found = re.search(r'<a rel="next" href="([^"]+)"', page)
         path = found.group(1).replace("&amp;", "&") if found else ""
     assert seen == [m["id"] for m in answers.metric_list(console.reg, "bulk")["metrics"]]
@@ -152,18 +152,23 @@ def test_a_deleted_metric_keeps_its_page_and_history(console: Console) -> None:
 
 def test_compare_shows_fields_and_sql_side_by_side(console: Console) -> None:
     old_sql = answers.metric(console.reg, "revenue/mrr")["sql"]
-    new_sql = old_sql.replace("SUM(", "SUM(DISTINCT ", 1) + "\n-- reviewed"
+    # On one line now, and one word more: one formatter lays out both sides, so only the
+    # line that really changed shows, with the word that changed marked.
+    new_sql = " ".join(old_sql.replace("SUM(", "SUM(DISTINCT ", 1).split())
+    new_sql = new_sql.replace("ORDER BY 1", "HAVING COUNT(*) > 0 ORDER BY 1")
     _update(console, "revenue/mrr", {"sql": new_sql, "unit": "EUR"}, "x")
     html = console["analyst"].get("/metrics/revenue/mrr/diff?from=1&to=2").text
     diff = answers.metric_diff(console.reg, "revenue/mrr", 1, 2)
     assert "Version 1 beside version 2" in text_of(html)
     assert re.search(
-        r'<th scope="row">unit</th>\s*<td class="old">USD</td>\s*<td class="new">EUR</td>', html
+        r'<th scope="row">unit</th>\s*<td class="old"[^>]*>USD</td>\s*<td class="new"[^>]*>EUR</td>',
+        html,
     )
     rows = re.findall(r'<tr class="(same|changed|removed|added)">', html)
     assert rows == [r["kind"] for r in diff["sql_side_by_side"]]
-    assert "changed" in rows and "added" in rows
-    assert "-- reviewed" in html
+    assert rows.count("changed") == 1 and rows.count("added") == 2, rows
+    assert "SUM(<mark>DISTINCT </mark>mrr_amount) AS mrr" in html
+    assert "HAVING" in html
     # Two times: the versions in force then.
     first = answers.metric_record(console.reg, "revenue/mrr")["versions"][-1]["recorded_at"]
     by_time = console["analyst"].get(
