@@ -96,9 +96,12 @@ WIDE = False
 # (ids, names, times) are cut with an ellipsis: `show` has them whole.
 WRAPPED = frozenset({"reason", "changed", "message", "description", "matched", "what"})
 # What names a row is never cut (it is what the next command needs): it wraps, whole.
-WHOLE = frozenset({"id", "metric_id", "stream_id", "version", "position", "column_name"})
+WHOLE = frozenset(
+    {"id", "metric_id", "stream_id", "version", "position", "column_name", "name", "table"}
+)
 _NARROWEST = 6
 _NARROWEST_WORDS = 10
+_NARROWEST_NAMES = 16  # an id or a name wraps below this, never before
 _A_MINUTE = 16  # "2026-11-30 13:10": a time is never cut shorter
 
 
@@ -127,7 +130,9 @@ def _floors(columns: Sequence[str], widths: list[int]) -> list[int]:
     def floor(column: str, width: int) -> int:
         if column.endswith("_at"):
             return min(width, max(len(column), _A_MINUTE))
-        narrowest = _NARROWEST_WORDS if column in WRAPPED or column in WHOLE else _NARROWEST
+        if column in WHOLE:
+            return max(len(column), min(width, _NARROWEST_NAMES))
+        narrowest = _NARROWEST_WORDS if column in WRAPPED else _NARROWEST
         return max(len(column), min(width, narrowest))
 
     return [floor(c, w) for c, w in zip(columns, widths, strict=True)]

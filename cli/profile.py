@@ -78,6 +78,7 @@ def profile(
                 "basetype",
                 "confidence",
             ],
+            optional=("samples", "confidence", "basetype"),  # --wide shows them
         )
         for missing in one.missing_columns:
             emit(f"  missing column: {missing}")

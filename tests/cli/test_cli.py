@@ -546,6 +546,7 @@ def test_tables_fit_an_80_column_terminal_and_wide_shows_everything(da: Run) -> 
         ("metrics", "history", "revenue/mrr"),
         ("audit", "log", "--limit", "5"),
         ("metrics", "search", "revenue"),
+        ("profile", "--table", "subscriptions"),
     ):
         shown = da(*command, env=narrow).stdout.splitlines()
         assert max(len(line) for line in shown) <= 80, command
