@@ -11,6 +11,7 @@ more of the query ranks higher. Every result says which words matched where.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import math
@@ -68,6 +69,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 _EXACT, _PREFIX, _TYPO = 1.0, 0.75, 0.6
 
 
+@functools.lru_cache(maxsize=65_536)  # a registry repeats its words: each is cut once
 def singular(word: str) -> str:
     """A simple plural made singular (customers -> customer, fees -> fee, hours -> hour)."""
     if len(word) > 4 and word.endswith("ies"):
