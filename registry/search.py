@@ -131,29 +131,83 @@ def _fields(metric: dict[str, Any]) -> dict[str, set[str]]:
     return found
 
 
-class Index:
-    """The words of many metrics, built once: which metric holds which word in which field,
-    with lookups for a word's prefixes and its one-typo neighbours, so a question costs a few
-    dictionary reads rather than a pass over every word."""
+_FIELDS = tuple(FIELD_WEIGHTS)  # a field's bit in a posting's mask is its place here
 
-    def __init__(self, metrics: list[dict[str, Any]]) -> None:
-        self.metrics = metrics
-        # word -> metric -> the fields that hold it (in FIELD_WEIGHTS' order)
-        self.postings: dict[str, dict[int, list[str]]] = {}
-        self.names: list[frozenset[str]] = []  # the words of each metric's name
+
+class Index:
+    """The words of many metrics: which metric holds which word in which fields, with
+    lookups for a word's prefixes and its one-typo neighbours, so a question costs a few
+    dictionary reads rather than a pass over every word.
+
+    A posting is `metric:mask` (the mask's bits are the fields that hold the word), a word's
+    postings one text: `data()` keeps an index as compact plain data (the embedded CLI keeps
+    it in the database between calls), and `from_data` reads it back, decoding a word's
+    postings only when a question needs them.
+    """
+
+    def __init__(
+        self,
+        ids: list[str],
+        named: dict[str, list[int]],
+        postings: dict[str, str],
+        rows: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.ids = ids
+        self.rows = rows  # the metric rows it was built from, if it was
+        self.postings = postings  # word -> "metric:mask metric:mask ..."
+        self.named = named  # a name's words, sorted and joined by spaces -> its metrics
+        self._decoded: dict[str, list[tuple[int, int]]] = {}
+        self._weights: dict[str, dict[int, float]] = {}  # filled as words are asked for
+        self._sorted_words: list[str] | None = None
+
+    @classmethod
+    def of(cls, metrics: list[dict[str, Any]]) -> Index:
+        """The index of metric rows (each with at least its id and category)."""
+        postings: dict[str, dict[int, int]] = {}
+        named: dict[str, list[int]] = {}
         for i, metric in enumerate(metrics):
             fields = _fields(metric)
-            self.names.append(frozenset(fields["name"]))
-            for field_name, field_words in fields.items():
-                for word in field_words:
-                    self.postings.setdefault(word, {}).setdefault(i, []).append(field_name)
-        self._weights: dict[str, dict[int, float]] = {}  # filled as words are asked for
-        self.named: dict[frozenset[str], list[int]] = {}  # a name's words -> its metrics
-        for i, name in enumerate(self.names):
-            if name:
-                self.named.setdefault(name, []).append(i)
-        self._sorted_words: list[str] | None = None
-        self._deletions: dict[str, set[str]] | None = None
+            if fields["name"]:
+                named.setdefault(" ".join(sorted(fields["name"])), []).append(i)
+            for bit, field_name in enumerate(_FIELDS):
+                for word in fields[field_name]:
+                    held = postings.setdefault(word, {})
+                    held[i] = held.get(i, 0) | (1 << bit)
+        texts = {w: " ".join(f"{i}:{m}" for i, m in held.items()) for w, held in postings.items()}
+        return cls([str(m["id"]) for m in metrics], named, texts, metrics)
+
+    def data(self) -> dict[str, Any]:
+        """The index as compact plain data (JSON)."""
+        return {"ids": self.ids, "named": self.named, "postings": self.postings}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Index:
+        return cls(data["ids"], data["named"], data["postings"])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def metric(self, i: int) -> dict[str, Any]:
+        """A metric's row, or (an index read back) its id and category."""
+        if self.rows is not None:
+            return self.rows[i]
+        return {"id": self.ids[i], "category": self.ids[i].partition("/")[0]}
+
+    def posting(self, word: str) -> list[tuple[int, int]]:
+        """The metrics that hold a word, each with the mask of its fields that do."""
+        found = self._decoded.get(word)
+        if found is None:
+            found = [
+                (int(i), int(m))
+                for i, _, m in (p.partition(":") for p in self.postings.get(word, "").split())
+            ]
+            self._decoded[word] = found
+        return found
+
+    def fields(self, word: str, metric: int) -> list[str]:
+        """The fields of one metric that hold a word, in FIELD_WEIGHTS' order."""
+        mask = next((m for i, m in self.posting(word) if i == metric), 0)
+        return [f for bit, f in enumerate(_FIELDS) if mask & (1 << bit)]
 
     def weights(self, word: str) -> dict[int, float]:
         """What a word is worth in each metric that holds it: its best field, and an echo of
@@ -161,8 +215,8 @@ class Index:
         worth = self._weights.get(word)
         if worth is None:
             worth = {}
-            for i, names in self.postings[word].items():
-                scores = [FIELD_WEIGHTS[f] for f in names]
+            for i, mask in self.posting(word):
+                scores = [FIELD_WEIGHTS[f] for bit, f in enumerate(_FIELDS) if mask & (1 << bit)]
                 best = max(scores)
                 worth[i] = best + _ECHO * (sum(scores) - best)
             self._weights[word] = worth
@@ -174,25 +228,9 @@ class Index:
             self._sorted_words = sorted(self.postings)
         return self._sorted_words
 
-    @property
-    def deletions(self) -> dict[str, set[str]]:
-        """A word less one letter -> the index's words it comes from (for one-typo lookups)."""
-        if self._deletions is None:  # built whole, then published: threads share an index
-            built: dict[str, set[str]] = {}
-            for word in self.postings:
-                if len(word) >= _TYPO_LENGTH:
-                    for variant in _deletions(word):
-                        built.setdefault(variant, set()).add(word)
-            self._deletions = built
-        return self._deletions
-
-    @classmethod
-    def of(cls, metrics: list[dict[str, Any]]) -> Index:
-        return cls(metrics)
-
     def spread(self, word: str) -> int:
         """How many metrics hold a word."""
-        return len(self.postings.get(word, ()))
+        return len(self.posting(word)) if word in self.postings else 0
 
     def similar(self, query_word: str) -> dict[str, float]:
         """The index's words a query word matches, with how well: exactly, by prefix either
@@ -210,13 +248,8 @@ class Index:
                 if query_word[:end] in self.postings:
                     found.setdefault(query_word[:end], _PREFIX)
         if len(query_word) >= _TYPO_LENGTH - 1:
-            candidates = set(self.deletions.get(query_word, ()))
-            for variant in _deletions(query_word):
-                if variant in self.postings:
-                    candidates.add(variant)
-                candidates |= self.deletions.get(variant, set())
-            for word in candidates:
-                if word not in found and _one_typo(query_word, word):
+            for word in _one_edit(query_word):
+                if word in self.postings and word not in found and _one_typo(query_word, word):
                     found[word] = _TYPO
         return found
 
@@ -224,8 +257,18 @@ class Index:
 _TYPO_LENGTH = 4
 
 
-def _deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _one_edit(word: str) -> set[str]:
+    """Every text one edit away from a word: a letter left out, swapped with the next, put
+    in, or changed (a few hundred dictionary lookups, no index of its own)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    out |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    out |= {a + c + b for a, b in splits for c in _LETTERS}
+    return out
 
 
 def rank(metrics: list[dict[str, Any]] | Index, query: str, limit: int = 20) -> list[Hit]:
@@ -238,7 +281,7 @@ def rank(metrics: list[dict[str, Any]] | Index, query: str, limit: int = 20) -> 
     asked = [w for w in dict.fromkeys(words(query)) if w not in STOP_WORDS] or words(query)
     if not asked:
         return []
-    total = len(index.metrics)
+    total = len(index)
     scores: dict[int, float] = {}
     found: dict[int, int] = {}
     why: dict[int, dict[str, str]] = {}  # metric -> question word -> the index word it met
@@ -263,19 +306,19 @@ def rank(metrics: list[dict[str, Any]] | Index, query: str, limit: int = 20) -> 
     asked_set = frozenset(asked)
     for size in range(1, min(len(asked), 4) + 1):  # the question names a metric ("our MRR")
         for subset in itertools.combinations(sorted(asked_set), size):
-            for i in index.named.get(frozenset(subset), ()):
+            for i in index.named.get(" ".join(subset), ()):
                 if i in scores:
                     scores[i] += _NAMED
     final = {i: score * (found[i] / len(asked)) ** 2 for i, score in scores.items()}
-    best = heapq.nlargest(limit, final, key=lambda i: (final[i], _Desc(index.metrics[i]["id"])))
+    best = heapq.nlargest(limit, final, key=lambda i: (final[i], _Desc(index.ids[i])))
     if not best:
         return []
     floor = _RELEVANT * final[best[0]]  # a word every description shares is not a reason
     return [
         Hit(
-            index.metrics[i],
+            index.metric(i),
             final[i],
-            {q: index.postings[w][i] for q, w in why[i].items()},
+            {q: index.fields(w, i) for q, w in why[i].items()},
         )
         for i in best
         if final[i] >= floor

@@ -1,8 +1,9 @@
 """The registry's own tables beside the log and the v4 tables, created when a database is
 prepared: API tokens (hashes only), console sign-ins, answers kept for retried requests,
-parsed YAML files, and the last verification's verdict. Their owners (`registry.access`,
-`registry.replies`, `registry.interchange.parse_cache`, `registry.verdicts`) read and write
-them; set-up needs none of those modules.
+parsed YAML files, the last verification's verdict, and the embedded CLI's search index.
+Their owners (`registry.access`, `registry.replies`, `registry.interchange.parse_cache`,
+`registry.verdicts`, `registry.search_index`) read and write them; set-up needs none of
+those modules.
 """
 
 CREATE_TOKENS_SQL = (
@@ -28,10 +29,16 @@ CREATE_VERDICT_SQL = (
     " (id INTEGER PRIMARY KEY, verdict JSON NOT NULL, verified_at TIMESTAMP NOT NULL)"
 )
 
+CREATE_SEARCH_INDEX_SQL = (
+    "CREATE TABLE IF NOT EXISTS search_index"
+    " (id INTEGER PRIMARY KEY, head BIGINT NOT NULL, data VARCHAR NOT NULL)"
+)
+
 REGISTRY_TABLES_SQL = [
     CREATE_PARSE_CACHE_SQL,
     CREATE_TOKENS_SQL,
     CREATE_SESSIONS_SQL,
     CREATE_REPLIES_SQL,
     CREATE_VERDICT_SQL,
+    CREATE_SEARCH_INDEX_SQL,
 ]

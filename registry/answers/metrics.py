@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ MAX_SEARCH_LIMIT = 100  # the most results one question gets, at every door
 
 if TYPE_CHECKING:  # commands load pydantic: writes import them when called
     from registry.commands import WriteContext, WriteResult
+    from registry.search import Index
 
 
 # -- metrics: reading ---------------------------------------------------------------------------
@@ -107,15 +109,18 @@ def metric_search(
 
     # A server keeps the index of the whole registry between commits (its read cache empties
     # on each): every question is ranked against it without reading the database again.
+    # Embedded, the index is kept in the database under the log's head, between calls.
     if reg.cache is not None and at_position is None:
         index, versions = reg.cache.get(("search",), read)
+    elif at_position is None:
+        index, versions = _kept_index(reg, read)
     else:
         index, versions = read()
     # rank reads the rows, never changes them; a category keeps the best of its own
     hits = rank(index, text, limit if category is None else _EVERY)
     metrics = [
         {
-            **hit.metric,
+            **_whole(reg, hit.metric),
             "version": versions.get(hit.metric["id"], 0),
             "score": round(hit.score, 3),
             "matched": hit.reason(),
@@ -127,6 +132,33 @@ def metric_search(
 
 
 _EVERY = 2**31
+
+
+def _whole(reg: Registry, metric: dict[str, Any]) -> dict[str, Any]:
+    """A hit's whole row (an index read back from the database holds ids only)."""
+    return metric if "sql" in metric else queries.require_metric(reg, metric["id"])
+
+
+def _kept_index(
+    reg: Registry, read: Callable[[], tuple[Index, dict[str, int]]]
+) -> tuple[Index, dict[str, int]]:
+    """The index kept in the database for the log's head, or a new one, kept for next time."""
+    from events import ConcurrentWriteError, DatabaseUnavailableError, StorageFailedError
+    from registry import search_index
+    from registry.search import Index
+
+    with reg.store.snapshot():
+        head = reg.store.head().position
+        data = search_index.kept(reg.conn, head)
+        if data is not None:
+            return Index.from_data(data), queries.metric_versions(reg, None)
+    index, versions = read()
+    try:
+        with reg.write_lock, reg.store.transaction():
+            search_index.keep(reg.conn, head, index.data())
+    except (ConcurrentWriteError, StorageFailedError, DatabaseUnavailableError):
+        pass  # a cache: the next call builds it again
+    return index, versions
 
 
 def catalog(

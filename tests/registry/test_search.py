@@ -69,3 +69,22 @@ def test_plurals_and_words() -> None:
         "hour",
     ]
     assert words("Monthly_Recurring-Revenue (MRR)") == ["monthly", "recurring", "revenue", "mrr"]
+
+
+def test_the_embedded_index_is_kept_between_calls_and_follows_every_write(
+    starter: MetricRepository,
+) -> None:
+    """A call without a server keeps its index in the database under the log's head; the
+    next call at that head reads it back, and a write makes the next call build a new one."""
+    from registry import search_index
+
+    reg = starter.registry
+    assert top(starter, "recurring revenue")[0] == "revenue/mrr"
+    head = reg.store.head().position
+    kept = search_index.kept(reg.conn, head)
+    assert kept is not None and "revenue/mrr" in kept["ids"]
+    assert top(starter, "recurring revenue")[0] == "revenue/mrr"  # read back: the same answer
+    starter.update("operations/infrastructure_cost", synonyms=["quokka_spend"])
+    assert top(starter, "quokka")[0] == "operations/infrastructure_cost"
+    assert search_index.kept(reg.conn, head) is None  # replaced by the new head's
+    assert search_index.kept(reg.conn, reg.store.head().position) is not None
