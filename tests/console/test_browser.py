@@ -36,6 +36,7 @@ FLAGS = [
 ARTIFACTS = Path(os.environ.get("DA_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1366, "height": 900}
+NARROW_LAPTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,9 @@ def shot(page: Page, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
     size = page.viewport_size
+    page.set_viewport_size(NARROW_LAPTOP)  # the audit feed's last column was cut at 1280 px
+    wide = page.evaluate(WIDER_THAN_THE_SCREEN)
+    assert wide == [], f"{name}: wider than a {NARROW_LAPTOP['width']}px screen: {wide}"
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(folder / f"{name}-phone.png"), full_page=True)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -230,6 +234,11 @@ def test_the_other_pages_render_and_sign_out_works(
         person.goto(url + path)
         expect(person.get_by_role("heading", level=1)).to_have_text(heading)
         shot(person, name)
+    person.goto(url + "/metrics/revenue/arr")  # its v1 came in the starter pack's batch
+    batch = person.locator("a[href^='/audit/batches/']").first.get_attribute("href")
+    person.goto(url + str(batch))
+    expect(person.get_by_role("heading", level=1)).to_contain_text("Batch")
+    shot(person, "batch")
     # An error page keeps the signed-in header: the navigation and who is signed in.
     person.goto(url + "/metrics/revenue/nope")
     expect(person.get_by_role("navigation", name="Main")).to_be_visible()
