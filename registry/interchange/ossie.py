@@ -176,8 +176,8 @@ def _metric_expression(plain: PlainMetric, datasets: _Datasets) -> str:
     condition = f" FILTER (WHERE {qualified(plain.where)})" if plain.where else ""
     parts = []
     for aggregate in plain.aggregates:
-        argument = "*" if aggregate.agg == "sum" and aggregate.expr == "1" else None
-        inner = qualified(aggregate.expr) if argument is None else "1"
+        counts_rows = aggregate.agg == "sum" and aggregate.expr == "1"  # COUNT(*) as read
+        inner = "1" if counts_rows else qualified(aggregate.expr)
         call = {
             "sum": f"SUM({inner})",
             "count": f"COUNT({inner})",
@@ -250,12 +250,12 @@ def export_documents(
         datasets = _Datasets(described)
         for table in sorted(rest):
             datasets.name(table)
-        model = SemanticModel(
-            name="described_columns",
+        model = SemanticModel(  # a name no category can have (categories hold no "-")
+            name="described-columns",
             description="Tables whose columns the registry describes and no metric reads.",
             datasets=datasets.datasets(),
         )
-        result.files["described_columns.yaml"] = _dump(model, parsers)
+        result.files["described-columns.yaml"] = _dump(model, parsers)
     return result
 
 
