@@ -111,8 +111,9 @@ def build_server(backend_of: Callable[[], Backend]) -> Any:
 
     @server.tool()
     def validate_metric(metric_id: str) -> dict[str, Any]:
-        """Check a metric against the analytics database without scanning data: tables,
-        columns, SQL and variants. An empty list of findings means it is sound."""
+        """Check a metric against the analytics database: tables, columns, SQL and variants,
+        and its structured fields computed beside its SQL. An empty list of findings means it
+        is sound."""
         return dict(answer(lambda b: b.validation(metric_id, None)))
 
     @server.resource(

@@ -476,7 +476,8 @@ def validate(
     db: AnalyticsDb = None,
     as_json: Json = False,
 ) -> None:
-    """Check metrics against an analytics database without scanning data; exit 1 on errors."""
+    """Check metrics against an analytics database (SQL bound, structured fields computed
+    beside the SQL); exit 1 on errors."""
     findings = backend(ctx).validation(metric_id, db)["findings"]
     if as_json:
         emit_json(findings)

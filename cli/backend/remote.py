@@ -222,9 +222,7 @@ class RemoteBackend:
             from registry import answers
 
             texts = {name: data.decode("utf-8") for name, data in files.items()}
-            if format == "dbt":
-                return answers.installed_dbt_project(texts, directory, overwrite)
-            return answers.installed_ossie_documents(texts, directory, overwrite)
+            return answers.installed_interchange(texts, directory, overwrite, format)
         return [str(f) for f in install_export(files, directory, overwrite)]
 
     def validation(self, metric_id: str | None, database: Path | None) -> Json:

@@ -1,8 +1,8 @@
 """The analytics database (DuckDB): metric SQL checked and run on it, its tables profiled.
 
 This is the data the metrics compute on, not the registry's own database: it is a DuckDB file
-whatever engine holds the registry, so this module (and only this one in the registry)
-imports duckdb.
+whatever engine holds the registry, so this module imports duckdb; beside it only
+`registry.sql_parser` does, for DuckDB's parser alone (no database).
 """
 
 from __future__ import annotations

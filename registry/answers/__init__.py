@@ -41,8 +41,7 @@ from registry.answers.interchange import (
     export_zip,
     import_metrics,
     import_upload,
-    installed_dbt_project,
-    installed_ossie_documents,
+    installed_interchange,
     ossie_files,
 )
 from registry.answers.metrics import (
@@ -90,8 +89,7 @@ __all__ = [
     "create_metric",
     "database_info",
     "dbt_files",
-    "installed_dbt_project",
-    "installed_ossie_documents",
+    "installed_interchange",
     "ossie_files",
     "delete_column",
     "delete_metric",

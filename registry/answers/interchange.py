@@ -13,7 +13,6 @@ from storage.session import Registry
 
 if TYPE_CHECKING:  # the import's modules load pydantic: only imports pay for them
     from registry.interchange.imports import ImportOptions
-    from registry.interchange.ossie_model import Parsers
     from registry.interchange.yaml_io import Progress
 
 
@@ -32,7 +31,7 @@ def import_metrics(
 
     root = shown_root or (path if path.is_dir() else path.parent.parent)
     whole = None if shown_root else str(path)  # the user's own words for it, not an upload's
-    shown = replace(options, shown_root=root, shown_whole=whole, parsers=sql_parsers())
+    shown = replace(options, shown_root=root, shown_whole=whole)
     report = reconcile(reg, path, shown, progress).as_dict()
     prefix = str(root).rstrip("/") + "/"
     if prefix != "/":
@@ -81,14 +80,6 @@ def export_zip(
     return build(reg, as_of, at_position)
 
 
-def sql_parsers() -> Parsers:
-    """The analytics engine's own parser, for the SQL that interchange reads and writes."""
-    from registry.interchange.ossie_model import Parsers
-    from registry.sql_parser import expression_problem, query_problem
-
-    return Parsers(expression=expression_problem, query=query_problem)
-
-
 def ossie_files(
     reg: Registry, as_of: datetime | None = None, at_position: int | None = None
 ) -> dict[str, str]:
@@ -98,19 +89,21 @@ def ossie_files(
 
     metrics = queries.list_metrics(reg, as_of=as_of, at_position=at_position)
     columns = queries.columns_as_of(reg, as_of, at_position)
-    return export_documents(metrics, columns, sql_parsers()).files
+    return export_documents(metrics, columns).files
 
 
-def installed_ossie_documents(
-    files: dict[str, str], directory: Path, overwrite: bool
+def installed_interchange(
+    files: dict[str, str], directory: Path, overwrite: bool, format: str
 ) -> dict[str, Any]:
-    """Write an Ossie export's documents into a folder: the files written, the metrics with
-    an Ossie expression, and those kept as metadata only, with why."""
+    """Write a dbt or Ossie export's files into a folder: the files written, the metrics
+    exported as the other tool's metrics, and those kept as metadata only, with why (each
+    format reads its report back from its own files)."""
+    from registry.interchange import dbt_export, ossie
     from registry.interchange.exports import install_files
-    from registry.interchange.ossie import export_report
 
+    report = dbt_export.export_report if format == "dbt" else ossie.export_report
     written = [str(f) for f in install_files(files, directory, overwrite)]
-    return {"files": written, **export_report(files)}
+    return {"files": written, **report(files)}
 
 
 def dbt_files(
@@ -120,18 +113,6 @@ def dbt_files(
     from registry.interchange.dbt_export import export_project
 
     return export_project(queries.list_metrics(reg, as_of=as_of, at_position=at_position)).files
-
-
-def installed_dbt_project(
-    files: dict[str, str], directory: Path, overwrite: bool
-) -> dict[str, Any]:
-    """Write a dbt export's files into a folder: the files written, the metrics made dbt
-    metrics (with the grain to query each at), and those that are not, with why."""
-    from registry.interchange.dbt_export import export_report
-    from registry.interchange.exports import install_files
-
-    written = [str(f) for f in install_files(files, directory, overwrite)]
-    return {"files": written, **export_report(files)}
 
 
 def export_folder(
@@ -144,12 +125,11 @@ def export_folder(
     format: str = "yaml",
 ) -> list[str] | dict[str, Any]:
     """Write `<dir>/<category>/<name>.yml` for every metric: the files written; or, format
-    `dbt`, a dbt project's Semantic Layer YAML: `installed_dbt_project`'s report."""
+    `dbt` or `ossie`, that tool's files: `installed_interchange`'s report."""
     from registry.interchange.exports import export_yaml
 
-    if format == "dbt":
-        return installed_dbt_project(dbt_files(reg, as_of, at_position), directory, overwrite)
-    if format == "ossie":
-        return installed_ossie_documents(ossie_files(reg, as_of, at_position), directory, overwrite)
+    if format in ("dbt", "ossie"):
+        made = dbt_files if format == "dbt" else ossie_files
+        return installed_interchange(made(reg, as_of, at_position), directory, overwrite, format)
 
     return [str(f) for f in export_yaml(reg, directory, as_of, at_position, overwrite, progress)]

@@ -160,10 +160,10 @@ class MetricRepository(_Facade):
     ) -> dict[str, Any]:
         """Write Apache Ossie documents (one per category) to a folder: the files written,
         the metrics with an Ossie expression, and those kept as metadata with why."""
-        from registry.answers.interchange import installed_ossie_documents, ossie_files
+        from registry.answers.interchange import installed_interchange, ossie_files
 
         files = ossie_files(self.registry, as_of)
-        return installed_ossie_documents(files, Path(directory), overwrite)
+        return installed_interchange(files, Path(directory), overwrite, "ossie")
 
     def import_from_ossie(
         self, path: str | Path, source_ref: str | None = None, dry_run: bool = False

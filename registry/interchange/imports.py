@@ -16,7 +16,6 @@ from typing import Any
 from registry import replies
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
 from registry.errors import Issue, RefusedError
-from registry.interchange.ossie_model import Parsers
 from registry.interchange.parse_cache import ParseCache
 from registry.interchange.yaml_io import Progress, YamlSource, read_source
 from registry.models import ColumnMetadata, build_issues
@@ -75,7 +74,6 @@ class ImportOptions:
     strict: bool = False  # refuse the run if anything of the source cannot be imported
     shown_root: Path | None = None  # messages name files relative to it (an upload's folder)
     shown_whole: str | None = None  # how messages name the whole source (default: the root's name)
-    parsers: Parsers | None = None  # the SQL checks an Ossie import uses (the answers pass them)
 
 
 def _refuse_prune(path: Path, source: YamlSource, options: ImportOptions) -> None:
@@ -173,9 +171,7 @@ def reconcile(
     elif options.format == "ossie":
         from registry.interchange.ossie import OSSIE_IMPORT, read_ossie_source
 
-        if options.parsers is None:
-            raise RefusedError("an Ossie import needs the SQL parser's checks")
-        found = read_ossie_source(path, options.parsers)
+        found = read_ossie_source(path)
         source, skipped, columns = found.metrics, found.skipped, found.columns
         options = replace(options, writer=OSSIE_IMPORT)  # no label unless one is given
     else:

@@ -43,7 +43,6 @@ from registry.interchange.ossie_model import (
     OssieDocument,
     OssieField,
     OssieMetric,
-    Parsers,
     SemanticModel,
     extension,
     parse_document,
@@ -51,6 +50,7 @@ from registry.interchange.ossie_model import (
 from registry.interchange.yaml_io import SourceMetric, UnreadableFile, YamlSource
 from registry.metric_sql import NotPlain, PlainMetric, read_plain
 from registry.models import MetricDefinition, build_issues
+from registry.sql_parser import query_problem
 
 OSSIE_IMPORT = "ossie_import"
 VENDOR = "METRICS_REGISTRY"
@@ -190,9 +190,7 @@ def _metric_expression(plain: PlainMetric, datasets: _Datasets) -> str:
     return plain.formula.format(*parts)
 
 
-def export_documents(
-    metrics: list[dict[str, Any]], columns: list[dict[str, Any]], parsers: Parsers
-) -> OssieExport:
+def export_documents(metrics: list[dict[str, Any]], columns: list[dict[str, Any]]) -> OssieExport:
     """The registry as Ossie documents, one per category, plus one for the tables no metric
     reads whose columns the registry describes (see the module's words). Each document is
     validated as an import would validate it; RegistryError if one is not valid (a bug)."""
@@ -244,7 +242,7 @@ def export_documents(
             metrics=exported or None,
             custom_extensions=_data({"kept": kept, "not_exported": not_exported}) if kept else None,
         )
-        result.files[f"{category}.yaml"] = _dump(model, parsers)
+        result.files[f"{category}.yaml"] = _dump(model)
     rest = {t: c for t, c in described.items() if t not in used_tables}
     if rest:
         datasets = _Datasets(described)
@@ -255,7 +253,7 @@ def export_documents(
             description="Tables whose columns the registry describes and no metric reads.",
             datasets=datasets.datasets(),
         )
-        result.files["described-columns.yaml"] = _dump(model, parsers)
+        result.files["described-columns.yaml"] = _dump(model)
     return result
 
 
@@ -292,10 +290,10 @@ def export_report(files: dict[str, str]) -> dict[str, Any]:
     return report
 
 
-def _dump(model: SemanticModel, parsers: Parsers) -> str:
+def _dump(model: SemanticModel) -> str:
     document = OssieDocument(version=VERSION, semantic_model=[model])  # type: ignore[arg-type]
     data = document.dump()
-    _, issues = parse_document(data, f"{model.name}.yaml", parsers.expression)
+    _, issues = parse_document(data, f"{model.name}.yaml")
     if issues:
         raise RegistryError("the Ossie export is not valid: " + "; ".join(map(str, issues)))
     return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100))
@@ -318,7 +316,7 @@ class OssieSource:
     columns: list[dict[str, Any]] = field(default_factory=list)
 
 
-def read_ossie_source(path: Path, parsers: Parsers) -> OssieSource:
+def read_ossie_source(path: Path) -> OssieSource:
     """Every document in a file or under a folder (`.yaml`, `.yml`, `.json`), validated."""
     files = (
         sorted(f for f in path.rglob("*") if f.suffix in SUFFIXES and f.is_file())
@@ -336,12 +334,12 @@ def read_ossie_source(path: Path, parsers: Parsers) -> OssieSource:
                 UnreadableFile(file, [Issue(str(file), f"cannot be read: {problem}")])
             )
             continue
-        document, issues = parse_document(data, str(file), parsers.expression)
+        document, issues = parse_document(data, str(file))
         if document is None or issues:
             found.metrics.unreadable.append(UnreadableFile(file, issues))
             continue
         for model in document.semantic_model:
-            _read_model(model, file, found, seen_columns, parsers)
+            _read_model(model, file, found, seen_columns)
     return found
 
 
@@ -350,7 +348,6 @@ def _read_model(
     file: Path,
     found: OssieSource,
     seen: set[tuple[str, str]],
-    parsers: Parsers,
 ) -> None:
     category = _identifier(model.name)
     for kept in (extension(model.custom_extensions, VENDOR) or {}).get("kept") or []:
@@ -361,7 +358,7 @@ def _read_model(
             _add(found, file, own, metric.name)
             continue
         try:
-            definition = _translated(model, metric, category, parsers)
+            definition = _translated(model, metric, category)
         except _Unmappable as exc:
             found.skipped[f"{model.name}.{metric.name}"] = str(exc)
             continue
@@ -412,9 +409,7 @@ def _parsed(sql: str, what: str) -> exp.Expr:
         raise _Unmappable(f"{what} does not parse: {str(exc).splitlines()[0]}") from exc
 
 
-def _translated(
-    model: SemanticModel, metric: OssieMetric, category: str, parsers: Parsers
-) -> dict[str, Any]:
+def _translated(model: SemanticModel, metric: OssieMetric, category: str) -> dict[str, Any]:
     """Another tool's metric as a registry definition whose SQL computes its expression."""
     text = metric.expression.text()
     if text is None:
@@ -446,7 +441,7 @@ def _translated(
     joins = _joins(model, used)
     first = datasets[used[0]]
     sql = f"SELECT {tree.sql()} AS {metric.name}\nFROM {_from(first)}{joins}"
-    problem = parsers.query(sql)
+    problem = query_problem(sql)
     if problem:
         raise _Unmappable(f"the SQL made of it {problem}")
     times = [f.name for f in first.fields or [] if f.is_time]

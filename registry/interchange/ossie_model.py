@@ -13,13 +13,12 @@ fields, and every ANSI_SQL expression accepted by DuckDB's parser.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from registry.errors import Issue
+from registry.sql_parser import expression_problem
 
 VERSION = "0.2.0.dev0"
 Dialect = Literal["ANSI_SQL", "SNOWFLAKE", "MDX", "TABLEAU", "DATABRICKS", "MAQL", "BIGQUERY"]
@@ -158,22 +157,7 @@ def extension(extensions: list[CustomExtension] | None, vendor: str) -> dict[str
     return None
 
 
-# What a parser finds wrong with one SQL expression (None: nothing). The registry's answers
-# pass DuckDB's own (registry.analytics.sandbox.expression_problem).
-SqlCheck = Callable[[str], str | None]
-
-
-@dataclass(frozen=True)
-class Parsers:
-    """The parser's checks an Ossie import and export use: of one expression, of one query."""
-
-    expression: SqlCheck
-    query: SqlCheck
-
-
-def parse_document(
-    data: Any, where: str, sql_check: SqlCheck
-) -> tuple[OssieDocument | None, list[Issue]]:
+def parse_document(data: Any, where: str) -> tuple[OssieDocument | None, list[Issue]]:
     """The typed document and every issue with it (located `where: path`); the document is
     None when its shape is wrong."""
     try:
@@ -183,7 +167,7 @@ def parse_document(
             Issue(f"{where}: {'.'.join(str(p) for p in e['loc']) or '(root)'}", e["msg"])
             for e in exc.errors(include_url=False)
         ]
-    return document, document_issues(document, where, sql_check)
+    return document, document_issues(document, where)
 
 
 def _twice(names: list[str]) -> list[str]:
@@ -191,7 +175,7 @@ def _twice(names: list[str]) -> list[str]:
     return sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
 
 
-def document_issues(document: OssieDocument, where: str, sql_check: SqlCheck) -> list[Issue]:
+def document_issues(document: OssieDocument, where: str) -> list[Issue]:
     """The rules beyond the schema: unique names, known references, SQL that DuckDB parses."""
     issues: list[Issue] = []
     for m, model in enumerate(document.semantic_model):
@@ -210,7 +194,7 @@ def document_issues(document: OssieDocument, where: str, sql_check: SqlCheck) ->
             ]
             for f, found in enumerate(dataset.fields or []):
                 at_field = f"{at}.datasets.{d}.fields.{f}"
-                issues += _sql_issues(found.expression, at_field, sql_check)
+                issues += _sql_issues(found.expression, at_field)
         for r, relation in enumerate(model.relationships or []):
             for side, dataset_name, columns in (
                 ("from", relation.from_, relation.from_columns),
@@ -235,15 +219,15 @@ def document_issues(document: OssieDocument, where: str, sql_check: SqlCheck) ->
                     Issue(f"{at}.relationships.{r}", "from_columns and to_columns differ in length")
                 )
         for x, metric in enumerate(model.metrics or []):
-            issues += _sql_issues(metric.expression, f"{at}.metrics.{x}", sql_check)
+            issues += _sql_issues(metric.expression, f"{at}.metrics.{x}")
     return issues
 
 
-def _sql_issues(expression: Expression, at: str, sql_check: SqlCheck) -> list[Issue]:
+def _sql_issues(expression: Expression, at: str) -> list[Issue]:
     issues = []
     for i, dialect in enumerate(expression.dialects):
         if dialect.dialect == "ANSI_SQL":
-            problem = sql_check(dialect.expression)
+            problem = expression_problem(dialect.expression)
             if problem:
                 issues.append(Issue(f"{at}.expression.dialects.{i}", f"SQL {problem}"))
     return issues

@@ -19,18 +19,10 @@ from typing import Any
 
 import pytest
 
+from starter_pack.demo_db import TABLES
 from tests.dbt_env import dbt_bin
 
 DA = shutil.which("da") or "da"
-TABLES = (
-    "orders",
-    "subscriptions",
-    "subscription_changes",
-    "user_events",
-    "opportunities",
-    "tickets",
-    "infra_costs",
-)
 PROFILE = """\
 metrics_registry:
   target: demo
