@@ -23,10 +23,24 @@ _WIRE_TYPES: dict[str, Any] = {
 }
 
 
+class CertificationOut(BaseModel):
+    """A metric's certification: `certified` at its current version, else `lapsed`, naming
+    the version it was given for, who gave it, when, and the note."""
+
+    state: Literal["certified", "lapsed"]
+    version: int
+    by: str
+    at: datetime
+    note: str | None = None
+
+
 def _out_model(name: str, table: ProjectionTable, doc: str) -> type[BaseModel]:
-    """A response model with the v4 columns of a table plus the stream's version."""
+    """A response model with the v4 columns of a table plus the stream's version (and a
+    metric's certification)."""
     fields: dict[str, Any] = {c.name: _WIRE_TYPES[c.kind] for c in table.columns}
     fields["version"] = (int, ...)
+    if table is METRIC_TABLE:
+        fields["certification"] = (CertificationOut | None, None)
     model: type[BaseModel] = create_model(name, __doc__=doc, **fields)
     return model
 

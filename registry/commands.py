@@ -28,7 +28,7 @@ from events import (
     VersionConflictError,
 )
 from projections import column_stream_id
-from registry import queries
+from registry import proposals, queries
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -81,6 +81,8 @@ class WriteContext:
     idempotency_key: str | None = None
     # The door asks for a reason (the console's rollback and restore): refused without one.
     reason_required: bool = False
+    # Ask for a proposal instead of writing (the policy may require one anyway).
+    propose: bool = False
 
     @property
     def writer(self) -> str:
@@ -101,6 +103,8 @@ class WriteResult:
     replayed: bool = False  # the answer to an earlier request with the same idempotency key
     # The projection row after the write, built in its transaction (None after a deletion).
     row: dict[str, Any] | None = None
+    # The proposal the write became instead (asked for, or required by the policy).
+    proposal: dict[str, Any] | None = None
 
 
 # -- running a plan ---------------------------------------------------------------------------
@@ -153,6 +157,12 @@ def _replayed(
     if not earlier:
         return None
     first = earlier[0]
+    if first.stream_type == proposals.PROPOSAL:
+        change = first.payload["changes"][0]
+        if change["id"] != stream_id:
+            raise ConflictError(f"idempotency key {key!r} was already used for a different change")
+        opened = proposals.fold([first], {})
+        return WriteResult(stream_id, change["base_version"], False, proposal=opened, replayed=True)
     before = None
     if first.version > 1:
         before = _current(
@@ -168,7 +178,8 @@ def _replayed(
     )
     if not same:
         raise ConflictError(f"idempotency key {key!r} was already used for a different change")
-    return replace(_result(first, reg.projector.row_from_log(first)), replayed=True)
+    row = _shown(reg, subject, first.version, reg.projector.row_from_log(first))
+    return replace(_result(first, row), replayed=True)
 
 
 T = TypeVar("T")
@@ -232,17 +243,34 @@ def execute(
                 raise queries.not_live(reg, subject, stream_id) from None
             raise
         if plan is None:
-            row = reg.projector.current_row(subject.kind, stream_id)
+            row = _shown(reg, subject, version, reg.projector.current_row(subject.kind, stream_id))
             return WriteResult(stream_id, version, changed=False, row=row)
+        required = proposals.approval_required(reg, subject, [stream_id])
+        if ctx.propose or required:
+            change = proposals.change(subject, stream_id, plan, version)
+            opened = proposals.open_proposal(reg, [change], ctx, required)
+            return WriteResult(stream_id, version, changed=False, proposal=opened)
         recorded = reg.store.append(
             [_event(subject, stream_id, plan, ctx)],
             expected_versions={(subject.kind.stream_type, stream_id): version},
             idempotency_key=ctx.idempotency_key,
         )
         reg.projector.apply(recorded)
-        return _result(recorded[0], reg.projector.row_after(recorded[0], head))
+        row = reg.projector.row_after(recorded[0], head)
+        return _result(recorded[0], _shown(reg, subject, recorded[0].version, row))
 
     return run_atomically(reg, work, f"{subject.label} {stream_id!r}")
+
+
+def _shown(
+    reg: Registry, subject: Subject, version: int, row: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """A metric's row as every read shows it: with its certification at this version (a
+    change makes it lapse)."""
+    if row is None or subject is not METRIC:
+        return row
+    found = queries.certifications(reg, {row["id"]: version}).get(row["id"])
+    return {**row, "certification": found}
 
 
 def current_states(reg: Registry, subject: Subject, stream_ids: list[str]) -> dict[str, Current]:
@@ -425,6 +453,11 @@ def import_columns(
         currents = current_states(reg, COLUMN, list(wanted))
         plans = [(sid, p) for sid, d in wanted.items() if (p := plan_upsert(d)(currents.get(sid)))]
         versions = {sid: c.version for sid, c in currents.items()}
+        required = proposals.approval_required(reg, COLUMN, wanted)
+        if plans and (ctx.propose or required):
+            changes = [proposals.change(COLUMN, s, p, versions.get(s, 0)) for s, p in plans]
+            opened = proposals.open_proposal(reg, changes, ctx, required)
+            return [WriteResult(s, versions.get(s, 0), False, proposal=opened) for s, _ in plans]
         return apply_plans(reg, COLUMN, plans, versions, ctx)
 
     return run_atomically(reg, work, "column import")

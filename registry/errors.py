@@ -54,6 +54,19 @@ class NotFoundError(RegistryError, LookupError):
     """The metric, column or version does not exist (or is deleted)."""
 
 
+class ProposedError(RegistryError):
+    """A write through a door that can only answer with what it wrote (the Python facade)
+    became a proposal, because the approval policy requires one: `proposal` is it. The
+    proposal is recorded; the change waits for another admin's approval."""
+
+    def __init__(self, proposal: dict[str, object]) -> None:
+        super().__init__(
+            f"approval is required: the change is proposal {proposal['number']},"
+            " to be approved by another admin"
+        )
+        self.proposal = proposal
+
+
 class ConflictError(RegistryError):
     """The write conflicts with the current state (a version mismatch, a reused key, ...)."""
 

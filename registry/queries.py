@@ -252,11 +252,14 @@ def provenance(event_type: str, payload: dict[str, Any], source: str | None) -> 
         "writer": source or "manual",
         "to_version": to_version,
         "what": what,
+        # A change applied by approving a proposal names it and the admin who approved it.
+        "proposal": payload.get("proposal"),
+        "approved_by": payload.get("approved_by"),
     }
 
 
 UNRECORDED = "unrecorded"
-_PROVENANCE_KEYS = ("changed", "door", "to_version")
+_PROVENANCE_KEYS = ("changed", "door", "to_version", "proposal", "approved_by")
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,8 @@ class HistoryEntry:
     to_version: int | None
     changed: list[str]
     position: int
+    proposal: int | None = None  # the proposal this change was applied from
+    approved_by: str | None = None  # and the admin who approved it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -308,6 +313,8 @@ def history(reg: Registry, subject: Subject, stream_id: str) -> list[HistoryEntr
                 to_version=told["to_version"],
                 changed=list(e.payload.get("changed") or []),
                 position=e.position,
+                proposal=told["proposal"],
+                approved_by=told["approved_by"],
             )
         )
     return entries
@@ -428,7 +435,9 @@ def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], 
     def read() -> tuple[dict[str, Any], int]:
         with reg.store.snapshot():  # row and version from one state, never a commit apart
             row = require_metric(reg, metric_id)
-            return row, reg.store.stream_version(METRIC.kind.stream_type, metric_id)
+            version = reg.store.stream_version(METRIC.kind.stream_type, metric_id)
+            row["certification"] = certifications(reg, {metric_id: version}).get(metric_id)
+            return row, version
 
     if reg.cache is None:
         return read()
@@ -445,6 +454,33 @@ def cached_metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str,
 def _copy_row(row: dict[str, Any]) -> dict[str, Any]:
     """A copy a caller may change without touching the cached row (lists and maps too)."""
     return {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in row.items()}
+
+
+CERTIFICATION = "certification"  # the stream type of certifications (registry.governance)
+
+
+def certifications(reg: Registry, versions: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """The certifications of metrics at their versions now (`{id: version}`); uncertified
+    metrics are left out. One is `certified` while the metric is at the version it was given
+    for, else `lapsed` (it names that version): who gave it, when, and the note."""
+    if not versions:
+        return {}
+    tips = reg.store.stream_tips(CERTIFICATION, list(versions))
+    if not tips:
+        return {}
+    given = reg.store.last_events(CERTIFICATION, list(tips))
+    out = {}
+    for sid, tip in tips.items():
+        at = int(tip.payload["version"])
+        event = given[sid]
+        out[sid] = {
+            "state": "certified" if at == versions[sid] else "lapsed",
+            "version": at,
+            "by": event.actor,
+            "at": event.recorded_at,
+            "note": event.reason,
+        }
+    return out
 
 
 def metric_versions(

@@ -13,7 +13,7 @@ from typing import Any
 
 from registry import queries
 from registry.analytics.sandbox import AnalyticsDatabase
-from registry.commands import WriteContext, import_columns
+from registry.commands import WriteContext, WriteResult, import_columns
 from storage.session import Registry
 
 PROFILER = "profiler"
@@ -153,7 +153,7 @@ def _missing(knowledge: Knowledge, table: str, present: set[str]) -> list[str]:
 
 def record_basetypes(
     reg: Registry, profiles: list[TableProfile], actor: str, door: str = "python"
-) -> int:
+) -> list[WriteResult]:
     """Record each profiled column's basetype (source profiler, confidence inferred), as events.
 
     Never overwrites a manual or verified entry; returns how many columns were written.
@@ -177,4 +177,4 @@ def record_basetypes(
     ctx = WriteContext(
         actor=actor, door=door, reason="da profile --record-basetypes", source=PROFILER
     )
-    return len(import_columns(reg, entries, ctx))
+    return import_columns(reg, entries, ctx)

@@ -35,6 +35,15 @@ from registry.answers.columns import (
     table_index,
     table_record,
 )
+from registry.answers.governance import (
+    approval_policy,
+    certified_metric,
+    decided_proposal,
+    proposal,
+    proposal_list,
+    propose,
+    set_approval_policy,
+)
 from registry.answers.interchange import (
     dbt_files,
     export_folder,
@@ -75,6 +84,13 @@ from registry.answers.upkeep import (
 )
 
 __all__ = [
+    "approval_policy",
+    "certified_metric",
+    "decided_proposal",
+    "proposal",
+    "proposal_list",
+    "propose",
+    "set_approval_policy",
     "MAX_RUN_LIMIT",
     "MAX_SEARCH_LIMIT",
     "RUN_LIMIT",

@@ -100,12 +100,17 @@ def run_metric(
 
 def recorded_basetypes(
     reg: Registry, profiles: list[Any], actor: str, door: str = "python"
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Record each profiled column's basetype as inferred column metadata (never over a
-    manual or verified entry): `{"recorded": how many columns were written}`."""
+    manual or verified entry): `{"recorded": how many columns were written}`, and the
+    proposal they became instead when approval is required."""
     from registry.analytics.profiler import record_basetypes
 
-    return {"recorded": record_basetypes(reg, profiles, actor, door)}
+    results = record_basetypes(reg, profiles, actor, door)
+    proposal = results[0].proposal if results else None
+    if proposal is not None:
+        return {"recorded": 0, "proposal": jsonable(proposal)}
+    return {"recorded": len(results)}
 
 
 def table_profiles(

@@ -188,7 +188,7 @@ def delete_column(
 COLUMN_FILE_FIELDS = ("table_id", "column_name", "basetype", "description", "confidence", "source")
 
 
-def imported_columns(reg: Registry, path: Path, ctx: WriteContext) -> dict[str, int]:
+def imported_columns(reg: Registry, path: Path, ctx: WriteContext) -> dict[str, Any]:
     """Describe many columns from a YAML file, as one atomic batch: how many were written
     and how many were already as described. With an idempotency key, a retry gets the first
     answer (and writes nothing); the key used for other entries is refused."""
@@ -201,11 +201,20 @@ def imported_columns(reg: Registry, path: Path, ctx: WriteContext) -> dict[str, 
     key = ctx.idempotency_key
     digest = replies.request_digest({"columns": entries, "actor": ctx.actor}) if key else ""
 
-    def work() -> dict[str, int]:
+    def work() -> dict[str, Any]:
         if key is not None and (first := replies.recall(reg.conn, key, digest)) is not None:
-            return {k: int(v) for k, v in first.items()}
-        written = commands.import_columns(reg, entries, replace(ctx, idempotency_key=None))
-        answer = {"written": len(written), "unchanged": len(entries) - len(written)}
+            return dict(first)
+        why = ctx.reason or f"column import of {path.name}"
+        written = commands.import_columns(
+            reg, entries, replace(ctx, idempotency_key=None, reason=why)
+        )
+        proposal = written[0].proposal if written else None
+        answer: dict[str, Any] = {
+            "written": 0 if proposal else len(written),
+            "unchanged": len(entries) - len(written),
+        }
+        if proposal is not None:
+            answer["proposal"] = jsonable(proposal)
         if key is not None:
             replies.remember(reg.conn, key, digest, answer)
         return answer

@@ -33,7 +33,7 @@ def metric(
         if found is None:
             moment = utc_text(as_of)
             raise NotFoundError(f"metric {metric_id!r} did not exist at {moment}")
-        return json_object(found)
+        return json_object({**found, "certification": None})  # certifications are shown now
     if version is not None:
         return json_object(queries.get_version(reg, METRIC, metric_id, version))
     row, current = queries.metric_with_version(reg, metric_id)
@@ -47,13 +47,20 @@ def cached_metric(reg: Registry, metric_id: str) -> dict[str, Any] | None:
 
 
 def _listing(
-    rows: list[dict[str, Any]], versions: dict[str, int], limit: int | None = None
+    rows: list[dict[str, Any]],
+    versions: dict[str, int],
+    limit: int | None = None,
+    certified: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A page of metrics with their versions; `next` is the cursor of the next page (the
-    last id shown) while more remain, else None."""
+    """A page of metrics with their versions (and certifications, when read now); `next` is
+    the cursor of the next page (the last id shown) while more remain, else None."""
     more = limit is not None and len(rows) > limit
     shown = rows[:limit] if limit is not None else rows
-    metrics = [{**r, "version": versions.get(r["id"], 0)} for r in shown]
+    given = certified or {}
+    metrics = [
+        {**r, "version": versions.get(r["id"], 0), "certification": given.get(r["id"])}
+        for r in shown
+    ]
     return {
         "metrics": jsonable(metrics),
         "count": len(metrics),
@@ -82,7 +89,16 @@ def metric_list(
         )
         # A page reads the versions of its own metrics only, however many others there are.
         shown = None if limit is None else [r["id"] for r in rows]
-        return _listing(rows, queries.metric_versions(reg, position, shown), limit)
+        versions = queries.metric_versions(reg, position, shown)
+        certified = None if position is not None else _certified(reg, rows[:limit], versions)
+        return _listing(rows, versions, limit, certified)
+
+
+def _certified(
+    reg: Registry, rows: list[dict[str, Any]], versions: dict[str, int]
+) -> dict[str, dict[str, Any]]:
+    """The certifications of the metrics shown, at their versions now."""
+    return queries.certifications(reg, {r["id"]: versions.get(r["id"], 0) for r in rows})
 
 
 def metric_search(
@@ -118,16 +134,20 @@ def metric_search(
         index, versions = read()
     # rank reads the rows, never changes them; a category keeps the best of its own
     hits = rank(index, text, limit if category is None else _EVERY)
+    chosen = [h for h in hits if category is None or h.metric["category"] == category][:limit]
+    certified = (
+        {} if at_position is not None else _certified(reg, [h.metric for h in chosen], versions)
+    )
     metrics = [
         {
             **_whole(reg, hit.metric),
             "version": versions.get(hit.metric["id"], 0),
+            "certification": certified.get(hit.metric["id"]),
             "score": round(hit.score, 3),
             "matched": hit.reason(),
         }
-        for hit in hits
-        if category is None or hit.metric["category"] == category
-    ][:limit]
+        for hit in chosen
+    ]
     return {"metrics": jsonable(metrics), "count": len(metrics)}
 
 
@@ -184,7 +204,8 @@ def catalog(
             )
             changes = queries.last_changes(reg, METRIC, [r["id"] for r in rows[:limit]], position)
             versions = {k: v["version"] for k, v in changes.items()}
-            page = _listing(rows, versions, limit)
+            certified = None if past else _certified(reg, rows[:limit], versions)
+            page = _listing(rows, versions, limit, certified)
     if text:
         page = {**metric_search(reg, text, limit, category, position), "next": None}
         changes = queries.last_changes(reg, METRIC, [m["id"] for m in page["metrics"]], position)
@@ -217,7 +238,9 @@ def metric_record(reg: Registry, metric_id: str) -> dict[str, Any]:
 def metrics_reading(reg: Registry, table: str) -> dict[str, Any]:
     """Metrics whose `table_name` or `tables` names a table, each with its version."""
     with reg.store.snapshot():
-        return _listing(queries.find_by_table(reg, table), queries.metric_versions(reg))
+        rows = queries.find_by_table(reg, table)
+        versions = queries.metric_versions(reg)
+        return _listing(rows, versions, None, _certified(reg, rows, versions))
 
 
 def table_map(reg: Registry) -> dict[str, list[str]]:
@@ -251,7 +274,15 @@ def metric_diff(
 
 
 def written(result: WriteResult) -> dict[str, Any]:
-    """A write's answer from what it wrote: the row and its version, or the deletion."""
+    """A write's answer from what it wrote: the row and its version, or the deletion; or the
+    proposal the write became (`status` "proposed")."""
+    if result.proposal is not None:
+        return {
+            "status": "proposed",
+            "id": result.id,
+            "version": result.version,
+            "proposal": json_object(result.proposal),
+        }
     if result.row is None:
         return {"status": "deleted", "id": result.id, "version": result.version}
     return json_object({**result.row, "version": result.version})

@@ -19,8 +19,8 @@ from typing import Any
 from events import Connection
 from projections import column_stream_id
 from registry import commands, queries
-from registry.commands import WriteContext, write_request
-from registry.errors import NotFoundError
+from registry.commands import WriteContext, WriteResult, write_request
+from registry.errors import NotFoundError, ProposedError
 from registry.interchange import exports, imports
 from registry.interchange.imports import ImportOptions
 from registry.settings import default_actor
@@ -69,12 +69,20 @@ class _Facade:
         return write_request(actor or self.actor, door="python", reason=reason)[1]
 
 
+def _applied(result: WriteResult) -> WriteResult:
+    """The write's result; ProposedError when the approval policy made it a proposal."""
+    if result.proposal is not None:
+        raise ProposedError(result.proposal)
+    return result
+
+
 class MetricRepository(_Facade):
     """Metric definitions: CRUD on the current projection, plus history, diff and rollback."""
 
     def create(self, *, reason: str | None = None, **fields: Any) -> dict[str, Any]:
         """Create a metric, or update it if the id exists; returns the stored row."""
-        result = commands.create_metric(self.registry, fields, self._ctx(reason=reason))
+        ctx = self._ctx(reason=reason)
+        result = _applied(commands.create_metric(self.registry, fields, ctx))
         return queries.require_metric(self.registry, result.id)
 
     def get(self, metric_id: str) -> dict[str, Any] | None:
@@ -88,14 +96,16 @@ class MetricRepository(_Facade):
     ) -> dict[str, Any] | None:
         """Change named fields; None if the metric does not exist; unknown fields raise."""
         try:
-            commands.update_metric(self.registry, metric_id, fields, self._ctx(reason=reason))
+            _applied(
+                commands.update_metric(self.registry, metric_id, fields, self._ctx(reason=reason))
+            )
         except NotFoundError:
             return None
         return queries.get_metric(self.registry, metric_id)
 
     def delete(self, metric_id: str, reason: str | None = None) -> bool:
         try:
-            commands.delete_metric(self.registry, metric_id, self._ctx(reason=reason))
+            _applied(commands.delete_metric(self.registry, metric_id, self._ctx(reason=reason)))
         except NotFoundError:
             return False
         return True
@@ -124,7 +134,11 @@ class MetricRepository(_Facade):
         self, metric_id: str, to_version: int, actor: str | None = None, reason: str | None = None
     ) -> dict[str, Any]:
         """Make version `to_version` current again (a new event); returns the row."""
-        commands.roll_back_metric(self.registry, metric_id, to_version, self._ctx(actor, reason))
+        _applied(
+            commands.roll_back_metric(
+                self.registry, metric_id, to_version, self._ctx(actor, reason)
+            )
+        )
         return queries.require_metric(self.registry, metric_id)
 
     def import_from_yaml(self, path: str | Path, source_ref: str | None = None) -> int:
@@ -181,7 +195,7 @@ class MetricRepository(_Facade):
         self, metric_id: str, actor: str | None = None, reason: str | None = None
     ) -> dict[str, Any]:
         """Bring back a deleted metric; returns the row."""
-        commands.restore_metric(self.registry, metric_id, self._ctx(actor, reason))
+        _applied(commands.restore_metric(self.registry, metric_id, self._ctx(actor, reason)))
         return queries.require_metric(self.registry, metric_id)
 
 
@@ -207,7 +221,7 @@ class ColumnMetadataRepository(_Facade):
             "confidence": confidence,
             "source": source,
         }
-        commands.save_column(self.registry, fields, self._ctx(reason=reason))
+        _applied(commands.save_column(self.registry, fields, self._ctx(reason=reason)))
         found = queries.get_column(self.registry, table_id, column_name)
         assert found is not None  # noqa: S101 - just written in the same process
         return found

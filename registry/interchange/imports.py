@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from registry import replies
+from registry import proposals, replies
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
 from registry.errors import Issue, RefusedError
 from registry.interchange.parse_cache import ParseCache
@@ -46,6 +46,9 @@ class ReconcileReport:
     skipped: dict[str, str] = field(default_factory=dict)
     # Column metadata an Ossie import described (table:column), written in the same batch.
     columns_written: list[str] = field(default_factory=list)
+    # The one proposal the run became, when approval is required (or was asked for): its
+    # approval writes the whole batch at once.
+    proposal: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         found = {k: v for k, v in vars(self).items() if k != "problems"}
@@ -74,6 +77,7 @@ class ImportOptions:
     strict: bool = False  # refuse the run if anything of the source cannot be imported
     shown_root: Path | None = None  # messages name files relative to it (an upload's folder)
     shown_whole: str | None = None  # how messages name the whole source (default: the root's name)
+    propose: bool = False  # ask for one proposal of the whole run instead of writing it
 
 
 def _refuse_prune(path: Path, source: YamlSource, options: ImportOptions) -> None:
@@ -225,8 +229,21 @@ def reconcile(
                     report.deleted.append(metric_id)
             currents.update(states)
         column_plans = _column_plans(reg, columns, report)
-        if not options.dry_run:
-            versions = {sid: c.version for sid, c in currents.items()}
+        versions = {sid: c.version for sid, c in currents.items()}
+        required = proposals.approval_required(reg, METRIC, wanted) or (
+            bool(column_plans[0]) and proposals.approval_required(reg, COLUMN, ["*"])
+        )
+        if options.dry_run:
+            pass
+        elif (options.propose or required) and (plans or column_plans[0]):
+            changes = [proposals.change(METRIC, s, p, versions.get(s, 0)) for s, p in plans]
+            changes += [
+                proposals.change(COLUMN, s, p, column_plans[1].get(s, 0))
+                for s, p in column_plans[0]
+            ]
+            shown = replace(ctx, reason=ctx.reason or f"{options.format} import of {path.name}")
+            report.proposal = proposals.open_proposal(reg, changes, shown, required)
+        else:
             report.written = [r.id for r in apply_plans(reg, METRIC, plans, versions, ctx)]
             report.columns_written = [r.id for r in apply_plans(reg, COLUMN, *column_plans, ctx)]
         if key is not None:

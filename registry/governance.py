@@ -1,0 +1,238 @@
+"""Governed changes: deciding proposals (four eyes), setting the approval policy, certifying.
+
+The events and their reading live in `registry.proposals`. Roles are the doors' to check
+(only admins reach these, except a withdrawal); what no role can change is checked here, at
+every door alike: no one decides their own proposal, only its proposer withdraws it, a stale
+proposal cannot be approved, and a decided one cannot be decided again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from registry import proposals, queries
+from registry.commands import MANUAL, WriteContext, apply_plans, run_atomically
+from registry.errors import (
+    ConflictError,
+    InvalidDefinitionError,
+    Issue,
+    NotFoundError,
+    RefusedError,
+)
+from registry.models import NAME_PATTERN
+from registry.plans import Plan
+from registry.proposals import PROPOSAL, SUBJECTS
+from registry.subjects import METRIC
+from storage.session import Registry
+
+
+def _needs_reason(ctx: WriteContext, what: str) -> None:
+    if not (ctx.reason or "").strip():
+        raise InvalidDefinitionError([Issue("reason", f"is required: say why you {what}")])
+
+
+def decide(reg: Registry, number: int, decision: str, ctx: WriteContext) -> dict[str, Any]:
+    """Approve, reject or withdraw a proposal (each an event with its reason).
+
+    Approving appends exactly the proposed events, one atomic batch naming the proposal, its
+    proposer and its approver, then `ProposalApproved`, in one transaction. RefusedError for
+    one's own proposal (approve, reject) or someone else's (withdraw); ConflictError for a
+    decided or stale one (naming both versions); NotFoundError for no such proposal."""
+    event_type = proposals.DECISIONS[decision]
+    _needs_reason(ctx, f"{decision} it")
+
+    def work() -> dict[str, Any]:
+        events = proposals.proposal_events(reg, number)
+        opened = events[0]
+        tips = proposals._tips_of(reg, opened)
+        found = proposals.fold(events, tips)
+        if found["state"] not in ("open", "stale"):
+            raise ConflictError(
+                f"proposal {number} is already {found['state']} (by {found['decided_by']})"
+            )
+        proposer = opened.actor
+        if decision == "withdraw" and ctx.actor != proposer:
+            raise RefusedError(
+                f"only its proposer, {proposer!r}, may withdraw proposal {number}; reject it"
+            )
+        if decision != "withdraw" and ctx.actor == proposer:
+            raise RefusedError(
+                f"{ctx.actor!r} proposed {number}: another admin must {decision} it (four eyes)"
+            )
+        applied: list[dict[str, Any]] = []
+        if decision == "approve":
+            if found["stale"]:
+                moved = "; ".join(
+                    f"{s['subject']} {s['id']!r} was at version {s['base']} when proposed"
+                    f" and is now at version {s['current']}"
+                    for s in found["stale"]
+                )
+                raise ConflictError(
+                    f"proposal {number} is stale: {moved}; propose it again from the current"
+                    " version"
+                )
+            applied = _apply(reg, number, opened, ctx)
+        from events import NewEvent
+
+        recorded = reg.store.append(
+            [
+                NewEvent(
+                    stream_type=PROPOSAL,
+                    stream_id=str(number),
+                    event_type=event_type,
+                    payload={"applied": applied, "door": ctx.door},
+                    actor=ctx.actor,
+                    reason=ctx.reason,
+                )
+            ],
+            expected_versions={(PROPOSAL, str(number)): len(events)},
+        )
+        reg.projector.apply(recorded)
+        return proposals.fold([*events, *recorded], proposals._tips_of(reg, opened))
+
+    return run_atomically(reg, work, f"proposal {number}")
+
+
+def _apply(reg: Registry, number: int, opened: Any, ctx: WriteContext) -> list[dict[str, Any]]:
+    """Append the proposal's events as they were proposed: its proposer is their actor, its
+    reason their reason, its writer their writer; they name the proposal and the approver."""
+    payload = opened.payload
+    writer = payload.get("writer")
+    applying = WriteContext(
+        actor=opened.actor,
+        door=ctx.door,
+        reason=opened.reason,
+        batch_id=payload.get("batch_id") or f"proposal-{number}",
+        source=None if writer in (None, MANUAL) else writer,
+        source_ref=payload.get("source_ref"),
+    )
+    names = {"proposal": number, "proposed_by": opened.actor, "approved_by": ctx.actor}
+    applied = []
+    for label, subject in SUBJECTS.items():
+        mine = [c for c in payload["changes"] if c["subject"] == label]
+        plans = [
+            (
+                c["id"],
+                Plan(c["fact"], c["definition"], tuple(c["changed"]), {**c["extra"], **names}),
+            )
+            for c in mine
+        ]
+        versions = {c["id"]: c["base_version"] for c in mine}
+        for result in apply_plans(reg, subject, plans, versions, applying):
+            applied.append(
+                {
+                    "subject": label,
+                    "id": result.id,
+                    "version": result.version,
+                    "position": result.position,
+                }
+            )
+    return applied
+
+
+# -- the policy ---------------------------------------------------------------------------------
+
+
+def set_policy(
+    reg: Registry, approval: str, category: str | None, ctx: WriteContext
+) -> dict[str, Any]:
+    """Set the approval rule of the whole registry or of one category (an event, appended only
+    when the rule changes); the policy after it."""
+    import re
+
+    issues = []
+    if approval not in (proposals.REQUIRED, proposals.OPTIONAL):
+        issues.append(Issue("approval", f"{approval!r} is not 'required' or 'optional'"))
+    if category is not None and not re.fullmatch(NAME_PATTERN, category):
+        issues.append(Issue("category", f"{category!r} is not a category name"))
+    if issues:
+        raise InvalidDefinitionError(issues)
+    scope = category or proposals.WHOLE_REGISTRY
+
+    def work() -> dict[str, Any]:
+        from events import NewEvent
+
+        tip = proposals.policy_event(reg)
+        rules = dict(tip.payload.get("rules") or {}) if tip is not None else {}
+        if rules.get(scope, proposals.OPTIONAL if scope == "*" else None) != approval:
+            rules[scope] = approval
+            recorded = reg.store.append(
+                [
+                    NewEvent(
+                        stream_type=proposals.POLICY,
+                        stream_id=proposals.POLICY_ID,
+                        event_type=proposals.POLICY_SET,
+                        payload={
+                            "scope": scope,
+                            "approval": approval,
+                            "rules": rules,
+                            "door": ctx.door,
+                        },
+                        actor=ctx.actor,
+                        reason=ctx.reason,
+                    )
+                ],
+                expected_versions={
+                    (proposals.POLICY, proposals.POLICY_ID): 0 if tip is None else tip.version
+                },
+            )
+            reg.projector.apply(recorded)
+        return policy(reg)
+
+    return run_atomically(reg, work, "the approval policy")
+
+
+def policy(reg: Registry) -> dict[str, Any]:
+    """The approval policy: the registry's rule, each category's, and its last change."""
+    rules = proposals.rules(reg)
+    last = reg.store.last_events(proposals.POLICY, [proposals.POLICY_ID]).get(proposals.POLICY_ID)
+    return {
+        "approval": rules.get(proposals.WHOLE_REGISTRY, proposals.OPTIONAL),
+        "categories": {k: v for k, v in sorted(rules.items()) if k != proposals.WHOLE_REGISTRY},
+        "set_by": last.actor if last else None,
+        "set_at": last.recorded_at if last else None,
+        "version": last.version if last else 0,
+    }
+
+
+# -- certification ---------------------------------------------------------------------------
+
+
+def certify(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
+    """Certify a live metric at its current version (`ctx.reason` is the note); appends
+    nothing when it is certified at that version already. Its certification after."""
+    _needs_reason(ctx, "certify it (the note)")
+
+    def work() -> dict[str, Any]:
+        from events import NewEvent
+
+        tip = reg.store.stream_tip(METRIC.kind.stream_type, metric_id)
+        if tip is None or tip.event_type == METRIC.kind.tombstone:
+            raise NotFoundError(f"metric {metric_id!r} does not exist")
+        had = reg.store.stream_tip(queries.CERTIFICATION, metric_id)
+        if had is None or int(had.payload["version"]) != tip.version:
+            recorded = reg.store.append(
+                [
+                    NewEvent(
+                        stream_type=queries.CERTIFICATION,
+                        stream_id=metric_id,
+                        event_type="MetricCertified",
+                        payload={"version": tip.version, "door": ctx.door},
+                        actor=ctx.actor,
+                        reason=ctx.reason,
+                    )
+                ],
+                expected_versions={
+                    (queries.CERTIFICATION, metric_id): 0 if had is None else had.version
+                },
+            )
+            reg.projector.apply(recorded)
+        return queries.certifications(reg, {metric_id: tip.version})[metric_id]
+
+    return run_atomically(reg, work, f"certification of {metric_id!r}")
+
+
+def proposing(ctx: WriteContext) -> WriteContext:
+    """The same write, asked as a proposal."""
+    return replace(ctx, propose=True)
