@@ -317,6 +317,18 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def tagged(answer: dict[str, Any], response: Response | None = None) -> Any:
+    """A metric's or column's answer with its version as the ETag; a write that became a
+    proposal (the approval policy) is a 202 with the proposal: nothing is changed yet."""
+    from fastapi.responses import JSONResponse
+
+    if answer.get("status") == "proposed" or "proposal" in answer:
+        return JSONResponse(answer, status_code=202)
+    if response is not None:
+        response.headers["ETag"] = f'"v{answer["version"]}"'
+    return answer
+
+
 def write_context(
     who: Principal,
     body: dict[str, Any] | None = None,

@@ -9,7 +9,13 @@ from registry import (
     RefusedError,
     RegistryError,
 )
-from registry.errors import QueryFailedError, StorageError, TooLargeError, UnavailableError
+from registry.errors import (
+    NotAllowedError,
+    QueryFailedError,
+    StorageError,
+    TooLargeError,
+    UnavailableError,
+)
 
 # Most specific first.
 STATUS_OF: tuple[tuple[type[RegistryError], int], ...] = (
@@ -18,6 +24,7 @@ STATUS_OF: tuple[tuple[type[RegistryError], int], ...] = (
     (NotFoundError, 404),
     (ConflictError, 409),
     (TooLargeError, 413),
+    (NotAllowedError, 403),
     (RefusedError, 400),
     (StorageError, 507),
     (UnavailableError, 503),

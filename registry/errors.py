@@ -114,3 +114,8 @@ class QueryFailedError(RegistryError):
 
 class RefusedError(RegistryError, ValueError):
     """A run was refused as a whole, and nothing was written."""
+
+
+class NotAllowedError(RefusedError):
+    """The caller may not do this, whatever their role: decide their own proposal (four
+    eyes), or withdraw someone else's. Nothing was written."""

@@ -17,8 +17,8 @@ from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
     Issue,
+    NotAllowedError,
     NotFoundError,
-    RefusedError,
 )
 from registry.models import NAME_PATTERN
 from registry.plans import Plan
@@ -53,11 +53,11 @@ def decide(reg: Registry, number: int, decision: str, ctx: WriteContext) -> dict
             )
         proposer = opened.actor
         if decision == "withdraw" and ctx.actor != proposer:
-            raise RefusedError(
+            raise NotAllowedError(
                 f"only its proposer, {proposer!r}, may withdraw proposal {number}; reject it"
             )
         if decision != "withdraw" and ctx.actor == proposer:
-            raise RefusedError(
+            raise NotAllowedError(
                 f"{ctx.actor!r} proposed {number}: another admin must {decision} it (four eyes)"
             )
         applied: list[dict[str, Any]] = []

@@ -74,3 +74,64 @@ def served(data: Path, database_url: str | None = None) -> Iterator[str]:
         if server.poll() is None:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
+
+
+def approve_at_once(urls: list[str], token: str, attempts: int = 5) -> None:
+    """Two new admins approve the same proposal at the same moment, one through each URL
+    (two replicas, or one server twice): exactly one applies it, the other gets a 409."""
+    import threading
+
+    root = {"Authorization": f"Bearer {token}"}
+    made = [
+        httpx.post(
+            f"{urls[0]}/api/admin/tokens",
+            json={"name": f"approver-{n}", "role": "admin"},
+            headers=root,
+        ).json()["token"]
+        for n in (1, 2)
+    ]
+    metric = {"name": "raced", "category": "load", "sql": "SELECT 1"}
+    httpx.post(f"{urls[0]}/api/admin/metrics", json=metric, headers=root).raise_for_status()
+    for attempt in range(attempts):
+        proposed = httpx.post(
+            f"{urls[0]}/api/proposals",
+            json={
+                "action": "update",
+                "metric": "load/raced",
+                "fields": {"description": f"try {attempt}"},
+                "reason": "race",
+            },
+            headers=root,
+        )
+        number = proposed.json()["proposal"]["number"]
+        start = threading.Barrier(2)
+        answers: list[httpx.Response] = []
+
+        def approve(
+            url: str,
+            approver: str,
+            number: int = number,
+            start: threading.Barrier = start,
+            answers: list[httpx.Response] = answers,
+        ) -> None:
+            start.wait()
+            answers.append(
+                httpx.post(
+                    f"{url}/api/proposals/{number}/approve",
+                    json={"reason": "mine"},
+                    headers={"Authorization": f"Bearer {approver}"},
+                    timeout=30,
+                )
+            )
+
+        threads = [
+            threading.Thread(target=approve, args=(u, t)) for u, t in zip(urls, made, strict=True)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+        history = httpx.get(f"{urls[-1]}/api/metrics/load/raced/history", headers=root).json()
+        assert [v["proposal"] for v in history["versions"]].count(number) == 1
+    assert httpx.get(f"{urls[-1]}/api/audit/verify", headers=root).json()["ok"] is True

@@ -30,17 +30,13 @@ from api.deps import (
     RegistryDep,
     TableId,
     WriteBody,
+    tagged,
     write_context,
 )
 from api.schemas import MAX_VERSION, ColumnOut, DeletedOut, RollbackIn
 from registry import answers
 
 router = APIRouter(prefix="/api", tags=["columns"], route_class=BoundedJsonRoute)
-
-
-def _tagged(answer: dict[str, Any], response: Response) -> dict[str, Any]:
-    response.headers["ETag"] = answers.etag(answer["version"])
-    return answer
 
 
 @router.get("/columns/{table_id}", responses=ERRORS, summary="Columns of a table")
@@ -97,12 +93,12 @@ def roll_back(
     response: Response,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Make an earlier version current again, as a new event (restores deleted metadata too)."""
     meta = body.model_dump(exclude={"to_version"}, exclude_none=True)
     _, ctx = write_context(who, meta, if_match, idempotency_key)
     answer = answers.roll_back_column(reg, table_id, column, body.to_version, ctx)
-    return _tagged(answer, response)
+    return tagged(answer, response)
 
 
 @router.post(
@@ -122,11 +118,11 @@ def restore(
     body: OptionalWriteBody = None,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Bring back a column's deleted metadata as it was (body: optional `reason`,
     `expected_version`)."""
     _, ctx = write_context(who, body, if_match, idempotency_key, definition=False)
-    return _tagged(answers.restore_column(reg, table_id, column, ctx), response)
+    return tagged(answers.restore_column(reg, table_id, column, ctx), response)
 
 
 @router.get(
@@ -137,9 +133,9 @@ def restore(
 )
 def get_column(
     reg: RegistryDep, _: Reader, table_id: TableId, column: ColumnName, response: Response
-) -> dict[str, Any]:
+) -> Any:
     """A column's current metadata and version."""
-    return _tagged(answers.column(reg, table_id, column), response)
+    return tagged(answers.column(reg, table_id, column), response)
 
 
 @router.put(
@@ -159,10 +155,10 @@ def put_column(
     response: Response,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Create or replace a column's metadata (basetype, description, confidence, source)."""
     fields, ctx = write_context(who, body, if_match, idempotency_key)
-    return _tagged(answers.put_column(reg, table_id, column, fields, ctx), response)
+    return tagged(answers.put_column(reg, table_id, column, fields, ctx), response)
 
 
 @router.patch(
@@ -182,10 +178,10 @@ def patch_column(
     response: Response,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Change only the fields given (describing the column first if it is new)."""
     fields, ctx = write_context(who, body, if_match, idempotency_key)
-    return _tagged(answers.set_column(reg, table_id, column, fields, ctx), response)
+    return tagged(answers.set_column(reg, table_id, column, fields, ctx), response)
 
 
 @router.delete(
@@ -203,7 +199,7 @@ def delete_column(
     reason: Reason = None,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Delete a column's metadata (a tombstone event)."""
     _, ctx = write_context(who, None, if_match, idempotency_key, reason)
-    return answers.delete_column(reg, table_id, column, ctx)
+    return tagged(answers.delete_column(reg, table_id, column, ctx))

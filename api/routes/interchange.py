@@ -20,6 +20,7 @@ from api.deps import (
     IdempotencyKey,
     Reader,
     RegistryDep,
+    tagged,
 )
 from registry import answers
 from registry.interchange.imports import ImportOptions
@@ -78,7 +79,7 @@ async def import_metrics(
         Literal["yaml", "dbt", "ossie"], Query(description="yaml, dbt or ossie")
     ] = "yaml",
     strict: Annotated[bool, Query(description="Refuse if anything cannot be imported")] = False,
-) -> dict[str, Any]:
+) -> Any:
     """Reconcile with an uploaded YAML file (body: YAML) or folder (body: a zip of
     `<category>/<name>.yml`); writer `web_upload` (`yaml_import` for the CLI's file imports).
     With `format=dbt`, the body is a dbt project (a zip, or one YAML file or manifest) whose
@@ -106,4 +107,5 @@ async def import_metrics(
         with pool.lease() as reg:
             return answers.import_upload(reg, data, zipped, f"{category}/{filename}", options)
 
-    return await run_in_threadpool(run)
+    report = await run_in_threadpool(run)
+    return tagged(report) if report.get("proposal") else report

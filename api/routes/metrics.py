@@ -33,6 +33,7 @@ from api.deps import (
     SettingsDep,
     ToTime,
     WriteBody,
+    tagged,
     write_context,
 )
 from api.schemas import (
@@ -47,11 +48,6 @@ from api.schemas import (
 from registry import answers
 
 router = APIRouter(prefix="/api", tags=["metrics"], route_class=BoundedJsonRoute)
-
-
-def _tagged(answer: dict[str, Any], response: Response) -> dict[str, Any]:
-    response.headers["ETag"] = answers.etag(answer["version"])
-    return answer
 
 
 PageSize = Annotated[int, Query(ge=1, le=1000, description="At most this many.")]
@@ -215,12 +211,12 @@ def create_metric(
     response: Response,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Create a metric, or replace the definition of an existing id (an upsert). The body is
     the definition (`category` and `name`, or the earlier API's `id`), plus optional `reason`
     and `expected_version`."""
     fields, ctx = write_context(who, body, if_match, idempotency_key)
-    return _tagged(answers.create_metric(reg, fields, ctx), response)
+    return tagged(answers.create_metric(reg, fields, ctx), response)
 
 
 @router.patch(
@@ -239,10 +235,10 @@ def update_metric(
     response: Response,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Change only the fields given (plus optional `reason` and `expected_version`)."""
     fields, ctx = write_context(who, body, if_match, idempotency_key)
-    return _tagged(answers.update_metric(reg, f"{category}/{name}", fields, ctx), response)
+    return tagged(answers.update_metric(reg, f"{category}/{name}", fields, ctx), response)
 
 
 @router.delete(
@@ -259,10 +255,10 @@ def delete_metric(
     reason: Reason = None,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Delete a metric (a tombstone event: its history stays readable)."""
     _, ctx = write_context(who, None, if_match, idempotency_key, reason)
-    return answers.delete_metric(reg, f"{category}/{name}", ctx)
+    return tagged(answers.delete_metric(reg, f"{category}/{name}", ctx))
 
 
 @router.post(
@@ -280,12 +276,12 @@ def roll_back(
     response: Response,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Make an earlier version current again, as a new event (restores a deleted metric too)."""
     meta = body.model_dump(exclude={"to_version"}, exclude_none=True)
     _, ctx = write_context(who, meta, if_match, idempotency_key)
     answer = answers.roll_back_metric(reg, f"{category}/{name}", body.to_version, ctx)
-    return _tagged(answer, response)
+    return tagged(answer, response)
 
 
 @router.post(
@@ -304,8 +300,8 @@ def restore(
     body: OptionalWriteBody = None,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> Any:
     """Bring back a deleted metric as it was when deleted (body: optional `reason`,
     `expected_version`)."""
     _, ctx = write_context(who, body, if_match, idempotency_key, definition=False)
-    return _tagged(answers.restore_metric(reg, f"{category}/{name}", ctx), response)
+    return tagged(answers.restore_metric(reg, f"{category}/{name}", ctx), response)

@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from registry import queries
+from registry.answers.shape import json_object
 from storage.session import Registry
 
 if TYPE_CHECKING:  # the import's modules load pydantic: only imports pay for them
@@ -32,7 +33,7 @@ def import_metrics(
     root = shown_root or (path if path.is_dir() else path.parent.parent)
     whole = None if shown_root else str(path)  # the user's own words for it, not an upload's
     shown = replace(options, shown_root=root, shown_whole=whole)
-    report = reconcile(reg, path, shown, progress).as_dict()
+    report = json_object(reconcile(reg, path, shown, progress).as_dict())
     prefix = str(root).rstrip("/") + "/"
     if prefix != "/":
         report["unreadable"] = [p.removeprefix(prefix) for p in report["unreadable"]]

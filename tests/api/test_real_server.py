@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.served import make_token, served
+from tests.served import approve_at_once, make_token, served
 
 
 def test_da_serve_over_http(tmp_path: Path) -> None:
@@ -30,3 +30,11 @@ def test_da_serve_over_http(tmp_path: Path) -> None:
         ).json()
         assert history["versions"][0]["actor"] == "ci"
     assert not (tmp_path / "state" / "server.json").exists()
+
+
+def test_two_admins_approving_at_once_apply_it_once(tmp_path: Path) -> None:
+    """Issue 22 on the embedded default: one server, two admins approving one proposal at
+    the same moment: exactly one applies it."""
+    token = make_token(tmp_path, "root")
+    with served(tmp_path) as base:
+        approve_at_once([base, base], token)

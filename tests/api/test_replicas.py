@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.postgres import fresh_schema
-from tests.served import make_token, served
+from tests.served import approve_at_once, make_token, served
 
 CLIENTS = 8
 WRITES = 12
@@ -154,3 +154,10 @@ def test_a_replica_serves_what_the_other_just_wrote(replicas: tuple[list[str], s
         while http.get(f"{urls[1]}/api/metrics", headers=temp).status_code != 401:
             assert time.monotonic() < deadline, "the other replica still accepts a revoked token"
             time.sleep(0.005)
+
+
+def test_two_admins_approving_at_once_apply_it_once(replicas: tuple[list[str], str]) -> None:
+    """Issue 22: two admins approve the same proposal at the same moment, each through its
+    own replica: exactly one applies it, the other is told it is approved already."""
+    urls, token = replicas
+    approve_at_once(urls, token)

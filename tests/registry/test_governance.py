@@ -10,7 +10,12 @@ import pytest
 
 from registry import MetricRepository, answers
 from registry.commands import WriteContext
-from registry.errors import ConflictError, InvalidDefinitionError, NotFoundError, RefusedError
+from registry.errors import (
+    ConflictError,
+    InvalidDefinitionError,
+    NotAllowedError,
+    NotFoundError,
+)
 from registry.interchange.imports import ImportOptions, reconcile
 from tests.conftest import metric_fields
 
@@ -64,9 +69,9 @@ def test_no_one_decides_their_own_proposal_admins_included(mrr: MetricRepository
         "number"
     ]
     for decision in ("approve", "reject"):
-        with pytest.raises(RefusedError, match="another admin must"):
+        with pytest.raises(NotAllowedError, match="another admin must"):
             answers.decided_proposal(reg, number, decision, _ctx("ana"))
-    with pytest.raises(RefusedError, match="only its proposer, 'ana', may withdraw"):
+    with pytest.raises(NotAllowedError, match="only its proposer, 'ana', may withdraw"):
         answers.decided_proposal(reg, number, "withdraw", _ctx("bo"))
     with pytest.raises(InvalidDefinitionError, match="reason: is required"):
         answers.decided_proposal(reg, number, "approve", _ctx("bo", None))
