@@ -1,11 +1,12 @@
 """`da columns ...`: what each table column means."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cli.backend import Write, backend_for
+from cli.governance import opened
 from cli.output import ExpectedVersion, IdempotencyKey, Reason, emit, emit_json, fields, table
 
 app = typer.Typer(help="Read and change column metadata.", no_args_is_help=True)
@@ -21,6 +22,16 @@ COLUMNS = [
     "source",
     "updated_at",
 ]
+
+
+def _show_written(row: dict[str, Any], as_json: bool) -> None:
+    """A column write's answer; or, when the policy made it a proposal, what it proposed."""
+    if as_json:
+        emit_json(row)
+    elif row.get("status") == "proposed":
+        opened(row)
+    else:
+        fields(row, COLUMNS + ["version"])
 
 
 @app.command("list")
@@ -63,7 +74,7 @@ def set_(
     changes = {k: v for k, v in given.items() if v is not None}
     write = Write(reason, expected_version, idempotency_key)
     row = backend_for(ctx.obj).set_column(table_id, column, changes, write)
-    emit_json(row) if as_json else fields(row, COLUMNS + ["version"])
+    _show_written(row, as_json)
 
 
 @app.command("delete")
@@ -80,7 +91,10 @@ def delete(
     result = backend_for(ctx.obj).delete_column(
         table_id, column, Write(reason, expected_version, idempotency_key)
     )
-    emit_json(result) if as_json else emit(f"deleted {result['id']} (version {result['version']})")
+    if as_json or result.get("status") == "proposed":
+        _show_written(result, as_json)
+    else:
+        emit(f"deleted {result['id']} (version {result['version']})")
 
 
 @app.command("diff")
@@ -122,7 +136,7 @@ def rollback(
     """Make an earlier version of a column's metadata current again, as a new event."""
     write = Write(reason, expected_version, idempotency_key)
     row = backend_for(ctx.obj).roll_back_column(table_id, column, to, write)
-    emit_json(row) if as_json else fields(row, COLUMNS + ["version"])
+    _show_written(row, as_json)
 
 
 @app.command("restore")
@@ -138,7 +152,7 @@ def restore(
     """Bring back a column's deleted metadata as it was."""
     write = Write(reason, expected_version, idempotency_key)
     row = backend_for(ctx.obj).restore_column(table_id, column, write)
-    emit_json(row) if as_json else fields(row, COLUMNS + ["version"])
+    _show_written(row, as_json)
 
 
 @app.command("history")
@@ -168,6 +182,8 @@ def import_(
     """Describe many columns from a YAML file, as one atomic batch."""
     done = backend_for(ctx.obj).import_columns(file, Write(reason, None, idempotency_key))
     emit(f"{done['written']} columns written, {done['unchanged']} unchanged")
+    if done.get("proposal"):
+        opened(done)
 
 
 @app.command("export")

@@ -8,7 +8,19 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from cli import agents, audit, columns, db, demo, metrics, output, profile, serve, upkeep
+from cli import (
+    agents,
+    audit,
+    columns,
+    db,
+    demo,
+    governance,
+    metrics,
+    output,
+    profile,
+    serve,
+    upkeep,
+)
 from cli.backend import Target
 from cli.output import emit
 from events import EventStoreError
@@ -125,6 +137,8 @@ app.command("profile")(profile.profile)
 app.command("mcp")(agents.mcp)
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(columns.app, name="columns")
+app.add_typer(governance.proposals_app, name="proposals")
+app.add_typer(governance.policy_app, name="policy")
 app.add_typer(audit.app, name="audit")
 app.add_typer(upkeep.projections_app, name="projections")
 app.add_typer(upkeep.starter_app, name="starter-pack")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.backend import Backend, Source, Write, backend_for
+from cli.governance import opened
 from cli.output import (
     AnalyticsDb,
     ExpectedVersion,
@@ -58,11 +59,35 @@ def progress_bar(message: str) -> Iterator[Callable[[int, int], None] | None]:
         yield advance
 
 
+def certified(metric: dict[str, Any]) -> str | None:
+    """A metric's certification in words: `v3 by boss at ...: note`, or that it lapsed."""
+    found = metric.get("certification")
+    if not found:
+        return None
+    given = f"v{found['version']} by {found['by']} at {found['at']}: {found['note']}"
+    if found["state"] == "certified":
+        return given
+    return f"lapsed (given for {given}; the metric has changed since)"
+
+
 def show_metric(metric: dict[str, Any], as_json: bool) -> None:
+    """A metric's answer; or, when the write became a proposal, what it proposed."""
     if as_json:
         emit_json(metric)
+    elif metric.get("status") == "proposed":
+        opened(metric)
     else:
-        fields(metric, SHOW_ORDER + ["event_type", "actor", "reason", "recorded_at"])
+        shown = {**metric, "certification": certified(metric)}
+        order = [*SHOW_ORDER, "certification", "event_type", "actor", "reason", "recorded_at"]
+        fields(shown, order)
+
+
+Propose = Annotated[
+    bool,
+    typer.Option(
+        "--propose", help="Propose the change for another admin's approval instead of making it."
+    ),
+]
 
 
 @app.command("list")
@@ -78,7 +103,20 @@ def list_metrics(
     if as_json:
         emit_json(metrics)
     else:
-        table(metrics, ["id", "display_name", "type", "unit", "table_name", "version"])
+        rows = [{**m, "certified": _badge(m)} for m in metrics]
+        columns = ["id", "display_name", "type", "unit", "table_name", "version"]
+        if any(r["certified"] for r in rows):  # a column only where something is certified
+            columns.append("certified")
+        table(rows, columns, optional=("certified",))
+
+
+def _badge(metric: dict[str, Any]) -> str | None:
+    found = metric.get("certification")
+    if not found:
+        return None
+    return (
+        f"v{found['version']}" if found["state"] == "certified" else f"lapsed v{found['version']}"
+    )
 
 
 @app.command("show")
@@ -133,11 +171,17 @@ def create(
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
+    propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Create a metric from a YAML file (or replace the definition of an existing id)."""
     write = Write(reason, expected_version, idempotency_key)
-    show_metric(backend(ctx).create_metric(read_definition(file), write), as_json)
+    definition = read_definition(file)
+    b = backend(ctx)
+    if propose:
+        show_metric(b.propose("create", None, definition, None, write), as_json)
+    else:
+        show_metric(b.create_metric(definition, write), as_json)
 
 
 def parse_settings(pairs: list[str]) -> dict[str, Any]:
@@ -173,11 +217,17 @@ def update(
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
+    propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Change named fields of a metric."""
     write = Write(reason, expected_version, idempotency_key)
-    show_metric(backend(ctx).update_metric(metric_id, parse_settings(set_), write), as_json)
+    changes = parse_settings(set_)
+    b = backend(ctx)
+    if propose:
+        show_metric(b.propose("update", metric_id, changes, None, write), as_json)
+    else:
+        show_metric(b.update_metric(metric_id, changes, write), as_json)
 
 
 @app.command("delete")
@@ -187,11 +237,23 @@ def delete(
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
+    propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Delete a metric (a tombstone: its history stays readable, and it can be restored)."""
-    result = backend(ctx).delete_metric(metric_id, Write(reason, expected_version, idempotency_key))
-    emit_json(result) if as_json else emit(f"deleted {result['id']} (version {result['version']})")
+    write = Write(reason, expected_version, idempotency_key)
+    b = backend(ctx)
+    result = (
+        b.propose("delete", metric_id, {}, None, write)
+        if propose
+        else b.delete_metric(metric_id, write)
+    )
+    if as_json:
+        emit_json(result)
+    elif result.get("status") == "proposed":
+        opened(result)
+    else:
+        emit(f"deleted {result['id']} (version {result['version']})")
 
 
 @app.command("restore")
@@ -201,11 +263,16 @@ def restore(
     reason: Reason = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
+    propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Restore a deleted metric as it was."""
     write = Write(reason, expected_version, idempotency_key)
-    show_metric(backend(ctx).restore_metric(metric_id, write), as_json)
+    b = backend(ctx)
+    if propose:
+        show_metric(b.propose("restore", metric_id, {}, None, write), as_json)
+    else:
+        show_metric(b.restore_metric(metric_id, write), as_json)
 
 
 def _run_editor(path: Path) -> None:
@@ -273,8 +340,9 @@ def history(ctx: typer.Context, metric_id: MetricArg, as_json: Json = False) -> 
                 "source_ref",
                 "changed",
                 "batch_id",
+                "approved_by",
             ],
-            optional=("source_ref", "batch_id"),
+            optional=("source_ref", "batch_id", "approved_by"),
         )
 
 
@@ -324,11 +392,69 @@ def rollback(
     reason: Annotated[str, typer.Option("--reason", help="Why: required for a rollback.")],
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
+    propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Make an earlier version current again, as a new event (nothing is rewritten)."""
     write = Write(reason, expected_version, idempotency_key)
-    show_metric(backend(ctx).roll_back(metric_id, to, write), as_json)
+    b = backend(ctx)
+    if propose:
+        show_metric(b.propose("rollback", metric_id, {}, to, write), as_json)
+    else:
+        show_metric(b.roll_back(metric_id, to, write), as_json)
+
+
+@app.command("propose")
+def propose_change(
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why: the approver reads it.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="field=value to change; repeat for more fields."),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "-f", "--file", exists=True, dir_okay=False, help="Or: the whole definition (YAML)."
+        ),
+    ] = None,
+    expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
+    as_json: Json = False,
+) -> None:
+    """Propose a change to a metric: applied only when another admin approves it."""
+    if bool(set_) == (file is not None):
+        raise typer.BadParameter("give --set field=value or -f FILE (one of them)")
+    write = Write(reason, expected_version, idempotency_key)
+    if file is not None:
+        definition = read_definition(file)
+        if (
+            definition.get("category")
+            and f"{definition['category']}/{definition['name']}" != metric_id
+        ):
+            raise typer.BadParameter(
+                f"{file} defines {definition['category']}/{definition['name']}, not {metric_id}"
+            )
+        answer = backend(ctx).propose("create", None, definition, None, write)
+    else:
+        answer = backend(ctx).propose("update", metric_id, parse_settings(set_ or []), None, write)
+    show_metric(answer, as_json)
+
+
+@app.command("certify")
+def certify(
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    note: Annotated[str, typer.Option("--note", help="What was checked, and by whom.")],
+    as_json: Json = False,
+) -> None:
+    """Certify a metric at its current version (admins); its next change makes it lapse."""
+    found = backend(ctx).certify(metric_id, note)
+    if as_json:
+        emit_json(found)
+    else:
+        emit(f"certified {metric_id}: {certified({'certification': found})}")
 
 
 @app.command("import")
@@ -381,14 +507,17 @@ def import_(
 
 
 def show_report(report: dict[str, Any]) -> None:
+    waiting = " (proposed)" if report.get("proposal") else ""
     for key in ("added", "updated", "adopted", "deleted"):
         for metric_id in report[key]:
-            emit(f"{key:<9} {metric_id}")
+            emit(f"{key:<9} {metric_id}{waiting}")
     for name, reason in report.get("skipped", {}).items():
         emit(f"not imported {name}: {reason}")
     for path_text in report["unreadable"]:
         for problem in report["problems"].get(path_text, []):
             emit(f"skipped   {problem}")
+    if report.get("proposal"):
+        opened(report)
     planned = sum(len(report[k]) for k in ("added", "updated", "adopted", "deleted"))
     wrote = f"would write {planned}" if report["dry_run"] else f"wrote {len(report['written'])}"
     if report.get("columns_written"):

@@ -206,6 +206,39 @@ class LocalBackend:
         return answers.recorded_basetypes(self.registry, profiles, self.target.actor, door="cli")
 
     # tokens
+    # governed changes
+    def propose(
+        self,
+        action: str,
+        metric_id: str | None,
+        fields: dict[str, Any],
+        to_version: int | None,
+        write: Write,
+    ) -> Json:
+        return answers.propose(
+            self.registry, action, metric_id, fields, to_version, self.ctx(write)
+        )
+
+    def proposal_list(self, state: str | None) -> Json:
+        return answers.proposal_list(self.existing, state)
+
+    def proposal(self, number: int) -> Json:
+        return answers.proposal(self.existing, number)
+
+    def decide(self, number: int, decision: str, reason: str) -> Json:
+        ctx = self.ctx(Write(reason))
+        return answers.decided_proposal(self.registry, number, decision, ctx)
+
+    def policy(self) -> Json:
+        return answers.approval_policy(self.existing)
+
+    def set_policy(self, approval: str, category: str | None, reason: str | None) -> Json:
+        ctx = self.ctx(Write(reason))
+        return answers.set_approval_policy(self.registry, approval, category, ctx)
+
+    def certify(self, metric_id: str, note: str) -> Json:
+        return answers.certified_metric(self.registry, metric_id, self.ctx(Write(note)))
+
     def token_list(self) -> Json:
         return answers.token_list(self.existing)
 

@@ -339,6 +339,50 @@ class RemoteBackend:
         raise _embedded_only("profile --record-basetypes")
 
     # tokens
+    # governed changes
+    def propose(
+        self,
+        action: str,
+        metric_id: str | None,
+        fields: dict[str, Any],
+        to_version: int | None,
+        write: Write,
+    ) -> Json:
+        body = {
+            "action": action,
+            "metric": metric_id,
+            "fields": fields,
+            "to_version": to_version,
+            "reason": write.reason or "",
+            "expected_version": write.expected_version,
+        }
+        headers = (
+            {} if write.idempotency_key is None else {"Idempotency-Key": write.idempotency_key}
+        )
+        return self._json("POST", "/api/proposals", json=body, headers=headers)
+
+    def proposal_list(self, state: str | None) -> Json:
+        return self._json("GET", "/api/proposals", params=_params(state=state))
+
+    def proposal(self, number: int) -> Json:
+        return self._json("GET", url_path("api", "proposals", str(number)))
+
+    def decide(self, number: int, decision: str, reason: str) -> Json:
+        path = url_path("api", "proposals", str(number), decision)
+        return self._json("POST", path, json={"reason": reason})
+
+    def policy(self) -> Json:
+        return self._json("GET", "/api/policy")
+
+    def set_policy(self, approval: str, category: str | None, reason: str | None) -> Json:
+        body = {"approval": approval, "category": category, "reason": reason}
+        return self._json("PUT", "/api/admin/policy", json=body)
+
+    def certify(self, metric_id: str, note: str) -> Json:
+        return self._json(
+            "POST", _metric(metric_id, "certification", admin=True), json={"note": note}
+        )
+
     def token_list(self) -> Json:
         return self._json("GET", "/api/admin/tokens")
 
