@@ -1,18 +1,21 @@
 """`da mcp`: the registry for AI agents, as a Model Context Protocol server over stdio.
 
-Built on the official `mcp` SDK. Every tool is read-only and is one call to the same
-Backend every other command uses (embedded, or the running server), so an agent sees the
-registry's own answers and words. A registry error comes back as a tool error.
+Built on the official `mcp` SDK. Every tool is one call to the same Backend every other
+command uses (embedded, or the running server), so an agent sees the registry's own answers
+and words. A registry error comes back as a tool error. Every tool reads, but one:
+`propose_change` suggests a change as a proposal, which a person (an admin who is not the
+agent) approves elsewhere; no tool here approves, rejects or writes directly.
 """
 
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 import typer
 
-from cli.backend import Backend, backend_for
+from cli.backend import Backend, Write, backend_for
 
 INSTRUCTIONS = """\
 This server holds the company's canonical definitions of its business metrics.
@@ -20,7 +23,9 @@ Before computing any business metric (MRR, churn, active users, ...):
 1. search_metrics with the user's words to find it;
 2. get_metric for its canonical SQL, variants, notes (business rules), unit and grain;
 3. use that SQL exactly as written, or run it with run_metric; never write your own.
-If no metric fits the question, say so plainly instead of improvising a calculation."""
+If no metric fits the question, say so plainly instead of improvising a calculation.
+A metric whose certification is `certified` is one the company stands behind at that version.
+If a definition looks wrong, propose_change with the fix and why: a person approves it."""
 USE_AS_IS = " Use the `sql` (or a variant in `sql_variants`) exactly as written; never rewrite it."
 
 
@@ -74,7 +79,16 @@ def build_server(backend_of: Callable[[], Backend]) -> Any:
     def list_metrics(category: str | None = None) -> dict[str, Any]:
         """Every live metric (or one category's): ids, display names, units, versions."""
         listed = answer(lambda b: b.metric_list(category, None, None))["metrics"]
-        keep = ("id", "display_name", "description", "unit", "type", "grain", "version")
+        keep = (
+            "id",
+            "display_name",
+            "description",
+            "unit",
+            "type",
+            "grain",
+            "version",
+            "certification",
+        )
         return {"metrics": [{k: m.get(k) for k in keep} for m in listed], "count": len(listed)}
 
     @server.tool()
@@ -116,6 +130,37 @@ def build_server(backend_of: Callable[[], Backend]) -> Any:
         is sound."""
         return dict(answer(lambda b: b.validation(metric_id, None)))
 
+    @server.tool()
+    def propose_change(
+        metric_id: str,
+        reason: str,
+        changes: dict[str, Any] | None = None,
+        action: Literal["update", "create", "delete", "rollback", "restore"] = "update",
+        to_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Suggest a change to a metric, for a person to approve: `changes` holds the fields
+        to set (for `create`, the whole definition), `reason` says why (the approver reads
+        it). Nothing changes until an admin who is not you approves it; the answer is the
+        proposal (its number and state), or the metric if the change would change nothing."""
+        target = None if action == "create" else metric_id
+        fields = dict(changes or {})
+        if action == "create":
+            category, _, name = metric_id.partition("/")
+            fields = {"category": category, "name": name, **fields}
+        write = Write(reason=reason)
+        return dict(answer(lambda b: b.propose(action, target, fields, to_version, write)))
+
+    @server.tool()
+    def list_proposals(state: str | None = None) -> dict[str, Any]:
+        """Proposed changes, newest first (or those in one state: open, stale, approved,
+        rejected, withdrawn): who proposed what, why, and what was decided."""
+        return dict(answer(lambda b: b.proposal_list(state)))
+
+    @server.tool()
+    def get_proposal(number: int) -> dict[str, Any]:
+        """One proposal, each change with its differences from the current version."""
+        return dict(answer(lambda b: b.proposal(number)))
+
     @server.resource(
         "metric://{category}/{name}",
         name="metric",
@@ -143,5 +188,7 @@ def build_server(backend_of: Callable[[], Backend]) -> Any:
 
 
 def mcp(ctx: typer.Context) -> None:
-    """Serve the registry to AI agents over MCP (stdio): search, read, diff and run metrics."""
-    build_server(lambda: backend_for(ctx.obj)).run("stdio")
+    """Serve the registry to AI agents over MCP (stdio): search, read, diff and run metrics,
+    and propose changes for a person to approve."""
+    target = replace(ctx.obj, door="mcp")  # embedded, its proposals record the MCP door
+    build_server(lambda: backend_for(target)).run("stdio")

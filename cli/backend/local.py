@@ -49,7 +49,7 @@ class LocalBackend:
 
         _, context = write_request(
             self.target.actor,
-            door="cli",
+            door=self.target.door,
             reason=write.reason,
             expected_version=write.expected_version,
             idempotency_key=write.idempotency_key,
@@ -105,7 +105,7 @@ class LocalBackend:
 
         options = ImportOptions(
             actor=self.target.actor,
-            door="cli",
+            door=self.target.door,
             label=source_ref,
             prune=prune,
             dry_run=dry_run,
@@ -203,7 +203,8 @@ class LocalBackend:
             return replace(knowledge_from_yaml(folder), note=note)
 
     def record_basetypes(self, profiles: list[Any]) -> Json:
-        return answers.recorded_basetypes(self.registry, profiles, self.target.actor, door="cli")
+        target = self.target
+        return answers.recorded_basetypes(self.registry, profiles, target.actor, target.door)
 
     # tokens
     # governed changes
@@ -250,12 +251,11 @@ class LocalBackend:
 
     # upkeep
     def demo(self) -> Json:
-        return answers.demo(
-            self.registry, self.target.settings.demo_db_path, self.target.actor, door="cli"
-        )
+        target = self.target
+        return answers.demo(self.registry, target.settings.demo_db_path, target.actor, target.door)
 
     def load_starter_pack(self) -> Json:
-        return answers.starter_pack(self.registry, self.target.actor, door="cli")
+        return answers.starter_pack(self.registry, self.target.actor, door=self.target.door)
 
     def rebuild_projections(self) -> Json:
         return answers.rebuilt_projections(self.registry)

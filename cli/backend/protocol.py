@@ -21,6 +21,7 @@ class Target:
     actor: str
     api_url: str | None = None
     token: str | None = None
+    door: str = "cli"  # the door embedded writes record (`mcp` for the MCP server)
 
 
 @dataclass(frozen=True)

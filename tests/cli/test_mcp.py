@@ -23,6 +23,9 @@ TOOLS = {
     "describe_table",
     "run_metric",
     "validate_metric",
+    "propose_change",
+    "list_proposals",
+    "get_proposal",
 }
 
 
@@ -219,3 +222,94 @@ def test_an_agents_session_never_locks_anyone_out(da: Run, data: Path) -> None:
     assert got["listed"] == (0, "") and got["updated"] == (0, "")
     assert (got["through_server"]["unit"], got["through_server"]["version"]) == ("EUR", 2)
     assert got["after"]["unit"] == "EUR"
+
+
+def test_an_agent_proposes_a_fix_and_only_a_person_applies_it(da: Run, data: Path) -> None:
+    """Issue 22: `propose_change` records a proposal through the MCP door; no tool can
+    approve; the agent sees certification and its lapse; embedded and through a server with
+    the analyst token an agent is given."""
+    import os
+
+    from tests.served import make_token, served
+
+    da("--actor", "boss", "metrics", "certify", "revenue/churn_rate", "--note", "checked")
+
+    async def script(session: ClientSession) -> dict[str, Any]:
+        tools = {t.name for t in (await session.list_tools()).tools}
+        fix = {"metric_id": "revenue/mrr", "reason": "unit is EUR", "changes": {"unit": "EUR"}}
+        proposed = payload(await session.call_tool("propose_change", fix))
+        shown = payload(await session.call_tool("get_proposal", {"number": 1}))
+        churn = payload(await session.call_tool("get_metric", {"metric_id": "revenue/churn_rate"}))
+        listed = payload(await session.call_tool("list_metrics", {"category": "revenue"}))
+        empty = await session.call_tool("propose_change", {**fix, "reason": ""})
+        return {
+            "tools": tools,
+            "proposed": proposed,
+            "shown": shown,
+            "churn": churn,
+            "listed": listed,
+            "empty": empty,
+        }
+
+    params = StdioServerParameters(
+        command=DA, args=["--data-dir", str(data), "--actor", "agent", "mcp"]
+    )
+
+    async def main(params: StdioServerParameters = params) -> dict[str, Any]:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            return await script(session)
+
+    got = anyio.run(main)
+    assert not {t for t in got["tools"] if "approve" in t or "reject" in t}
+    assert (got["proposed"]["status"], got["proposed"]["proposal"]["number"]) == ("proposed", 1)
+    assert (got["shown"]["proposed_by"], got["shown"]["door"]) == ("agent", "mcp")
+    assert got["shown"]["changes"][0]["diff"][-1] == {
+        "field": "unit",
+        "current": "USD",
+        "proposed": "EUR",
+    }
+    assert got["churn"]["certification"]["state"] == "certified"
+    certified = {m["id"]: m["certification"] for m in got["listed"]["metrics"]}
+    assert certified["revenue/churn_rate"]["by"] == "boss" and certified["revenue/mrr"] is None
+    assert got["empty"].is_error and "reason: is required" in got["empty"].content[0].text
+    # The agent's proposal waits for a person; that person applies it.
+    assert da("metrics", "show", "revenue/mrr", "--json").stdout.count('"USD"') >= 1
+    done = da("--actor", "boss", "proposals", "approve", "1", "--reason", "right")
+    assert done.exit_code == 0 and "approved by boss" in done.stdout
+    # Through a server, with an analyst's token: the agent still only proposes.
+    token = make_token(data, "agent-token", "analyst")
+    remote = StdioServerParameters(
+        command=DA, args=["--data-dir", str(data), "mcp"], env={**os.environ, "DA_TOKEN": token}
+    )
+    da(
+        "--actor",
+        "boss",
+        "metrics",
+        "update",
+        "revenue/churn_rate",
+        "--set",
+        "unit=ratio",
+        "--reason",
+        "changed",
+    )
+
+    async def over_http() -> dict[str, Any]:
+        async with stdio_client(remote) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            fix = {"metric_id": "revenue/arr", "reason": "note", "changes": {"notes": ["x"]}}
+            return {
+                "proposed": payload(await session.call_tool("propose_change", fix)),
+                "churn": payload(
+                    await session.call_tool("get_metric", {"metric_id": "revenue/churn_rate"})
+                ),
+                "open": payload(await session.call_tool("list_proposals", {"state": "open"})),
+            }
+
+    with served(data):
+        there = anyio.run(over_http)
+    assert there["proposed"]["proposal"]["proposed_by"] == "agent-token"
+    assert there["proposed"]["proposal"]["door"] == "api"  # the door the server saw
+    lapsed = there["churn"]["certification"]
+    assert (lapsed["state"], lapsed["version"]) == ("lapsed", 1)
+    assert [p["number"] for p in there["open"]["proposals"]] == [2]
