@@ -200,8 +200,9 @@ def policy(reg: Registry) -> dict[str, Any]:
 
 
 def certify(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
-    """Certify a live metric at its current version (`ctx.reason` is the note); appends
-    nothing when it is certified at that version already. Its certification after."""
+    """Certify a live metric at its current version (`ctx.reason` is the note; refused when
+    the metric is not at `ctx.expected_version`, if given); appends nothing when it is
+    certified at that version already. Its certification after."""
     _needs_reason(ctx, "certify it (the note)")
 
     def work() -> dict[str, Any]:
@@ -210,6 +211,12 @@ def certify(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
         tip = reg.store.stream_tip(METRIC.kind.stream_type, metric_id)
         if tip is None or tip.event_type == METRIC.kind.tombstone:
             raise NotFoundError(f"metric {metric_id!r} does not exist")
+        if ctx.expected_version not in (None, tip.version):  # the version the certifier saw
+            raise ConflictError(
+                f"metric {metric_id!r} is at version {tip.version}, not the version"
+                f" {ctx.expected_version} you saw; read it again before certifying it",
+                current_version=tip.version,
+            )
         had = reg.store.stream_tip(queries.CERTIFICATION, metric_id)
         if had is None or int(had.payload["version"]) != tip.version:
             recorded = reg.store.append(

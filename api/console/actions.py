@@ -7,9 +7,9 @@ meanwhile is refused (409) rather than overwritten; the registry asks for the re
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
@@ -18,6 +18,7 @@ from api.console.web import (
     SIGNIN_COOKIE,
     AdminPage,
     ConsoleRoute,
+    ReaderPage,
     Viewer,
     form_fields,
     page,
@@ -29,6 +30,7 @@ from api.schemas import MAX_VERSION
 from registry import answers
 from registry.access.signin import form_token, sign_in, sign_out
 from registry.commands import WriteContext, write_request
+from storage.session import Registry
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -134,21 +136,71 @@ async def _write(request: Request, viewer: Viewer) -> tuple[WriteContext, dict[s
 async def rollback(
     request: Request, reg: RegistryDep, viewer: AdminPage, category: Category, name: Name
 ) -> Response:
-    """Roll back to a version, as of the version the page showed."""
+    """Roll back to a version, as of the version the page showed (a proposal, when the
+    policy requires approval: its page is shown next)."""
     ctx, fields = await _write(request, viewer)
     to = _int_field(fields, "to")
     done = await run_in_threadpool(answers.roll_back_metric, reg, f"{category}/{name}", to, ctx)
-    return RedirectResponse(_written(category, name, done["version"]), status_code=303)
+    return RedirectResponse(_written(category, name, done), status_code=303)
 
 
 @router.post("/metrics/{category}/{name}/restore")
 async def restore(
     request: Request, reg: RegistryDep, viewer: AdminPage, category: Category, name: Name
 ) -> Response:
-    """Restore a deleted metric, as of the version the page showed."""
+    """Restore a deleted metric, as of the version the page showed (or propose it)."""
     ctx, _ = await _write(request, viewer)
     done = await run_in_threadpool(answers.restore_metric, reg, f"{category}/{name}", ctx)
-    return RedirectResponse(_written(category, name, done["version"]), status_code=303)
+    return RedirectResponse(_written(category, name, done), status_code=303)
+
+
+@router.post("/metrics/{category}/{name}/certify")
+async def certify(
+    request: Request, reg: RegistryDep, viewer: AdminPage, category: Category, name: Name
+) -> Response:
+    """Certify the metric at the version the page showed (refused if it moved on)."""
+    from urllib.parse import quote
+
+    ctx, _ = await _write(request, viewer)
+    given = await run_in_threadpool(answers.certified_metric, reg, f"{category}/{name}", ctx)
+    back = f"/metrics/{quote(category)}/{quote(name)}?certified={given['version']}"
+    return RedirectResponse(back, status_code=303)
+
+
+async def _decide(
+    request: Request, reg: Registry, viewer: Viewer, number: int, what: str
+) -> Response:
+    fields = await form_fields(request, request.cookies.get(SESSION_COOKIE))
+    _, ctx = write_request(
+        viewer.principal.name, door="console", reason=fields.get("reason"), reason_required=True
+    )
+    await run_in_threadpool(answers.decided_proposal, reg, number, what, ctx)
+    return RedirectResponse(f"/proposals/{number}?decided=true", status_code=303)
+
+
+Number = Annotated[int, Path(ge=1, le=MAX_VERSION)]
+
+
+@router.post("/proposals/{number}/approve")
+async def approve(
+    request: Request, reg: RegistryDep, viewer: AdminPage, number: Number
+) -> Response:
+    """Approve a proposal: the registry refuses the proposer's own, and a stale one."""
+    return await _decide(request, reg, viewer, number, "approve")
+
+
+@router.post("/proposals/{number}/reject")
+async def reject(request: Request, reg: RegistryDep, viewer: AdminPage, number: Number) -> Response:
+    """Reject a proposal (never one's own)."""
+    return await _decide(request, reg, viewer, number, "reject")
+
+
+@router.post("/proposals/{number}/withdraw")
+async def withdraw(
+    request: Request, reg: RegistryDep, viewer: ReaderPage, number: Number
+) -> Response:
+    """Withdraw one's own proposal."""
+    return await _decide(request, reg, viewer, number, "withdraw")
 
 
 @router.post("/columns/{table}/{column:column}/rollback")
@@ -178,7 +230,10 @@ def _table_page(table: str) -> str:
     return f"/columns/{quote(table, safe='')}"
 
 
-def _written(category: str, name: str, version: int) -> str:
+def _written(category: str, name: str, done: dict[str, Any]) -> str:
+    """Where a write goes next: the metric at its new version, or the proposal it became."""
     from urllib.parse import quote
 
-    return f"/metrics/{quote(category)}/{quote(name)}?written={version}"
+    if done.get("status") == "proposed":
+        return f"/proposals/{done['proposal']['number']}"
+    return f"/metrics/{quote(category)}/{quote(name)}?written={done['version']}"

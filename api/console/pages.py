@@ -3,9 +3,9 @@ compared, a table's columns, and the registry as a YAML zip."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.console.web import AsOfForm, ConsoleRoute, ReaderPage, page
 from api.deps import Category, ColumnName, HeavyRead, Name, RegistryDep, TableId
@@ -69,13 +69,20 @@ def metric_page(
     name: Name,
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     written: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    certified: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> Response:
     """A metric's definition (now, or at one version) and the timeline of every version."""
     record = answers.metric_record(reg, f"{category}/{name}")
     shown = record["metric"]
     if version is not None:
         shown = answers.metric(reg, record["id"], version)
-    context = {"record": record, "shown": shown, "version": version, "written": written}
+    context = {
+        "record": record,
+        "shown": shown,
+        "version": version,
+        "written": written,
+        "certified_version": certified,
+    }
     return page(request, "metric.html", context, viewer, reg=reg)
 
 
@@ -137,3 +144,36 @@ def columns_page(
     """Each described column of a table, its metadata and history, and the metrics reading it."""
     context = {"table": answers.table_record(reg, table)}
     return page(request, "columns.html", context, viewer, reg=reg)
+
+
+@router.get("/proposals")
+def proposals_page(
+    request: Request,
+    reg: RegistryDep,
+    viewer: ReaderPage,
+    state: Annotated[
+        Literal["", "open", "stale", "approved", "rejected", "withdrawn"], Query()
+    ] = "",
+) -> Response:
+    """Every proposal (or those in one state), newest first, and the approval policy."""
+    context = {
+        "found": answers.proposal_list(reg, state or None),
+        "policy": answers.approval_policy(reg),
+        "state": state,
+        "states": ("open", "stale", "approved", "rejected", "withdrawn"),
+    }
+    return page(request, "proposals.html", context, viewer, reg=reg)
+
+
+@router.get("/proposals/{number}")
+def proposal_page(
+    request: Request,
+    reg: RegistryDep,
+    viewer: ReaderPage,
+    number: Annotated[int, Path(ge=1, le=MAX_VERSION)],
+    decided: bool = False,
+) -> Response:
+    """One proposal, each change beside the current version; for an admin who did not
+    propose it, the forms to approve or reject it (the server refuses the proposer anyway)."""
+    context = {"p": answers.proposal(reg, number), "decided": decided}
+    return page(request, "proposal.html", context, viewer, reg=reg)

@@ -225,10 +225,12 @@ def metric_record(reg: Registry, metric_id: str) -> dict[str, Any]:
     with reg.store.snapshot():
         entries = queries.history(reg, METRIC, metric_id)  # NotFoundError if it never existed
         current = queries.get_metric(reg, metric_id)
-    version = entries[-1].version
+        version = entries[-1].version
+        given = queries.certifications(reg, {metric_id: version}).get(metric_id)
+    shown = None if current is None else {**current, "version": version, "certification": given}
     return {
         "id": metric_id,
-        "metric": None if current is None else json_object({**current, "version": version}),
+        "metric": None if shown is None else json_object(shown),
         "deleted": current is None,
         "version": version,
         "versions": jsonable([e.as_dict() for e in reversed(entries)]),

@@ -274,3 +274,51 @@ def test_the_api_docs_work_offline(person: Page, server: tuple[str, dict[str, st
     expect(operations.first).to_be_visible(timeout=20_000)
     assert operations.count() >= 30
     expect(person.get_by_text("Metrics registry", exact=False).first).to_be_visible()
+
+
+def test_a_proposal_is_approved_by_another_admin_and_certification_lapses(
+    browser: Browser, person: Page, server: tuple[str, dict[str, str]]
+) -> None:
+    """Issue 22 in a real browser: an analyst's proposal, which the analyst cannot approve;
+    an admin approves it from its page; a certification shown, then lapsed by a change."""
+    url, tokens = server
+    proposed = httpx.post(
+        f"{url}/api/proposals",
+        json={
+            "action": "update",
+            "metric": "sales/new_customers",
+            "fields": {"description": "Customers whose first contract started in the period."},
+            "reason": "clearer wording",
+        },
+        headers={"Authorization": f"Bearer {tokens['analyst']}"},
+    )
+    number = proposed.json()["proposal"]["number"]
+    sign_in(person, url, tokens["analyst"])
+    person.get_by_role("link", name="Proposals").click()
+    expect(person.get_by_role("heading", level=1)).to_have_text("Proposals")
+    shot(person, "proposals")
+    person.get_by_role("link", name=f"#{number}").click()
+    expect(person.get_by_text("You proposed this")).to_be_visible()
+    expect(person.get_by_role("button", name="Approve and apply")).to_have_count(0)
+    admin = browser.new_context(viewport=LAPTOP).new_page()
+    sign_in(admin, url, tokens["admin"])
+    admin.goto(f"{url}/proposals/{number}")
+    expect(admin.locator("table.changes")).to_contain_text("first contract started")
+    shot(admin, "proposal")
+    admin.locator("#approve-reason").fill("reads better")
+    admin.get_by_role("button", name="Approve and apply").click()
+    expect(admin.get_by_role("status")).to_contain_text("the proposal is now approved")
+    admin.goto(url + "/metrics/sales/new_customers")
+    expect(admin.locator("section[aria-labelledby=definition]")).to_contain_text("first contract")
+    admin.locator("#certify-note").fill("tied out to the CRM")
+    admin.get_by_role("button", name="Certify this version").click()
+    expect(admin.locator(".tag.certified")).to_have_text("certified v2")
+    shot(admin, "metric-certified")
+    httpx.patch(
+        f"{url}/api/admin/metrics/sales/new_customers",
+        json={"unit": "accounts"},
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+    )
+    person.goto(url + "/metrics/sales/new_customers")
+    expect(person.locator(".tag.lapsed")).to_have_text("certification lapsed (was v2)")
+    admin.context.close()
