@@ -24,11 +24,15 @@ from api.deps import (
 )
 from api.schemas import MAX_VERSION, CertificationOut
 from registry import answers
+from registry.models import NAME_PATTERN
 
 router = APIRouter(prefix="/api", tags=["governance"], route_class=BoundedJsonRoute)
 
 Number = Annotated[int, PathParam(ge=1, le=MAX_VERSION, description="The proposal's number.")]
-_REASON = Field(max_length=2000, description="Why: kept in the log with the decision.")
+# Blank is no reason: the schema says so as the registry does (a non-space character).
+_REASON = Field(
+    min_length=1, max_length=2000, pattern=r"\S", description="Why: kept in the log."
+)
 
 
 class ProposeIn(BaseModel):
@@ -42,7 +46,9 @@ class ProposeIn(BaseModel):
         default_factory=dict, description="create: the definition; update: the fields to set"
     )
     to_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
-    reason: str = Field(max_length=2000, description="Why: the approver reads it.")
+    reason: str = Field(
+        min_length=1, max_length=2000, pattern=r"\S", description="Why: the approver reads it."
+    )
     expected_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
 
 
@@ -56,14 +62,18 @@ class PolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approval: Literal["required", "optional"]
-    category: str | None = Field(default=None, max_length=100, description="default: all")
+    category: str | None = Field(
+        default=None, max_length=100, pattern=NAME_PATTERN, description="default: all"
+    )
     reason: str | None = Field(default=None, max_length=2000)
 
 
 class CertifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(max_length=2000, description="What was checked, by whom.")
+    note: str = Field(
+        min_length=1, max_length=2000, pattern=r"\S", description="What was checked, by whom."
+    )
 
 
 @router.get("/proposals", responses=ERRORS, summary="List proposals")
