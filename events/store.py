@@ -54,6 +54,9 @@ class StoreSql(LogSql):
     stream_tip: str
     # The chain walk (`events.chain.verify_chain_sql` in the engine's hash functions).
     verify_chain: str
+    # `stream_tip`'s columns for each stream of one id among some stream types (`{types}`:
+    # one `?` per type), the stream type first; one row per stream that has events.
+    tips_of_id: str
     # The last event of many streams: max(position) per stream, joined back on the key.
     stream_tips = (
         "WITH last AS (SELECT max(position) AS position FROM event_log"
@@ -283,6 +286,40 @@ class EventStore(LogReader, ABC):
         if self._tx is not None and self._tx.versions is not None:
             self._tx.versions[(stream_type, stream_id)] = 0 if tip is None else tip.version
         return tip
+
+    def tips_of_id(self, stream_id: str, stream_types: Sequence[str]) -> dict[str, StreamTip]:
+        """The tip of each stream of one id among some stream types (a metric's own stream
+        and the streams that speak of it), by stream type; one query, one index probe.
+
+        Remembered for an append in the same transaction, like `stream_tip`.
+        """
+        marks = ", ".join("?" for _ in stream_types)  # a count of marks, never a name
+        sql = self.sql.tips_of_id.format(types=marks)
+        rows = self.conn.execute(sql, [stream_id, *stream_types]).fetchall()
+        tips: dict[str, StreamTip] = {}
+        for stream_type, version, event_type, schema, text, first_at, first_type in rows:
+            schema, payload = self.upcasters.upcast(event_type, schema, decode_payload(text))
+            tips[stream_type] = StreamTip(
+                stream_type,
+                stream_id,
+                int(version),
+                event_type,
+                schema,
+                payload,
+                first_at,
+                first_type,
+            )
+        if self._tx is not None and self._tx.versions is not None:
+            self._tx.versions.update(
+                ((t, stream_id), tips[t].version if t in tips else 0) for t in stream_types
+            )
+        return tips
+
+    def known_head(self) -> LogHead:
+        """The head the next append follows, without a query once known (see the class
+        docstring: where other processes write, it may be behind; an append after a stale
+        head collides, is retried, and the head is read again)."""
+        return self._append_head()
 
     def stream_tips(self, stream_type: str, stream_ids: Sequence[str]) -> dict[str, StreamTip]:
         """The tip of each given stream that has events; one query for all of them.

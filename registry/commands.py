@@ -178,7 +178,10 @@ def _replayed(
     )
     if not same:
         raise ConflictError(f"idempotency key {key!r} was already used for a different change")
-    row = _shown(reg, subject, first.version, reg.projector.row_from_log(first))
+    row = reg.projector.row_from_log(first)
+    if subject is METRIC and row is not None:
+        _, certified = _tips(reg, subject, stream_id)
+        row = _shown(reg, first.version, row, certified)
     return replace(_result(first, row), replayed=True)
 
 
@@ -233,7 +236,7 @@ def execute(
             replayed = _replayed(reg, subject, stream_id, planner, ctx.idempotency_key)
             if replayed is not None:
                 return replayed
-        head = reg.store.stream_tip(subject.kind.stream_type, stream_id)
+        head, certified = _tips(reg, subject, stream_id)
         version = 0 if head is None else head.version
         _check_expected(subject, stream_id, version, ctx.expected_version)
         try:
@@ -243,8 +246,8 @@ def execute(
                 raise queries.not_live(reg, subject, stream_id) from None
             raise
         if plan is None:
-            row = _shown(reg, subject, version, reg.projector.current_row(subject.kind, stream_id))
-            return WriteResult(stream_id, version, changed=False, row=row)
+            row = reg.projector.current_row(subject.kind, stream_id)
+            return WriteResult(stream_id, version, False, row=_shown(reg, version, row, certified))
         required = proposals.approval_required(reg, subject, [stream_id])
         if ctx.propose or required:
             change = proposals.change(subject, stream_id, plan, version)
@@ -256,21 +259,33 @@ def execute(
             idempotency_key=ctx.idempotency_key,
         )
         reg.projector.apply(recorded)
+        proposals.carry(reg, recorded)
         row = reg.projector.row_after(recorded[0], head)
-        return _result(recorded[0], _shown(reg, subject, recorded[0].version, row))
+        return _result(recorded[0], _shown(reg, recorded[0].version, row, certified))
 
     return run_atomically(reg, work, f"{subject.label} {stream_id!r}")
 
 
+_NOT_A_METRIC = object()  # a column's tips: its rows carry no certification
+
+
+def _tips(reg: Registry, subject: Subject, stream_id: str) -> tuple[StreamTip | None, Any]:
+    """A stream's tip and, for a metric, its certification's tip too (one query)."""
+    if subject is not METRIC:
+        return reg.store.stream_tip(subject.kind.stream_type, stream_id), _NOT_A_METRIC
+    kinds = [METRIC.kind.stream_type, queries.CERTIFICATION]
+    tips = reg.store.tips_of_id(stream_id, kinds)
+    return tips.get(kinds[0]), tips.get(kinds[1])
+
+
 def _shown(
-    reg: Registry, subject: Subject, version: int, row: dict[str, Any] | None
+    reg: Registry, version: int, row: dict[str, Any] | None, certified: Any
 ) -> dict[str, Any] | None:
     """A metric's row as every read shows it: with its certification at this version (a
     change makes it lapse)."""
-    if row is None or subject is not METRIC:
+    if row is None or certified is _NOT_A_METRIC:
         return row
-    found = queries.certifications(reg, {row["id"]: version}).get(row["id"])
-    return {**row, "certification": found}
+    return {**row, "certification": queries.certification_of(reg, row["id"], version, certified)}
 
 
 def current_states(reg: Registry, subject: Subject, stream_ids: list[str]) -> dict[str, Current]:
@@ -297,6 +312,7 @@ def apply_plans(
         [_event(subject, sid, plan, ctx) for sid, plan in plans],
         expected_versions={(stream_type, sid): versions.get(sid, 0) for sid, _ in plans},
     )
+    proposals.carry(reg, recorded)
     reg.projector.apply(recorded)
     return [_result(event) for event in recorded]
 

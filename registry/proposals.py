@@ -68,9 +68,32 @@ def policy_event(reg: Registry) -> StreamTip | None:
 
 
 def rules(reg: Registry) -> dict[str, str]:
-    """The approval rules in force: `{"*": "required", "finance": "optional", ...}`."""
+    """The approval rules in force: `{"*": "required", "finance": "optional", ...}`.
+
+    Every direct write asks, so the answer is kept for the log's head it was read at (in
+    the database's Writer, shared by its registries in this process) and carried past this
+    process's own appends that set no policy (`carry`). Where another process wrote, the
+    head moved: read again. An append after a head that was stale collides and is retried,
+    and its retry reads the head, and then the rules, again."""
+    known = reg.store.known_head()
+    head = (known.position, known.hash)  # the hash too: an append rolled back leaves none
+    kept = reg.writer.memo.get(POLICY)
+    if kept is not None and kept[0] == head:
+        return dict(kept[1])
     tip = policy_event(reg)
-    return dict(tip.payload.get("rules") or {}) if tip is not None else {}
+    found = dict(tip.payload.get("rules") or {}) if tip is not None else {}
+    reg.writer.memo[POLICY] = (head, found)
+    return dict(found)
+
+
+def carry(reg: Registry, recorded: Sequence[RecordedEvent]) -> None:
+    """Keep the rules known past an append of this process that sets none (inside its
+    transaction: should it roll back, no head will carry the hashes of its events)."""
+    kept = reg.writer.memo.get(POLICY)
+    if not recorded or kept is None or kept[0] != (recorded[0].position - 1, recorded[0].prev_hash):
+        return
+    if all(e.stream_type != POLICY for e in recorded):
+        reg.writer.memo[POLICY] = ((recorded[-1].position, recorded[-1].hash), kept[1])
 
 
 def approval_for(found: dict[str, str], subject: Subject, stream_id: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from events import Anchor, RecordedEvent
+from events import Anchor, EventSummary, RecordedEvent, StreamTip
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.sql_diff import laid_out, side_by_side
@@ -435,8 +435,12 @@ def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], 
     def read() -> tuple[dict[str, Any], int]:
         with reg.store.snapshot():  # row and version from one state, never a commit apart
             row = require_metric(reg, metric_id)
-            version = reg.store.stream_version(METRIC.kind.stream_type, metric_id)
-            row["certification"] = certifications(reg, {metric_id: version}).get(metric_id)
+            # the metric's version and its certification's tip: one query
+            tips = reg.store.tips_of_id(metric_id, [METRIC.kind.stream_type, CERTIFICATION])
+            version = tips[METRIC.kind.stream_type].version
+            row["certification"] = certification_of(
+                reg, metric_id, version, tips.get(CERTIFICATION)
+            )
             return row, version
 
     if reg.cache is None:
@@ -469,18 +473,29 @@ def certifications(reg: Registry, versions: dict[str, int]) -> dict[str, dict[st
     if not tips:
         return {}
     given = reg.store.last_events(CERTIFICATION, list(tips))
-    out = {}
-    for sid, tip in tips.items():
-        at = int(tip.payload["version"])
-        event = given[sid]
-        out[sid] = {
-            "state": "certified" if at == versions[sid] else "lapsed",
-            "version": at,
-            "by": event.actor,
-            "at": event.recorded_at,
-            "note": event.reason,
-        }
-    return out
+    return {sid: _certification(tip, given[sid], versions[sid]) for sid, tip in tips.items()}
+
+
+def certification_of(
+    reg: Registry, metric_id: str, version: int, tip: StreamTip | None
+) -> dict[str, Any] | None:
+    """`certifications` for one metric whose certification's tip is read already (None:
+    never certified, and nothing more to read)."""
+    if tip is None:
+        return None
+    given = reg.store.last_events(CERTIFICATION, [metric_id])[metric_id]
+    return _certification(tip, given, version)
+
+
+def _certification(tip: StreamTip, given: EventSummary, version: int) -> dict[str, Any]:
+    at = int(tip.payload["version"])
+    return {
+        "state": "certified" if at == version else "lapsed",
+        "version": at,
+        "by": given.actor,
+        "at": given.recorded_at,
+        "note": given.reason,
+    }
 
 
 def metric_versions(

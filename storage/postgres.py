@@ -206,6 +206,13 @@ class PgStoreSql(StoreSql):
         " FROM (SELECT * FROM s ORDER BY version DESC LIMIT 1) l,"
         " (SELECT * FROM s ORDER BY version LIMIT 1) f"
     )
+    tips_of_id = (
+        "SELECT DISTINCT ON (stream_type) stream_type, version, event_type, event_schema,"
+        " payload, min(recorded_at) OVER s,"
+        " first_value(event_type) OVER (PARTITION BY stream_type ORDER BY version)"
+        " FROM event_log WHERE stream_id = ? AND stream_type IN ({types})"
+        " WINDOW s AS (PARTITION BY stream_type) ORDER BY stream_type, version DESC"
+    )
     verify_chain = verify_chain_sql(
         hash_sql_expr(
             sha256="encode(sha256(convert_to({}, 'UTF8')), 'hex')",

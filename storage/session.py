@@ -52,6 +52,9 @@ class Writer:
     # read once from the database (registry.verdicts), then kept up to date here.
     last_verify: dict[str, Any] | None = None
     last_verify_read: bool = False
+    # What the registry read of the log, kept with the head position it was read at (the
+    # approval policy: `registry.proposals.rules`).
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

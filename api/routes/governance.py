@@ -30,9 +30,7 @@ router = APIRouter(prefix="/api", tags=["governance"], route_class=BoundedJsonRo
 
 Number = Annotated[int, PathParam(ge=1, le=MAX_VERSION, description="The proposal's number.")]
 # Blank is no reason: the schema says so as the registry does (a non-space character).
-_REASON = Field(
-    min_length=1, max_length=2000, pattern=r"\S", description="Why: kept in the log."
-)
+_REASON = Field(min_length=1, max_length=2000, pattern=r"\S", description="Why: kept in the log.")
 
 
 class ProposeIn(BaseModel):

@@ -215,3 +215,28 @@ def test_verify_finds_edits_removals_and_forgeries(store: EventStore) -> None:
     assert forged.verify().ok
     caught = forged.verify(anchor)  # ... that the kept anchor exposes
     assert not caught.ok and caught.broken_at == 5
+
+
+def test_tips_of_one_id_across_stream_types(store: EventStore) -> None:
+    """One query answers the tip of every stream of one id among some types, as `stream_tip`
+    answers each (version, type, payload, first event's time and type)."""
+    store.append(
+        [
+            event("m/1", 0, stream_type="metric", event_type="Born"),
+            event("m/1", 1, stream_type="metric"),
+        ]
+    )
+    store.append([event("m/1", 2, stream_type="certification"), event("other", 3)])
+    tips = store.tips_of_id("m/1", ["metric", "certification", "nothing"])
+    assert set(tips) == {"metric", "certification"}
+    for stream_type, tip in tips.items():
+        assert tip == store.stream_tip(stream_type, "m/1")
+    first = tips["metric"]
+    assert (first.version, first.event_type, first.first_event_type) == (2, "ThingChanged", "Born")
+    assert first.payload == {"n": 1, "text": "é|:x"} and first.first_recorded_at is not None
+    assert store.tips_of_id("none", ["metric"]) == {}
+    # Read inside a transaction, the versions guard the append that follows.
+    with store.transaction():
+        store.tips_of_id("m/1", ["metric"])
+        recorded = store.append([event("m/1", 4, stream_type="metric")])
+    assert recorded[0].version == 3
