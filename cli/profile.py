@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from cli.backend import backend_for
+from cli.governance import opened
 from cli.output import AnalyticsDb, emit, emit_json, table
 
 
@@ -45,13 +46,15 @@ def profile(
     if found["note"]:
         typer.echo(f"note: {found['note']}", err=True)
     profiles = found["tables"]
-    recorded = backend.record_basetypes(profiles)["recorded"] if record_basetypes else None
+    answer = backend.record_basetypes(profiles) if record_basetypes else {}
+    recorded = answer.get("recorded")
     if as_json:
         emit_json(
             {
                 "source": found["source"],
                 "database": found["database"],
                 "recorded": recorded,
+                "proposal": answer.get("proposal"),
                 "tables": [p.as_dict() for p in profiles],
             }
         )
@@ -82,5 +85,8 @@ def profile(
         )
         for missing in one.missing_columns:
             emit(f"  missing column: {missing}")
-    if recorded is not None:
+    if answer.get("proposal"):
+        emit("")
+        opened(answer)
+    elif recorded is not None:
         emit(f"\nrecorded {recorded} basetypes as inferred column metadata")

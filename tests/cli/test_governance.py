@@ -171,3 +171,37 @@ def _starter() -> Path:
     from starter_pack import __file__ as pack
 
     return Path(pack).parent / "metrics"
+
+
+def test_over_http_an_analyst_proposes_but_cannot_approve(da: Run, data: Path) -> None:
+    """Roles are the server's: an analyst's token proposes through the CLI, and its approval,
+    rejection, certification or policy change is refused in one line."""
+    analyst = {"DA_TOKEN": make_token(data, "ann", "analyst")}
+    admin = {"DA_TOKEN": make_token(data, "root")}
+    with served(data):
+        proposed = da(
+            "metrics",
+            "propose",
+            "revenue/mrr",
+            "--set",
+            "unit=EUR",
+            "--reason",
+            "euro",
+            "--json",
+            env=analyst,
+        )
+        assert proposed.exit_code == 0
+        assert json.loads(proposed.stdout)["proposal"]["proposed_by"] == "ann"
+        for step in (
+            ["proposals", "approve", "1", "--reason", "mine"],
+            ["proposals", "reject", "1", "--reason", "no"],
+            ["metrics", "certify", "revenue/mrr", "--note", "me"],
+            ["policy", "set", "approval=optional"],
+        ):
+            refused = da(*step, env=analyst)
+            assert refused.exit_code == 1, step
+            assert refused.stderr.startswith("error: role 'analyst' may not write")
+            assert refused.stderr.count("\n") == 1
+        assert da("proposals", "withdraw", "1", "--reason", "later", env=analyst).exit_code == 0
+        shown = json.loads(da("proposals", "show", "1", "--json", env=admin).stdout)
+        assert (shown["state"], shown["decided_by"]) == ("withdrawn", "ann")

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from registry import MetricRepository, answers
+from registry import ColumnMetadataRepository, MetricRepository, answers
 from registry.commands import WriteContext
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
     NotAllowedError,
     NotFoundError,
+    ProposedError,
 )
 from registry.interchange.imports import ImportOptions, reconcile
 from tests.conftest import metric_fields
@@ -235,3 +236,26 @@ def test_proposal_events_are_in_the_feed_like_any_other(mrr: MetricRepository) -
     feed = answers.recent_events(reg, None, 10)["events"]
     types = [e["event_type"] for e in feed]
     assert "ProposalOpened" in types and "ProposalApproved" in types
+
+
+def test_nothing_bypasses_the_policy_the_python_door_and_the_profiler_included(
+    mrr: MetricRepository, columns: ColumnMetadataRepository, demo_db: Path
+) -> None:
+    """The facade of SPEC section 4 answers with what it wrote: a write that became a
+    proposal raises ProposedError naming it, and nothing is written. The profiler's
+    basetypes become one proposal too."""
+    from registry.analytics.profiler import knowledge_from_registry
+
+    reg = mrr.registry
+    answers.set_approval_policy(reg, "required", None, _ctx("boss"))
+    with pytest.raises(ProposedError, match="approval is required: the change is proposal 1"):
+        mrr.update("revenue/mrr", unit="EUR", reason="euro")
+    with pytest.raises(ProposedError, match="proposal 2"):
+        columns.save("orders", "id", description="Key.", reason="doc")
+    assert mrr.get("revenue/mrr")["unit"] == "USD"  # type: ignore[index]
+    assert columns.get("orders", "id") is None
+    found = answers.table_profiles(demo_db, "orders", lambda _: knowledge_from_registry(reg))
+    recorded = answers.recorded_basetypes(reg, found["tables"], "profiler-run")
+    assert recorded["recorded"] == 0 and recorded["proposal"]["number"] == 3
+    assert recorded["proposal"]["writer"] == "profiler"
+    assert answers.column_list(reg, "orders")["columns"] == []
