@@ -116,6 +116,9 @@ def withdraw(ctx: typer.Context, number: Number, reason: Why, as_json: Json = Fa
 
 
 def _show_policy(policy: dict[str, Any]) -> None:
+    if policy.get("proposal"):
+        opened(policy)
+        emit("the policy in force until it is approved:")
     emit(f"approval: {policy['approval']} (the whole registry)")
     for category, rule in policy["categories"].items():
         emit(f"  {category}: {rule}")

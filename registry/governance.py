@@ -109,6 +109,17 @@ def _apply(reg: Registry, number: int, opened: Any, ctx: WriteContext) -> list[d
     )
     names = {"proposal": number, "proposed_by": opened.actor, "approved_by": ctx.actor}
     applied = []
+    for c in payload["changes"]:
+        if c["subject"] == proposals.POLICY_SUBJECT:
+            event = _append_policy(reg, c["definition"], applying, c["base_version"], names)
+            applied.append(
+                {
+                    "subject": c["subject"],
+                    "id": c["id"],
+                    "version": event.version,
+                    "position": event.position,
+                }
+            )
     for label, subject in SUBJECTS.items():
         mine = [c for c in payload["changes"] if c["subject"] == label]
         plans = [
@@ -151,36 +162,54 @@ def set_policy(
     scope = category or proposals.WHOLE_REGISTRY
 
     def work() -> dict[str, Any]:
-        from events import NewEvent
-
         tip = proposals.policy_event(reg)
         rules = dict(tip.payload.get("rules") or {}) if tip is not None else {}
-        if rules.get(scope, proposals.OPTIONAL if scope == "*" else None) != approval:
-            rules[scope] = approval
-            recorded = reg.store.append(
-                [
-                    NewEvent(
-                        stream_type=proposals.POLICY,
-                        stream_id=proposals.POLICY_ID,
-                        event_type=proposals.POLICY_SET,
-                        payload={
-                            "scope": scope,
-                            "approval": approval,
-                            "rules": rules,
-                            "door": ctx.door,
-                        },
-                        actor=ctx.actor,
-                        reason=ctx.reason,
-                    )
-                ],
-                expected_versions={
-                    (proposals.POLICY, proposals.POLICY_ID): 0 if tip is None else tip.version
-                },
-            )
-            reg.projector.apply(recorded)
+        before = rules.get(scope) or rules.get(proposals.WHOLE_REGISTRY, proposals.OPTIONAL)
+        if rules.get(scope, proposals.OPTIONAL if scope == "*" else None) == approval:
+            return policy(reg)
+        rules[scope] = approval
+        base = 0 if tip is None else tip.version
+        if approval == proposals.OPTIONAL and before == proposals.REQUIRED:
+            # Loosening what requires approval needs approval too, or one admin could
+            # switch it off, write alone, and switch it on again.
+            change = {
+                "subject": proposals.POLICY_SUBJECT,
+                "id": proposals.POLICY_ID,
+                "fact": proposals.POLICY_SET,
+                "definition": {"rules": rules, "scope": scope, "approval": approval},
+                "changed": ["rules"],
+                "extra": {},
+                "base_version": base,
+            }
+            opened = proposals.open_proposal(reg, [change], ctx, required=True)
+            return {**policy(reg), "proposal": opened}
+        _append_policy(reg, {"scope": scope, "approval": approval, "rules": rules}, ctx, base)
         return policy(reg)
 
     return run_atomically(reg, work, "the approval policy")
+
+
+def _append_policy(
+    reg: Registry, rules: dict[str, Any], ctx: WriteContext, base: int, names: Any = None
+) -> Any:
+    """Append `ApprovalPolicySet` (the scope, the rule, every rule after it)."""
+    from events import NewEvent
+
+    recorded = reg.store.append(
+        [
+            NewEvent(
+                stream_type=proposals.POLICY,
+                stream_id=proposals.POLICY_ID,
+                event_type=proposals.POLICY_SET,
+                payload={**rules, **(names or {}), "door": ctx.door},
+                actor=ctx.actor,
+                reason=ctx.reason,
+            )
+        ],
+        expected_versions={(proposals.POLICY, proposals.POLICY_ID): base},
+    )
+    reg.projector.apply(recorded)
+    return recorded[0]
 
 
 def policy(reg: Registry) -> dict[str, Any]:

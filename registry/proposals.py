@@ -51,7 +51,14 @@ CERTIFIED = "MetricCertified"
 REQUIRED, OPTIONAL = "required", "optional"
 WHOLE_REGISTRY = "*"
 SUBJECTS = {METRIC.label: METRIC, COLUMN.label: COLUMN}
+POLICY_SUBJECT = "policy"  # a proposal may also loosen the approval policy itself
+STREAM_TYPES = {
+    METRIC.label: METRIC.kind.stream_type,
+    COLUMN.label: COLUMN.kind.stream_type,
+    POLICY_SUBJECT: POLICY,
+}
 ACTIONS = {
+    POLICY_SET: "loosen",
     "Created": "create",
     "Updated": "update",
     "Deleted": "delete",
@@ -191,8 +198,7 @@ def _tips_of(reg: Registry, opened: RecordedEvent) -> dict[tuple[str, str], int]
         wanted.setdefault(c["subject"], []).append(c["id"])
     tips = {}
     for label, ids in wanted.items():
-        kind = SUBJECTS[label].kind
-        found = reg.store.stream_tips(kind.stream_type, ids)
+        found = reg.store.stream_tips(STREAM_TYPES[label], ids)
         tips.update({(label, sid): (found[sid].version if sid in found else 0) for sid in ids})
     return tips
 
@@ -249,6 +255,8 @@ def read_proposal(reg: Registry, number: int) -> dict[str, Any]:
     for shown, proposed in zip(found["changes"], events[0].payload["changes"], strict=True):
         current = currents.get((proposed["subject"], proposed["id"]), {})
         new = {} if proposed["fact"] == "Deleted" else proposed["definition"]
+        if proposed["subject"] == POLICY_SUBJECT:  # the rules before and after
+            new = {"rules": new["rules"]}
         fields = changed_fields(current, new) + tuple(k for k in current if k not in new)
         shown["diff"] = [
             {"field": f, "current": current.get(f), "proposed": new.get(f)} for f in fields
@@ -261,6 +269,9 @@ def _current_definitions(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     out = {}
     for c in changes:
+        if c["subject"] == POLICY_SUBJECT:
+            out[(c["subject"], c["id"])] = {"rules": rules(reg)}
+            continue
         kind = SUBJECTS[c["subject"]].kind
         tip = reg.store.stream_tip(kind.stream_type, c["id"])
         if tip is not None and tip.event_type != kind.tombstone:

@@ -20,6 +20,7 @@ from api.deps import (
     Name,
     Reader,
     RegistryDep,
+    tagged,
     write_context,
 )
 from api.schemas import MAX_VERSION, CertificationOut
@@ -141,10 +142,11 @@ def policy(reg: RegistryDep, _: Reader) -> dict[str, Any]:
 
 
 @router.put("/admin/policy", responses=WRITE_ERRORS, summary="Set the approval policy")
-def set_policy(reg: RegistryDep, who: Admin, body: PolicyIn) -> dict[str, Any]:
-    """`required` turns every direct write (imports included) into a proposal."""
+def set_policy(reg: RegistryDep, who: Admin, body: PolicyIn) -> Any:
+    """`required` turns every direct write (imports included) into a proposal. Loosening a
+    rule that requires approval is itself a proposal (202): another admin approves it."""
     _, ctx = write_context(who, {"reason": body.reason})
-    return answers.set_approval_policy(reg, body.approval, body.category, ctx)
+    return tagged(answers.set_approval_policy(reg, body.approval, body.category, ctx))
 
 
 @router.post(

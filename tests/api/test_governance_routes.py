@@ -163,6 +163,10 @@ def test_with_approval_required_a_direct_write_becomes_a_proposal(two_admins: Ap
     done = _decide(api, report["proposal"]["number"], "approve", "admin2").json()
     assert len(done["applied"]) == 20
     assert api.get("/api/metrics?category=bulk").json()["count"] == 20
+    # Switching approval off is itself a proposal: no admin does it alone.
+    loosen = api.call("PUT", "/api/admin/policy", json={"approval": "optional", "reason": "x"})
+    assert loosen.status_code == 202 and loosen.json()["approval"] == "required"
+    assert loosen.json()["proposal"]["changes"][0]["action"] == "loosen"
     batches = {
         e["batch_id"]
         for e in api.get("/api/events", role="auditor").json()["events"]

@@ -259,3 +259,34 @@ def test_nothing_bypasses_the_policy_the_python_door_and_the_profiler_included(
     assert recorded["recorded"] == 0 and recorded["proposal"]["number"] == 3
     assert recorded["proposal"]["writer"] == "profiler"
     assert answers.column_list(reg, "orders")["columns"] == []
+
+
+def test_loosening_the_policy_needs_another_admin_too(mrr: MetricRepository) -> None:
+    """Otherwise one admin could switch approval off, write alone and switch it on again."""
+    reg = mrr.registry
+    answers.set_approval_policy(reg, "required", None, _ctx("boss"))
+    asked = answers.set_approval_policy(reg, "optional", None, _ctx("boss", "too slow"))
+    assert asked["approval"] == "required" and asked["proposal"]["number"] == 1
+    shown = answers.proposal(reg, 1)
+    assert shown["changes"][0]["action"] == "loosen"
+    assert shown["changes"][0]["diff"] == [
+        {"field": "rules", "current": {"*": "required"}, "proposed": {"*": "optional"}}
+    ]
+    with pytest.raises(NotAllowedError):
+        answers.decided_proposal(reg, 1, "approve", _ctx("boss"))
+    assert answers.update_metric(reg, "revenue/mrr", {"unit": "EUR"}, _ctx("ana"))["status"] == (
+        "proposed"
+    )
+    done = answers.decided_proposal(reg, 1, "approve", _ctx("cy", "agreed"))
+    assert done["applied"][0]["subject"] == "policy"
+    after = answers.approval_policy(reg)
+    assert (after["approval"], after["set_by"]) == ("optional", "boss")
+    assert answers.update_metric(reg, "revenue/mrr", {"unit": "GBP"}, _ctx("ana"))["unit"] == "GBP"
+    # Exempting one category from a registry that requires approval is loosening too;
+    # tightening is not, and moves the policy on: the exemption's proposal is stale then.
+    answers.set_approval_policy(reg, "required", None, _ctx("boss"))
+    exempt = answers.set_approval_policy(reg, "optional", "scratch", _ctx("boss", "drafts"))
+    tighter = answers.set_approval_policy(reg, "required", "finance", _ctx("boss"))
+    assert "proposal" not in tighter and tighter["categories"] == {"finance": "required"}
+    assert answers.proposal(reg, exempt["proposal"]["number"])["state"] == "stale"
+    assert answers.verify(reg)["ok"]
