@@ -191,14 +191,15 @@ def proposal_events(reg: Registry, number: int) -> list[RecordedEvent]:
     return events
 
 
-def _tips_of(reg: Registry, opened: RecordedEvent) -> dict[tuple[str, str], int]:
-    """The current version of every stream a proposal changes."""
-    wanted: dict[str, list[str]] = {}
-    for c in opened.payload["changes"]:
-        wanted.setdefault(c["subject"], []).append(c["id"])
+def _tips_of(reg: Registry, *opened: RecordedEvent) -> dict[tuple[str, str], int]:
+    """The current version of every stream some proposals change (one query per kind)."""
+    wanted: dict[str, set[str]] = {}
+    for event in opened:
+        for c in event.payload["changes"]:
+            wanted.setdefault(c["subject"], set()).add(c["id"])
     tips = {}
     for label, ids in wanted.items():
-        found = reg.store.stream_tips(STREAM_TYPES[label], ids)
+        found = reg.store.stream_tips(STREAM_TYPES[label], sorted(ids))
         tips.update({(label, sid): (found[sid].version if sid in found else 0) for sid in ids})
     return tips
 
@@ -289,6 +290,7 @@ def list_proposals(reg: Registry, state: str | None = None) -> list[dict[str, An
         streams: dict[str, list[RecordedEvent]] = {}
         for event in reg.store.read(stream_type=PROPOSAL):
             streams.setdefault(event.stream_id, []).append(event)
-        found = [fold(events, _tips_of(reg, events[0])) for events in streams.values()]
+        tips = _tips_of(reg, *(events[0] for events in streams.values()))
+        found = [fold(events, tips) for events in streams.values()]
     found.sort(key=lambda p: -p["number"])
     return [p for p in found if state is None or p["state"] == state]
