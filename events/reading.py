@@ -67,6 +67,17 @@ class LogReader:
         ).fetchone()
         return int(row[0]) if row else 0
 
+    def versions_of_id(self, stream_id: str, stream_types: Sequence[str]) -> dict[str, int]:
+        """The version of each stream of one id among some stream types (0: left out), by
+        stream type: one index probe, no payload read."""
+        marks = ", ".join("?" for _ in stream_types)  # a count of marks, never a name
+        rows = self.conn.execute(
+            "SELECT stream_type, max(version) FROM event_log"  # noqa: S608 - marks only
+            f" WHERE stream_id = ? AND stream_type IN ({marks}) GROUP BY stream_type",
+            [stream_id, *stream_types],
+        ).fetchall()
+        return {str(t): int(v) for t, v in rows}
+
     def versions_at(
         self,
         stream_type: str,

@@ -285,7 +285,8 @@ def _shown(
     change makes it lapse)."""
     if row is None or certified is _NOT_A_METRIC:
         return row
-    return {**row, "certification": queries.certification_of(reg, row["id"], version, certified)}
+    given_at = None if certified is None else certified.version
+    return {**row, "certification": queries.certification_of(reg, row["id"], version, given_at)}
 
 
 def current_states(reg: Registry, subject: Subject, stream_ids: list[str]) -> dict[str, Current]:

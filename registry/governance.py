@@ -88,6 +88,7 @@ def decide(reg: Registry, number: int, decision: str, ctx: WriteContext) -> dict
             ],
             expected_versions={(PROPOSAL, str(number)): len(events)},
         )
+        proposals.carry(reg, recorded)
         reg.projector.apply(recorded)
         return proposals.fold([*events, *recorded], proposals._tips_of(reg, opened))
 

@@ -171,13 +171,15 @@ def open_proposal(
         expected_versions={(PROPOSAL, str(number)): 0},
         idempotency_key=ctx.idempotency_key,
     )
+    carry(reg, recorded)
     reg.projector.apply(recorded)  # moves the checkpoint; proposals have no v4 table
-    return fold(recorded, _tips_of(reg, recorded[0]))
+    return fold(recorded, {})  # just opened: every stream is at its base version
 
 
 def _next_number(reg: Registry) -> int:
-    opened = reg.store.read(stream_type=PROPOSAL, event_type=OPENED)
-    return max((int(e.stream_id) for e in opened), default=0) + 1
+    """The next proposal's number: one more than the highest (their streams' ids, read
+    without their payloads; two proposals opened at once collide on it and one retries)."""
+    return max((int(n) for n in reg.store.versions_at(PROPOSAL)), default=0) + 1
 
 
 # -- reading proposals ---------------------------------------------------------------------
@@ -268,15 +270,19 @@ def read_proposal(reg: Registry, number: int) -> dict[str, Any]:
 def _current_definitions(
     reg: Registry, changes: list[dict[str, Any]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    out = {}
+    """The current definition of every live stream some changes touch (one query per kind)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    wanted: dict[str, list[str]] = {}
     for c in changes:
         if c["subject"] == POLICY_SUBJECT:
             out[(c["subject"], c["id"])] = {"rules": rules(reg)}
-            continue
-        kind = SUBJECTS[c["subject"]].kind
-        tip = reg.store.stream_tip(kind.stream_type, c["id"])
-        if tip is not None and tip.event_type != kind.tombstone:
-            out[(c["subject"], c["id"])] = dict(tip.payload.get("definition") or {})
+        else:
+            wanted.setdefault(c["subject"], []).append(c["id"])
+    for label, ids in wanted.items():
+        kind = SUBJECTS[label].kind
+        for sid, tip in reg.store.stream_tips(kind.stream_type, ids).items():
+            if tip.event_type != kind.tombstone:
+                out[(label, sid)] = dict(tip.payload.get("definition") or {})
     return out
 
 

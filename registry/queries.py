@@ -435,12 +435,11 @@ def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], 
     def read() -> tuple[dict[str, Any], int]:
         with reg.store.snapshot():  # row and version from one state, never a commit apart
             row = require_metric(reg, metric_id)
-            # the metric's version and its certification's tip: one query
-            tips = reg.store.tips_of_id(metric_id, [METRIC.kind.stream_type, CERTIFICATION])
-            version = tips[METRIC.kind.stream_type].version
-            row["certification"] = certification_of(
-                reg, metric_id, version, tips.get(CERTIFICATION)
-            )
+            # the metric's version and its certification's: one query
+            kinds = [METRIC.kind.stream_type, CERTIFICATION]
+            versions = reg.store.versions_of_id(metric_id, kinds)
+            version = versions[kinds[0]]
+            row["certification"] = certification_of(reg, metric_id, version, versions.get(kinds[1]))
             return row, version
 
     if reg.cache is None:
@@ -477,17 +476,20 @@ def certifications(reg: Registry, versions: dict[str, int]) -> dict[str, dict[st
 
 
 def certification_of(
-    reg: Registry, metric_id: str, version: int, tip: StreamTip | None
+    reg: Registry, metric_id: str, version: int, given_at: int | None
 ) -> dict[str, Any] | None:
-    """`certifications` for one metric whose certification's tip is read already (None:
-    never certified, and nothing more to read)."""
-    if tip is None:
+    """`certifications` for one metric whose certification stream's version is known
+    (None: never certified, and nothing more to read)."""
+    if not given_at:
         return None
-    given = reg.store.last_events(CERTIFICATION, [metric_id])[metric_id]
-    return _certification(tip, given, version)
+    given = reg.store.read_event(CERTIFICATION, metric_id, given_at)  # one index probe
+    assert given is not None  # noqa: S101 - its version was just read, and events stay
+    return _certification(given, given, version)
 
 
-def _certification(tip: StreamTip, given: EventSummary, version: int) -> dict[str, Any]:
+def _certification(
+    tip: StreamTip | RecordedEvent, given: EventSummary | RecordedEvent, version: int
+) -> dict[str, Any]:
     at = int(tip.payload["version"])
     return {
         "state": "certified" if at == version else "lapsed",

@@ -235,6 +235,10 @@ def test_tips_of_one_id_across_stream_types(store: EventStore) -> None:
     assert (first.version, first.event_type, first.first_event_type) == (2, "ThingChanged", "Born")
     assert first.payload == {"n": 1, "text": "é|:x"} and first.first_recorded_at is not None
     assert store.tips_of_id("none", ["metric"]) == {}
+    assert store.versions_of_id("m/1", ["metric", "certification", "nothing"]) == {
+        "metric": 2,
+        "certification": 1,
+    }
     # Read inside a transaction, the versions guard the append that follows.
     with store.transaction():
         store.tips_of_id("m/1", ["metric"])
