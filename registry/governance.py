@@ -8,7 +8,6 @@ proposal cannot be approved, and a decided one cannot be decided again.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from registry import proposals, queries
@@ -36,16 +35,16 @@ def decide(reg: Registry, number: int, decision: str, ctx: WriteContext) -> dict
     """Approve, reject or withdraw a proposal (each an event with its reason).
 
     Approving appends exactly the proposed events, one atomic batch naming the proposal, its
-    proposer and its approver, then `ProposalApproved`, in one transaction. RefusedError for
-    one's own proposal (approve, reject) or someone else's (withdraw); ConflictError for a
-    decided or stale one (naming both versions); NotFoundError for no such proposal."""
+    proposer and its approver, then `ProposalApproved`, in one transaction. NotAllowedError
+    for one's own proposal (approve, reject) or someone else's (withdraw); ConflictError for
+    a decided or stale one (naming both versions); NotFoundError for no such proposal."""
     event_type = proposals.DECISIONS[decision]
     _needs_reason(ctx, f"{decision} it")
 
     def work() -> dict[str, Any]:
         events = proposals.proposal_events(reg, number)
         opened = events[0]
-        tips = proposals._tips_of(reg, opened)
+        tips = proposals.versions_now(reg, opened)
         found = proposals.fold(events, tips)
         if found["state"] not in ("open", "stale"):
             raise ConflictError(
@@ -90,7 +89,7 @@ def decide(reg: Registry, number: int, decision: str, ctx: WriteContext) -> dict
         )
         proposals.carry(reg, recorded)
         reg.projector.apply(recorded)
-        return proposals.fold([*events, *recorded], proposals._tips_of(reg, opened))
+        return proposals.fold([*events, *recorded], proposals.versions_now(reg, opened))
 
     return run_atomically(reg, work, f"proposal {number}")
 
@@ -268,8 +267,3 @@ def certify(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
         return queries.certifications(reg, {metric_id: tip.version})[metric_id]
 
     return run_atomically(reg, work, f"certification of {metric_id!r}")
-
-
-def proposing(ctx: WriteContext) -> WriteContext:
-    """The same write, asked as a proposal."""
-    return replace(ctx, propose=True)

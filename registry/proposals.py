@@ -193,7 +193,7 @@ def proposal_events(reg: Registry, number: int) -> list[RecordedEvent]:
     return events
 
 
-def _tips_of(reg: Registry, *opened: RecordedEvent) -> dict[tuple[str, str], int]:
+def versions_now(reg: Registry, *opened: RecordedEvent) -> dict[tuple[str, str], int]:
     """The current version of every stream some proposals change (one query per kind)."""
     wanted: dict[str, set[str]] = {}
     for event in opened:
@@ -226,8 +226,8 @@ def fold(events: Sequence[RecordedEvent], tips: dict[tuple[str, str], int]) -> d
             }
         )
         if now != c["base_version"]:
-            stale.append({"subject": c["subject"], "id": c["id"], "base": c["base_version"]})
-            stale[-1]["current"] = now
+            moved = {"subject": c["subject"], "id": c["id"], "base": c["base_version"]}
+            stale.append({**moved, "current": now})
     state = _STATE_OF[decision.event_type] if decision else ("stale" if stale else "open")
     return {
         "number": int(opened.stream_id),
@@ -253,7 +253,7 @@ def read_proposal(reg: Registry, number: int) -> dict[str, Any]:
     """One proposal, with each change's field-level diff against its stream's current state."""
     with reg.store.snapshot():
         events = proposal_events(reg, number)
-        found = fold(events, _tips_of(reg, events[0]))
+        found = fold(events, versions_now(reg, events[0]))
         currents = _current_definitions(reg, events[0].payload["changes"])
     for shown, proposed in zip(found["changes"], events[0].payload["changes"], strict=True):
         current = currents.get((proposed["subject"], proposed["id"]), {})
@@ -296,7 +296,7 @@ def list_proposals(reg: Registry, state: str | None = None) -> list[dict[str, An
         streams: dict[str, list[RecordedEvent]] = {}
         for event in reg.store.read(stream_type=PROPOSAL):
             streams.setdefault(event.stream_id, []).append(event)
-        tips = _tips_of(reg, *(events[0] for events in streams.values()))
+        tips = versions_now(reg, *(events[0] for events in streams.values()))
         found = [fold(events, tips) for events in streams.values()]
     found.sort(key=lambda p: -p["number"])
     return [p for p in found if state is None or p["state"] == state]
