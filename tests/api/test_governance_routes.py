@@ -163,7 +163,9 @@ def test_with_approval_required_a_direct_write_becomes_a_proposal(two_admins: Ap
     done = _decide(api, report["proposal"]["number"], "approve", "admin2").json()
     assert len(done["applied"]) == 20
     assert api.get("/api/metrics?category=bulk").json()["count"] == 20
-    # Switching approval off is itself a proposal: no admin does it alone.
+    # Switching approval off is itself a proposal: no admin does it alone, nor without a why.
+    silent = api.call("PUT", "/api/admin/policy", json={"approval": "optional"})
+    assert silent.status_code == 422 and silent.json()["errors"][0]["loc"] == "reason"
     loosen = api.call("PUT", "/api/admin/policy", json={"approval": "optional", "reason": "x"})
     assert loosen.status_code == 202 and loosen.json()["approval"] == "required"
     assert loosen.json()["proposal"]["changes"][0]["action"] == "loosen"
