@@ -141,7 +141,11 @@ def search(
     if as_json:
         emit_json(found)
     elif found:
-        table(found, ["id", "display_name", "unit", "matched"])
+        rows = [{**m, "certified": _badge(m)} for m in found]
+        columns = ["id", "display_name", "unit", "matched"]
+        if any(r["certified"] for r in rows):
+            columns.insert(3, "certified")
+        table(rows, columns, optional=("certified",))
     else:
         emit("no metric matches: say so rather than computing one of your own")
 

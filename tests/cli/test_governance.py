@@ -153,6 +153,9 @@ def test_the_cli_words_for_proposals(da: Run) -> None:
     assert "certification: v2 by bob" in da("metrics", "show", "revenue/mrr").stdout
     row = next(line for line in da("metrics", "list").stdout.splitlines() if "revenue/mrr" in line)
     assert row.rstrip().endswith("v2")
+    found = da("metrics", "search", "monthly recurring revenue").stdout.splitlines()
+    assert found[0].split()[:4] == ["ID", "DISPLAY_NAME", "UNIT", "CERTIFIED"]
+    assert found[1].split()[0] == "revenue/mrr" and " v2 " in found[1]
     da("metrics", "update", "revenue/mrr", "--set", "unit=GBP", "--reason", "pounds")
     assert (
         "certification: lapsed (given for v2 by bob" in da("metrics", "show", "revenue/mrr").stdout
