@@ -315,6 +315,14 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut},
     507: {"model": ErrorOut},
 }
+# A write the approval policy turns into a proposal answers 202 with it (`tagged`).
+GOVERNED_WRITE: dict[int | str, dict[str, Any]] = {
+    **WRITE_ERRORS,
+    202: {
+        "description": "Approval is required: the write became a proposal (`proposal` in the"
+        " body) and nothing is changed until another admin approves it."
+    },
+}
 
 
 def tagged(answer: dict[str, Any], response: Response | None = None) -> Any:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Response
 from api import schemas
 from api.deps import (
     ERRORS,
-    WRITE_ERRORS,
+    GOVERNED_WRITE,
     Admin,
     AsOf,
     AtPosition,
@@ -80,7 +80,7 @@ def diff(
 @router.post(
     "/admin/columns/{table_id}/{column:column}/rollback",
     response_model=ColumnOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Roll a column's metadata back",
     tags=["admin"],
 )
@@ -104,7 +104,7 @@ def roll_back(
 @router.post(
     "/admin/columns/{table_id}/{column:column}/restore",
     response_model=ColumnOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Restore a column's deleted metadata",
     tags=["admin"],
     openapi_extra=schemas.request_meta_body(),
@@ -141,7 +141,7 @@ def get_column(
 @router.put(
     "/admin/columns/{table_id}/{column:column}",
     response_model=ColumnOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Describe a column",
     tags=["admin"],
     openapi_extra=schemas.column_body(),
@@ -164,7 +164,7 @@ def put_column(
 @router.patch(
     "/admin/columns/{table_id}/{column:column}",
     response_model=ColumnOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Set some fields of a column",
     tags=["admin"],
     openapi_extra=schemas.column_body(),
@@ -187,7 +187,7 @@ def patch_column(
 @router.delete(
     "/admin/columns/{table_id}/{column:column}",
     response_model=DeletedOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Delete a column's metadata",
     tags=["admin"],
 )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import (
     ERRORS,
+    GOVERNED_WRITE,
     WRITE_ERRORS,
     Admin,
     BoundedJsonRoute,
@@ -102,7 +103,12 @@ def proposal(reg: RegistryDep, _: Reader, number: Number) -> dict[str, Any]:
     return answers.proposal(reg, number)
 
 
-@router.post("/proposals", status_code=201, responses=WRITE_ERRORS, summary="Propose a change")
+@router.post(
+    "/proposals",
+    status_code=201,
+    responses={**WRITE_ERRORS, 200: {"description": "It would change nothing: the metric."}},
+    summary="Propose a change",
+)
 def propose(
     reg: RegistryDep, who: Reader, body: ProposeIn, idempotency_key: IdempotencyKey = None
 ) -> Any:
@@ -141,7 +147,7 @@ def policy(reg: RegistryDep, _: Reader) -> dict[str, Any]:
     return answers.approval_policy(reg)
 
 
-@router.put("/admin/policy", responses=WRITE_ERRORS, summary="Set the approval policy")
+@router.put("/admin/policy", responses=GOVERNED_WRITE, summary="Set the approval policy")
 def set_policy(reg: RegistryDep, who: Admin, body: PolicyIn) -> Any:
     """`required` turns every direct write (imports included) into a proposal. Loosening a
     rule that requires approval is itself a proposal (202): another admin approves it."""

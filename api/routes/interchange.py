@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from api import schemas
 from api.deps import (
     ERRORS,
-    WRITE_ERRORS,
+    GOVERNED_WRITE,
     Admin,
     AsOf,
     AtPosition,
@@ -59,7 +59,7 @@ def export(
 
 @router.post(
     "/admin/metrics/import",
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Import uploaded YAML",
     openapi_extra=schemas.upload_body(),
 )

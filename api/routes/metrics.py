@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from api import schemas
 from api.deps import (
     ERRORS,
-    WRITE_ERRORS,
+    GOVERNED_WRITE,
     Admin,
     After,
     AsOf,
@@ -200,7 +200,7 @@ def validate_all(
     "/admin/metrics",
     status_code=201,
     response_model=MetricOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Create or replace a metric",
     openapi_extra=schemas.metric_create_body(),
 )
@@ -222,7 +222,7 @@ def create_metric(
 @router.patch(
     "/admin/metrics/{category}/{name}",
     response_model=MetricOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Update fields of a metric",
     openapi_extra=schemas.metric_patch_body(),
 )
@@ -244,7 +244,7 @@ def update_metric(
 @router.delete(
     "/admin/metrics/{category}/{name}",
     response_model=DeletedOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Delete a metric",
 )
 def delete_metric(
@@ -264,7 +264,7 @@ def delete_metric(
 @router.post(
     "/admin/metrics/{category}/{name}/rollback",
     response_model=MetricOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Roll a metric back",
 )
 def roll_back(
@@ -287,7 +287,7 @@ def roll_back(
 @router.post(
     "/admin/metrics/{category}/{name}/restore",
     response_model=MetricOut,
-    responses=WRITE_ERRORS,
+    responses=GOVERNED_WRITE,
     summary="Restore a deleted metric",
     openapi_extra=schemas.request_meta_body(),
 )
