@@ -227,9 +227,9 @@ def execute(
     reg: Registry, subject: Subject, stream_id: str, planner: Planner, ctx: WriteContext
 ) -> WriteResult:
     """Read the stream, plan, append and project in one transaction; retry on a race."""
-    reason_issue = _reason_issue(ctx.reason, ctx.reason_required)
-    if reason_issue is not None:
-        raise InvalidDefinitionError([reason_issue])
+    bad_reason = reason_issue(ctx.reason, ctx.reason_required)
+    if bad_reason is not None:
+        raise InvalidDefinitionError([bad_reason])
 
     def work() -> WriteResult:
         if ctx.idempotency_key is not None:
@@ -491,7 +491,7 @@ class RequestMeta:
 _MAX_REASON = 2000
 
 
-def _reason_issue(reason: Any, required: bool = False) -> Issue | None:
+def reason_issue(reason: Any, required: bool = False) -> Issue | None:
     """What is wrong with a write's reason, if anything (every door's writes pass here)."""
     if reason is None or (isinstance(reason, str) and not reason.strip()):
         return Issue("reason", "is required: say why") if required else None
@@ -554,7 +554,7 @@ def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:
     expected = fields.pop("expected_version", None)
     if isinstance(expected, float) and expected.is_integer():
         expected = int(expected)  # JSON has one number type: 3.0 is the integer 3
-    issues = [issue] if (issue := _reason_issue(reason)) else []
+    issues = [issue] if (issue := reason_issue(reason)) else []
     if expected is not None and (
         isinstance(expected, bool) or not isinstance(expected, int) or not 0 <= expected < 2**31
     ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry import proposals, queries
-from registry.commands import MANUAL, WriteContext, apply_plans, run_atomically
+from registry.commands import MANUAL, WriteContext, apply_plans, reason_issue, run_atomically
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -27,8 +27,12 @@ from storage.session import Registry
 
 
 def _needs_reason(ctx: WriteContext, what: str) -> None:
+    """A decision's or a certification's reason: required, and Unicode text of a bounded
+    length like every write's (`registry.commands`)."""
     if not (ctx.reason or "").strip():
         raise InvalidDefinitionError([Issue("reason", f"is required: say why you {what}")])
+    if (issue := reason_issue(ctx.reason)) is not None:
+        raise InvalidDefinitionError([issue])
 
 
 def decide(reg: Registry, number: int, decision: str, ctx: WriteContext) -> dict[str, Any]:
@@ -157,6 +161,8 @@ def set_policy(
         issues.append(Issue("approval", f"{approval!r} is not 'required' or 'optional'"))
     if category is not None and not re.fullmatch(NAME_PATTERN, category):
         issues.append(Issue("category", f"{category!r} is not a category name"))
+    if (issue := reason_issue(ctx.reason)) is not None:
+        issues.append(issue)
     if issues:
         raise InvalidDefinitionError(issues)
     scope = category or proposals.WHOLE_REGISTRY

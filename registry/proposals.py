@@ -144,10 +144,13 @@ def open_proposal(
     A proposal must say why: InvalidDefinitionError names a missing reason. `required` says
     whether the policy made this write a proposal (else it was asked for)."""
     from events import NewEvent
+    from registry.commands import reason_issue  # commands open proposals through this module
 
     if not (ctx.reason or "").strip():
         issue = Issue("reason", "is required: a proposal says why, for whoever approves it")
         raise InvalidDefinitionError([issue])
+    if (bad := reason_issue(ctx.reason)) is not None:  # an import's, say
+        raise InvalidDefinitionError([bad])
     number = _next_number(reg)
     recorded = reg.store.append(
         [

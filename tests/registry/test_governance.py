@@ -290,3 +290,22 @@ def test_loosening_the_policy_needs_another_admin_too(mrr: MetricRepository) -> 
     assert "proposal" not in tighter and tighter["categories"] == {"finance": "required"}
     assert answers.proposal(reg, exempt["proposal"]["number"])["state"] == "stale"
     assert answers.verify(reg)["ok"]
+
+
+def test_every_reason_is_bounded_text(mrr: MetricRepository) -> None:
+    """Decisions, notes and policy changes take the same reasons as every write: Unicode
+    text of at most 2,000 characters (the CLI and MCP pass them unchecked by a schema)."""
+    reg = mrr.registry
+    number = answers.propose(reg, "update", "revenue/mrr", {"unit": "EUR"}, None, _ctx("ana"))[
+        "proposal"
+    ]["number"]
+    for long in ("x" * 2001, "bad \ud800 surrogate"):
+        with pytest.raises(InvalidDefinitionError, match="reason: must be Unicode text"):
+            answers.decided_proposal(reg, number, "approve", _ctx("bo", long))
+        with pytest.raises(InvalidDefinitionError, match="reason: must be Unicode text"):
+            answers.certified_metric(reg, "revenue/mrr", _ctx("bo", long))
+        with pytest.raises(InvalidDefinitionError, match="reason: must be Unicode text"):
+            answers.set_approval_policy(reg, "required", None, _ctx("bo", long))
+        with pytest.raises(InvalidDefinitionError, match="reason: must be Unicode text"):
+            answers.propose(reg, "update", "revenue/mrr", {"unit": "GBP"}, None, _ctx("bo", long))
+    assert answers.proposal(reg, number)["state"] == "open"
