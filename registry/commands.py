@@ -45,7 +45,6 @@ from registry.models import (
     build,
     build_issues,
     metric_input,
-    valid_unicode,
 )
 from registry.plans import (
     Current,
@@ -57,6 +56,7 @@ from registry.plans import (
     plan_update,
     plan_upsert,
 )
+from registry.reasons import reason_issue
 from registry.subjects import COLUMN, METRIC, Subject
 from storage.session import Registry
 
@@ -486,18 +486,6 @@ class RequestMeta:
 
     reason: str | None = None
     expected_version: int | None = None
-
-
-_MAX_REASON = 2000
-
-
-def reason_issue(reason: Any, required: bool = False) -> Issue | None:
-    """What is wrong with a write's reason, if anything (every door's writes pass here)."""
-    if reason is None or (isinstance(reason, str) and not reason.strip()):
-        return Issue("reason", "is required: say why") if required else None
-    if not isinstance(reason, str) or len(reason) > _MAX_REASON or not valid_unicode(reason):
-        return Issue("reason", f"must be Unicode text of at most {_MAX_REASON} characters")
-    return None
 
 
 def write_request(

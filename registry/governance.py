@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry import proposals, queries
-from registry.commands import MANUAL, WriteContext, apply_plans, reason_issue, run_atomically
+from registry.commands import MANUAL, WriteContext, apply_plans, run_atomically
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -22,6 +22,7 @@ from registry.errors import (
 from registry.models import NAME_PATTERN
 from registry.plans import Plan
 from registry.proposals import PROPOSAL, SUBJECTS
+from registry.reasons import reason_issue
 from registry.subjects import METRIC
 from storage.session import Registry
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from events import RecordedEvent, StreamTip
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.plans import Plan, changed_fields
+from registry.reasons import reason_issue
 from registry.subjects import COLUMN, METRIC, Subject
 
 if TYPE_CHECKING:
@@ -144,7 +145,6 @@ def open_proposal(
     A proposal must say why: InvalidDefinitionError names a missing reason. `required` says
     whether the policy made this write a proposal (else it was asked for)."""
     from events import NewEvent
-    from registry.commands import reason_issue  # commands open proposals through this module
 
     if not (ctx.reason or "").strip():
         issue = Issue("reason", "is required: a proposal says why, for whoever approves it")
