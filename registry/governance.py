@@ -254,6 +254,7 @@ def certify(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
                 current_version=tip.version,
             )
         had = reg.store.stream_tip(queries.CERTIFICATION, metric_id)
+        given_at = None if had is None else had.version
         if had is None or int(had.payload["version"]) != tip.version:
             recorded = reg.store.append(
                 [
@@ -271,6 +272,10 @@ def certify(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
                 },
             )
             reg.projector.apply(recorded)
-        return queries.certifications(reg, {metric_id: tip.version})[metric_id]
+            given_at = recorded[0].version
+        # read in this transaction (a server's read cache holds only what was committed)
+        found = queries.certification_of(reg, metric_id, tip.version, given_at)
+        assert found is not None  # noqa: S101 - certified above, or already
+        return found
 
     return run_atomically(reg, work, f"certification of {metric_id!r}")
