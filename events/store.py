@@ -271,20 +271,8 @@ class EventStore(LogReader, ABC):
         row = self.conn.execute(self.sql.stream_tip, [stream_id, stream_type]).fetchone()
         tip = None
         if row is not None and row[0] is not None:
-            version, event_type, schema, text, first_at, first_type = row
-            schema, payload = self.upcasters.upcast(event_type, schema, decode_payload(text))
-            tip = StreamTip(
-                stream_type,
-                stream_id,
-                int(version),
-                event_type,
-                schema,
-                payload,
-                first_at,
-                first_type,
-            )
-        if self._tx is not None and self._tx.versions is not None:
-            self._tx.versions[(stream_type, stream_id)] = 0 if tip is None else tip.version
+            tip = self._tip(stream_type, stream_id, *row)
+        self._remember(stream_type, [stream_id], {stream_id: tip} if tip else {})
         return tip
 
     def tips_of_id(self, stream_id: str, stream_types: Sequence[str]) -> dict[str, StreamTip]:
@@ -296,23 +284,10 @@ class EventStore(LogReader, ABC):
         marks = ", ".join("?" for _ in stream_types)  # a count of marks, never a name
         sql = self.sql.tips_of_id.format(types=marks)
         rows = self.conn.execute(sql, [stream_id, *stream_types]).fetchall()
-        tips: dict[str, StreamTip] = {}
-        for stream_type, version, event_type, schema, text, first_at, first_type in rows:
-            schema, payload = self.upcasters.upcast(event_type, schema, decode_payload(text))
-            tips[stream_type] = StreamTip(
-                stream_type,
-                stream_id,
-                int(version),
-                event_type,
-                schema,
-                payload,
-                first_at,
-                first_type,
-            )
-        if self._tx is not None and self._tx.versions is not None:
-            self._tx.versions.update(
-                ((t, stream_id), tips[t].version if t in tips else 0) for t in stream_types
-            )
+        tips = {row[0]: self._tip(row[0], stream_id, *row[1:]) for row in rows}
+        for stream_type in stream_types:
+            found = tips.get(stream_type)
+            self._remember(stream_type, [stream_id], {stream_id: found} if found else {})
         return tips
 
     def known_head(self) -> LogHead:
@@ -327,18 +302,35 @@ class EventStore(LogReader, ABC):
         Remembered for an append in the same transaction, like `stream_tip`.
         """
         rows = self.conn.execute(self.sql.stream_tips, [stream_type, list(stream_ids)]).fetchall()
-        tips: dict[str, StreamTip] = {}
-        for stream_id, version, event_type, schema, text in rows:
-            schema, payload = self.upcasters.upcast(event_type, schema, decode_payload(text))
-            tips[stream_id] = StreamTip(
-                stream_type, stream_id, version, event_type, schema, payload
-            )
+        tips = {row[0]: self._tip(stream_type, row[0], *row[1:]) for row in rows}
+        self._remember(stream_type, stream_ids, tips)
+        return tips
+
+    def _tip(
+        self,
+        stream_type: str,
+        stream_id: str,
+        version: int,
+        event_type: str,
+        schema: int,
+        text: Any,
+        first_at: datetime | None = None,
+        first_type: str | None = None,
+    ) -> StreamTip:
+        """A stream's tip from its last event's columns (its payload upcast)."""
+        schema, payload = self.upcasters.upcast(event_type, schema, decode_payload(text))
+        return StreamTip(
+            stream_type, stream_id, int(version), event_type, schema, payload, first_at, first_type
+        )
+
+    def _remember(
+        self, stream_type: str, stream_ids: Sequence[str], tips: Mapping[str, StreamTip]
+    ) -> None:
+        """Keep the versions read inside a transaction for its append (0: no events)."""
         if self._tx is not None and self._tx.versions is not None:
-            known = self._tx.versions
-            known.update(
+            self._tx.versions.update(
                 ((stream_type, s), tips[s].version if s in tips else 0) for s in stream_ids
             )
-        return tips
 
     # -- appending ----------------------------------------------------------------------------
 

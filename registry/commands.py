@@ -179,9 +179,8 @@ def _replayed(
     if not same:
         raise ConflictError(f"idempotency key {key!r} was already used for a different change")
     row = reg.projector.row_from_log(first)
-    if subject is METRIC and row is not None:
-        _, certified = _tips(reg, subject, stream_id)
-        row = _shown(reg, first.version, row, certified)
+    if subject is METRIC and row is not None:  # only a metric's row reads its certification
+        row = _shown(reg, subject, first.version, row, _tips(reg, subject, stream_id)[1])
     return replace(_result(first, row), replayed=True)
 
 
@@ -236,7 +235,7 @@ def execute(
             replayed = _replayed(reg, subject, stream_id, planner, ctx.idempotency_key)
             if replayed is not None:
                 return replayed
-        head, certified = _tips(reg, subject, stream_id)
+        head, given_at = _tips(reg, subject, stream_id)
         version = 0 if head is None else head.version
         _check_expected(subject, stream_id, version, ctx.expected_version)
         try:
@@ -247,7 +246,8 @@ def execute(
             raise
         if plan is None:
             row = reg.projector.current_row(subject.kind, stream_id)
-            return WriteResult(stream_id, version, False, row=_shown(reg, version, row, certified))
+            shown = _shown(reg, subject, version, row, given_at)
+            return WriteResult(stream_id, version, changed=False, row=shown)
         required = proposals.approval_required(reg, subject, [stream_id])
         if ctx.propose or required:
             change = proposals.change(subject, stream_id, plan, version)
@@ -261,31 +261,29 @@ def execute(
         reg.projector.apply(recorded)
         proposals.carry(reg, recorded)
         row = reg.projector.row_after(recorded[0], head)
-        return _result(recorded[0], _shown(reg, recorded[0].version, row, certified))
+        return _result(recorded[0], _shown(reg, subject, recorded[0].version, row, given_at))
 
     return run_atomically(reg, work, f"{subject.label} {stream_id!r}")
 
 
-_NOT_A_METRIC = object()  # a column's tips: its rows carry no certification
-
-
-def _tips(reg: Registry, subject: Subject, stream_id: str) -> tuple[StreamTip | None, Any]:
-    """A stream's tip and, for a metric, its certification's tip too (one query)."""
+def _tips(reg: Registry, subject: Subject, stream_id: str) -> tuple[StreamTip | None, int]:
+    """A stream's tip and, for a metric, the version of its certification's stream (0: none),
+    read in one query."""
     if subject is not METRIC:
-        return reg.store.stream_tip(subject.kind.stream_type, stream_id), _NOT_A_METRIC
+        return reg.store.stream_tip(subject.kind.stream_type, stream_id), 0
     kinds = [METRIC.kind.stream_type, queries.CERTIFICATION]
     tips = reg.store.tips_of_id(stream_id, kinds)
-    return tips.get(kinds[0]), tips.get(kinds[1])
+    given = tips.get(kinds[1])
+    return tips.get(kinds[0]), 0 if given is None else given.version
 
 
 def _shown(
-    reg: Registry, version: int, row: dict[str, Any] | None, certified: Any
+    reg: Registry, subject: Subject, version: int, row: dict[str, Any] | None, given_at: int
 ) -> dict[str, Any] | None:
     """A metric's row as every read shows it: with its certification at this version (a
     change makes it lapse)."""
-    if row is None or certified is _NOT_A_METRIC:
+    if row is None or subject is not METRIC:
         return row
-    given_at = None if certified is None else certified.version
     return {**row, "certification": queries.certification_of(reg, row["id"], version, given_at)}
 
 

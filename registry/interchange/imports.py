@@ -230,12 +230,13 @@ def reconcile(
             currents.update(states)
         column_plans = _column_plans(reg, columns, report)
         versions = {sid: c.version for sid, c in currents.items()}
-        required = proposals.approval_required(reg, METRIC, wanted) or (
-            bool(column_plans[0]) and proposals.approval_required(reg, COLUMN, ["*"])
+        column_ids = [sid for sid, _ in column_plans[0]]
+        required = proposals.approval_required(reg, METRIC, wanted) or proposals.approval_required(
+            reg, COLUMN, column_ids
         )
         if options.dry_run:
-            pass
-        elif (options.propose or required) and (plans or column_plans[0]):
+            pass  # planned and reported, nothing written
+        elif (options.propose or required) and (plans or column_ids):
             changes = [proposals.change(METRIC, s, p, versions.get(s, 0)) for s, p in plans]
             changes += [
                 proposals.change(COLUMN, s, p, column_plans[1].get(s, 0))
