@@ -16,7 +16,17 @@ from starlette.routing import Match
 from api import console
 from api.deps import known_query_only
 from api.errors import status_of
-from api.routes import audit, columns, governance, health, interchange, metrics, tables, tokens
+from api.routes import (
+    audit,
+    columns,
+    governance,
+    health,
+    interchange,
+    metrics,
+    tables,
+    tlog,
+    tokens,
+)
 from registry import ConflictError, InvalidDefinitionError, RegistryError, Settings
 from registry.access.tokens import Authenticator
 from storage.session import RegistryPool
@@ -177,7 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
     _offline_docs(app)
     app.state.settings = settings
     app.state.authenticator = Authenticator()
-    routers = (metrics, tables, interchange, tokens, columns, audit, governance)
+    routers = (metrics, tables, interchange, tokens, columns, audit, governance, tlog)
     for router in (health.router, *(r.router for r in routers)):
         app.include_router(router)
     console.install(app)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from events import merkle
 from events.chain import (
     GENESIS_HASH,
     Anchor,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from events.envelope import NewEvent
 
 StreamKey = tuple[str, str]
+_HASH_COLUMN = EVENT_COLUMNS.index("hash")
 Clock = Callable[[], datetime]
 
 
@@ -68,6 +70,24 @@ class StoreSql(LogSql):
         "SELECT stream_type, stream_id, max(version) FROM event_log"
         " WHERE stream_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY stream_type, stream_id"
     )
+    # The Merkle tree's tiles (events.merkle): full tiles of every level, and the partial
+    # tile of each level above 0 (level 0's is read from the log). `{blob}`: the engine's type.
+    blob_type = "BLOB"
+    create_tiles = (
+        "CREATE TABLE IF NOT EXISTS tlog_tiles (level INTEGER NOT NULL, n BIGINT NOT NULL,"
+        " hashes {blob} NOT NULL, PRIMARY KEY (level, n))"
+    )
+    tile = "SELECT hashes FROM tlog_tiles WHERE level = ? AND n = ?"
+    all_tiles = "SELECT level, n, hashes FROM tlog_tiles ORDER BY level, n"
+    tile_count = "SELECT count(*), coalesce(max(n) + 1, 0) FROM tlog_tiles WHERE level = 0"
+    put_tiles = (
+        "INSERT INTO tlog_tiles VALUES {rows}"
+        " ON CONFLICT (level, n) DO UPDATE SET hashes = excluded.hashes"
+    )
+    chain_hashes = (
+        "SELECT position, hash FROM event_log WHERE position > ? AND position <= ?"
+        " ORDER BY position"
+    )
 
 
 def utc_now() -> datetime:
@@ -75,10 +95,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def ensure_event_log(conn: Connection) -> None:
-    """Create the event log and its index if they do not exist."""
+def ensure_event_log(conn: Connection, sql: type[StoreSql] = StoreSql) -> None:
+    """Create the event log, its index and its tree's tiles if they do not exist."""
     conn.execute(CREATE_EVENT_LOG_SQL)
     conn.execute(CREATE_STREAM_INDEX_SQL)
+    conn.execute(sql.create_tiles.format(blob=sql.blob_type))
 
 
 def encode_payload(payload: Mapping[str, Any]) -> str:
@@ -251,9 +272,47 @@ class EventStore(LogReader, ABC):
         return LogHead(0, GENESIS_HASH, None) if row is None else LogHead(*row)
 
     def verify(self, anchor: Anchor | None = None) -> VerifyReport:
-        """Walk the whole chain (set-based, in the engine) and check the payloads' hashes;
-        with an anchor, also prove the log up to it is the one it was taken from."""
-        return verify_chain(self.conn, self.sql.verify_chain, anchor)
+        """Walk the whole chain (set-based, in the engine), check the payloads' hashes and
+        the Merkle tree's tiles; with an anchor, also prove the log up to it is the one it was
+        taken from."""
+        with self.snapshot():
+            report = verify_chain(self.conn, self.sql.verify_chain, anchor)
+            if not report.ok and not report.anchor_only:
+                return report
+            tree = self.tree_problem(report.checked)
+        if tree is not None:
+            return VerifyReport(False, report.checked, report.head, *tree)
+        return report
+
+    def tree_problem(self, size: int) -> tuple[int, str] | None:
+        """The first position at which the stored tree differs from the one the log's first
+        `size` events make (None: every tile is right)."""
+        expected = {
+            (lv, n): d
+            for lv, n, d in merkle.tiles_of(merkle.leaf_hashes(self.chain_hashes(0, size)))
+        }
+        stored = {(lv, n): d for lv, n, d in self.stored_tiles()}
+        for level, n in sorted(expected.keys() | stored.keys()):
+            want, got = expected.get((level, n), b""), stored.get((level, n), b"")
+            if want == got:
+                continue
+            size_ = merkle.HASH_SIZE
+            index = (
+                next(
+                    (
+                        i
+                        for i in range(0, max(len(want), len(got)), size_)
+                        if want[i : i + size_] != got[i : i + size_]
+                    ),
+                    0,
+                )
+                // size_
+            )
+            position = (n * merkle.WIDTH + index) * merkle.WIDTH**level + 1
+            return position, (
+                f"the Merkle tree's tile {level}/{n} does not match the log at position {position}"
+            )
+        return None
 
     def _append_head(self) -> LogHead:
         """The head to append after: the cached one when there is one (see class docstring)."""
@@ -363,6 +422,7 @@ class EventStore(LogReader, ABC):
                     raise VersionConflictError(key[1], expected, actual)
             recorded, rows = self._record(events, versions, idempotency_key)
             self._insert(rows)
+            self._grow_tree(recorded[0].position - 1, [(e.position, e.hash) for e in recorded])
         return recorded
 
     def insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
@@ -372,6 +432,78 @@ class EventStore(LogReader, ABC):
             raise RuntimeError("insert_rows runs inside a transaction")
         self._head.value = None
         self._insert([list(r) for r in rows])
+        if rows:
+            at = _HASH_COLUMN
+            self._grow_tree(int(rows[0][0]) - 1, [(int(r[0]), str(r[at])) for r in rows])
+
+    # -- the Merkle tree (events.merkle) ------------------------------------------------------
+
+    def _grow_tree(self, size: int, added: Sequence[tuple[int, str]]) -> None:
+        """Keep the tiles in step with events just inserted after `size` (in their
+        transaction). Most appends complete no tile and write nothing."""
+        if (size + len(added)) // merkle.WIDTH == size // merkle.WIDTH:
+            return
+        writes = merkle.grown(
+            size, merkle.leaf_hashes(added), self._partial_leaves(size), self.stored_tile
+        )
+        self._put_tiles(writes)
+
+    def _partial_leaves(self, size: int) -> bytes:
+        """The leaf hashes of level 0's partial tile in a tree of `size` (from the log)."""
+        start = size - size % merkle.WIDTH
+        if start == size:
+            return b""
+        return merkle.leaf_hashes(self.chain_hashes(start, size))
+
+    def _put_tiles(self, tiles: Sequence[tuple[int, int, bytes]]) -> None:
+        for at in range(0, len(tiles), 256):
+            chunk = tiles[at : at + 256]
+            marks = ", ".join("(?, ?, ?)" for _ in chunk)  # a count of marks, never a name
+            self.conn.execute(
+                self.sql.put_tiles.format(rows=marks), [v for tile in chunk for v in tile]
+            )
+
+    def chain_hashes(self, after: int, until: int) -> list[tuple[int, str]]:
+        """(position, chain hash) of the events after `after` up to `until`, in order."""
+        rows = self.conn.execute(self.sql.chain_hashes, [after, until]).fetchall()
+        return [(int(p), str(h)) for p, h in rows]
+
+    def stored_tiles(self) -> list[tuple[int, int, bytes]]:
+        """Every stored tile as (level, index, hashes), by level then index."""
+        rows = self.conn.execute(self.sql.all_tiles).fetchall()
+        return [(int(level), int(n), bytes(data)) for level, n, data in rows]
+
+    def stored_tile(self, level: int, n: int) -> bytes:
+        """A tile as stored (b"": none; level 0's partial tile is never stored)."""
+        row = self.conn.execute(self.sql.tile, [level, n]).fetchone()
+        return b"" if row is None else bytes(row[0])
+
+    def tile(self, level: int, n: int) -> bytes:
+        """A tile of the tree as it is now: stored, or level 0's partial one from the log."""
+        data = self.stored_tile(level, n)
+        if data or level != 0:
+            return data
+        size = self.head().position
+        if size // merkle.WIDTH != n:  # not the partial tile (a missing full one stays missing)
+            return b""
+        return self._partial_leaves(size)
+
+    def tree_in_step(self) -> bool:
+        """Whether level 0 of the stored tree has exactly the full tiles the log makes (a
+        cheap check at opening; `verify` checks every hash)."""
+        count, following = self.conn.execute(self.sql.tile_count).fetchone() or (0, 0)
+        full = self.head().position // merkle.WIDTH
+        return int(count) == full and int(following) == full
+
+    def rebuild_tree(self) -> int:
+        """Build every tile anew from the log (a database from before the tree, or after a
+        repair), in one transaction; returns the tree's size."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM tlog_tiles")
+            size = self.head().position
+            leaves = merkle.leaf_hashes(self.chain_hashes(0, size))
+            self._put_tiles(merkle.tiles_of(leaves))
+        return size
 
     def _current_versions(self, keys: set[StreamKey]) -> dict[StreamKey, int]:
         assert self._tx is not None and self._tx.versions is not None  # noqa: S101 - invariant

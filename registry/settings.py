@@ -100,6 +100,14 @@ def load_settings(
     )
 
 
+def tlog_key_settings(env: Mapping[str, str] | None = None) -> tuple[Path | None, str | None]:
+    """DA_TLOG_KEY (the file of the log's signing key, instead of the engine's place for it)
+    and DA_TLOG_ORIGIN (the log's name, given to a key when it is made)."""
+    source = os.environ if env is None else env
+    key = source.get("DA_TLOG_KEY") or None
+    return (Path(key) if key else None), (source.get("DA_TLOG_ORIGIN") or None)
+
+
 def default_actor() -> str:
     """The OS user name, or `unknown` where there is none."""
     try:

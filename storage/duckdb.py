@@ -394,6 +394,7 @@ class DuckDBEngine(Engine):
         self.path = path  # None: in memory
         self.home = home or (path.parent if path is not None else None)  # the data folder
         self.shown = MEMORY if path is None else str(path)
+        self.key_file = None if path is None else path.parent / "tlog.key"
 
     @classmethod
     def handles(cls, url: str | None) -> bool:
@@ -460,7 +461,7 @@ class DuckDBEngine(Engine):
     def prepare(self, conn: Connection, set_up: list[str]) -> list[LegacyTable]:
         old_mask = os.umask(_OWNER_ONLY)  # the write-ahead log is created on the first write
         try:
-            ensure_event_log(conn)
+            ensure_event_log(conn, DuckDBStoreSql)
             legacy = set_aside_legacy_tables(conn)
             ensure_tables(conn)
             for statement in set_up:

@@ -62,6 +62,9 @@ class Engine(ABC):
     shared: ClassVar[bool] = False
     # Where the registry lives, as people read it (never with a password).
     shown: str
+    # Where the log's checkpoint-signing key is kept (None: nowhere on disk, a database
+    # that lives as long as the process; DA_TLOG_KEY names another file).
+    key_file: Path | None = None
 
     @classmethod
     @abstractmethod

@@ -167,6 +167,7 @@ def ensure_pg_event_log(conn: PgConnection) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(?)", [WRITERS_LOCK])
         conn.execute(CREATE_EVENT_LOG_SQL)
         conn.execute(CREATE_STREAM_INDEX_SQL)
+        conn.execute(PgStoreSql.create_tiles.format(blob=PgStoreSql.blob_type))
         conn.commit()
     except BaseException:
         conn.rollback()
@@ -175,6 +176,8 @@ def ensure_pg_event_log(conn: PgConnection) -> None:
 
 class PgStoreSql(StoreSql):
     """PostgreSQL's texts of the statements that differ from DuckDB's."""
+
+    blob_type = "BYTEA"
 
     summaries = (
         "SELECT "  # noqa: S608 - fixed column names
@@ -397,9 +400,11 @@ class PostgresEngine(Engine):
     projector_class = PgProjector
     shared = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, home: Path | None = None) -> None:
         self.url = url
         self.shown = shown_url(url)
+        # Replicas sign with one key: copy the file to each, or point DA_TLOG_KEY at it.
+        self.key_file = None if home is None else home / "state" / "tlog.key"
 
     @classmethod
     def handles(cls, url: str | None) -> bool:
@@ -408,7 +413,7 @@ class PostgresEngine(Engine):
     @classmethod
     def of_url(cls, url: str | None, path: Path, home: Path | None) -> PostgresEngine:
         assert url is not None  # noqa: S101 - `handles` said so
-        return cls(url)
+        return cls(url, home)
 
     @classmethod
     def owns(cls, conn: object) -> bool:

@@ -95,7 +95,20 @@ def attach(
         if legacy:
             adopt_legacy_tables(registry.store, registry.projector, legacy)
         _catch_up(registry)
+        _tree_in_step(registry)
     return registry
+
+
+def _tree_in_step(registry: Registry) -> None:
+    """Build the log's Merkle tree where it is missing (a database from before it); another
+    process building it at the same moment wins, and its tree is the same."""
+    for _ in range(_CATCH_UP_ATTEMPTS):
+        if registry.store.tree_in_step():
+            return
+        try:
+            registry.store.rebuild_tree()
+        except ConcurrentWriteError:
+            continue
 
 
 def _catch_up(registry: Registry) -> None:

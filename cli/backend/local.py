@@ -176,8 +176,20 @@ class LocalBackend:
     def recent_events(self, before: int | None, limit: int | None, filters: dict[str, Any]) -> Json:
         return answers.recent_events(self.existing, before, limit, **filters)
 
-    def verify(self, anchor: str | None) -> Json:
-        return answers.verify(self.existing, anchor)
+    def verify(self, anchor: str | None, checkpoint: str | None = None) -> Json:
+        return answers.verify(self.existing, anchor, checkpoint)
+
+    def tlog_key(self) -> Json:
+        return answers.tlog_key(self.existing)
+
+    def tlog_checkpoint(self) -> str:
+        return answers.tlog_checkpoint(self.existing)
+
+    def prove(self, position: int, size: int | None) -> Json:
+        return answers.inclusion_proof(self.existing, position, size)
+
+    def publish_tlog(self, folder: Path) -> Json:
+        return answers.published_tlog(self.existing, folder)
 
     # column files, the profiler
     def import_columns(self, path: Path, write: Write) -> Json:

@@ -313,8 +313,27 @@ class RemoteBackend:
             if before is None or (limit is not None and len(events) >= limit):
                 return {**page, "events": events}
 
-    def verify(self, anchor: str | None) -> Json:
-        return self._json("GET", "/api/audit/verify", params=_params(anchor=anchor))
+    def verify(self, anchor: str | None, checkpoint: str | None = None) -> Json:
+        if checkpoint is None:
+            return self._json("GET", "/api/audit/verify", params=_params(anchor=anchor))
+        body = {"anchor": anchor, "checkpoint": checkpoint}
+        return self._json("POST", "/api/audit/verify", json=body)
+
+    def tlog_key(self) -> Json:
+        return self._json("GET", "/api/audit/key")
+
+    def tlog_checkpoint(self) -> str:
+        return str(self._call("GET", "/tlog/checkpoint").text)
+
+    def prove(self, position: int, size: int | None) -> Json:
+        params = _params(position=position, size=size)
+        return self._json("GET", "/api/audit/proof", params=params)
+
+    def publish_tlog(self, folder: Path) -> Json:
+        raise RegistryError(
+            "`da audit publish` writes the embedded database's tree; a server already serves"
+            " the same files at /tlog/ (checkpoint, tile/...)"
+        )
 
     # column files, the profiler
     def import_columns(self, path: Path, write: Write) -> Json:

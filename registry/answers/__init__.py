@@ -18,7 +18,18 @@ from registry.answers.analytics import (
     table_profiles,
     validation,
 )
-from registry.answers.audit import event_page, health, last_verification, recent_events, verify
+from registry.answers.audit import (
+    event_page,
+    health,
+    inclusion_proof,
+    last_verification,
+    published_tlog,
+    recent_events,
+    tlog_checkpoint,
+    tlog_key,
+    tlog_tile,
+    verify,
+)
 from registry.answers.columns import (
     column,
     column_diff,
@@ -113,6 +124,11 @@ __all__ = [
     "describe_table",
     "etag",
     "event_page",
+    "inclusion_proof",
+    "published_tlog",
+    "tlog_checkpoint",
+    "tlog_key",
+    "tlog_tile",
     "export_folder",
     "export_zip",
     "has_admin_token",

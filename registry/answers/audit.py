@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from events import utc_now
-from registry import queries, verdicts
+from registry import queries, transparency, verdicts
 from registry.answers.shape import json_object, utc_text
 from storage.session import Registry
 
@@ -28,9 +29,12 @@ def recent_events(
 _SHOWN_DIFFERENCES = 50
 
 
-def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
-    """The hash chain's verification (against a `POSITION:HASH` anchor if given), and the
-    projections' and the API tokens' against the log: `ok` only when all three hold.
+def verify(
+    reg: Registry, anchor: str | None = None, checkpoint: str | None = None
+) -> dict[str, Any]:
+    """The hash chain's and the Merkle tree's verification (against a `POSITION:HASH` anchor
+    or a signed checkpoint someone kept, if given), and the projections' and the API tokens'
+    against the log: `ok` only when all hold.
 
     `chain_ok`, `projections.in_step` and `tokens.in_step` tell which failed; the first
     differences are listed (an edited `metric_definitions` row is served to readers, and an
@@ -38,6 +42,7 @@ def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
     """
     from registry.access.tokens import token_differences
 
+    kept = transparency.consistency(reg, checkpoint) if checkpoint is not None else None
     report = json_object(queries.verify_log(reg, anchor))
     log_ok = report.pop("log_ok")  # the log on its own, whatever anchor the caller brought
     differences = [str(d) for d in reg.projector.check()]
@@ -46,6 +51,9 @@ def verify(reg: Registry, anchor: str | None = None) -> dict[str, Any]:
     report["projections"] = _shown(differences)
     report["tokens"] = _shown(tokens)
     report["ok"] = report["chain_ok"] and not differences and not tokens
+    if kept is not None:
+        report["checkpoint"] = kept
+        report["ok"] = report["ok"] and kept["consistent"]
     report["verified_at"] = utc_text(utc_now())
     # /healthz tells anyone what the last verify found: only what no caller can steer (the
     # log and the projections), never the outcome of an anchor a caller brought.
@@ -93,3 +101,31 @@ def health(reg: Registry) -> dict[str, Any]:
         "projections_in_step": checkpoint == head.position,
         "last_verify": last,
     }
+
+
+# -- the transparency log (registry.transparency) ----------------------------------------------
+
+
+def tlog_key(reg: Registry) -> dict[str, Any]:
+    """The log's origin and its verifier key (signed-note vkey text)."""
+    return transparency.verifier_key(reg)
+
+
+def tlog_checkpoint(reg: Registry, size: int | None = None) -> str:
+    """The signed checkpoint of the whole log (or of its first `size` events)."""
+    return transparency.checkpoint(reg, size)
+
+
+def tlog_tile(reg: Registry, level: str, rest: str) -> bytes:
+    """A tile or entry bundle at its tlog-tiles path."""
+    return transparency.tile(reg, level, rest)
+
+
+def inclusion_proof(reg: Registry, position: int, size: int | None = None) -> dict[str, Any]:
+    """An event's inclusion proof (c2sp.org/tlog-proof@v1 text) with its checkpoint."""
+    return transparency.prove(reg, position, size)
+
+
+def published_tlog(reg: Registry, folder: Path) -> dict[str, Any]:
+    """The checkpoint, tiles, entry bundles and key written under a folder."""
+    return transparency.publish(reg, folder)

@@ -327,7 +327,7 @@ def test_audit_log_verify_head(da: Run, data: Path) -> None:
     conn.close()
     broken = da("audit", "verify")
     assert broken.exit_code == 1
-    assert broken.stdout.startswith("FAILED: the chain breaks at position 12: ")
+    assert broken.stdout.startswith("FAILED: the log breaks at position 12: ")
 
 
 def test_projections_check_and_rebuild(da: Run, data: Path) -> None:

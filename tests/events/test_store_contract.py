@@ -15,6 +15,7 @@ from events import (
     NewEvent,
     Upcasters,
     VersionConflictError,
+    merkle,
 )
 from storage.engine import Engine, engine_for
 from tests.postgres import fresh_schema
@@ -244,3 +245,36 @@ def test_tips_of_one_id_across_stream_types(store: EventStore) -> None:
         store.tips_of_id("m/1", ["metric"])
         recorded = store.append([event("m/1", 4, stream_type="metric")])
     assert recorded[0].version == 3
+
+
+def _brute_root(store: EventStore) -> bytes:
+    from tests.events.test_merkle import brute_root
+
+    return brute_root([merkle.entry(e.position, e.hash) for e in store.read()])
+
+
+def test_the_tree_keeps_in_step_with_every_append_and_rebuilds_the_same(store: EventStore) -> None:
+    for size in (1, 254, 1, 1, 300, 1):  # crosses tile edges singly and in bulk
+        store.append([event(f"s/{i % 7}", i) for i in range(size)])
+        head = store.head().position
+        assert merkle.TreeReader(head, store.tile).root() == _brute_root(store)
+        assert store.tree_in_step()
+    stored = store.conn.execute("SELECT level, n, hashes FROM tlog_tiles ORDER BY 1, 2").fetchall()
+    assert [(level, n, len(h)) for level, n, h in stored] == [
+        (0, 0, 8192),
+        (0, 1, 8192),
+        (1, 0, 64),
+    ]
+    assert store.rebuild_tree() == 558
+    again = store.conn.execute("SELECT level, n, hashes FROM tlog_tiles ORDER BY 1, 2").fetchall()
+    assert [(lv, n, bytes(h)) for lv, n, h in again] == [(lv, n, bytes(h)) for lv, n, h in stored]
+
+
+def test_a_failed_append_leaves_the_tree_as_it_was(store: EventStore) -> None:
+    store.append([event("a", i) for i in range(255)])
+    with pytest.raises(VersionConflictError):
+        store.append([event("b", 1), event("a", 2)], expected_versions={("thing", "a"): 0})
+    assert store.conn.execute("SELECT count(*) FROM tlog_tiles").fetchone() == (0,)
+    store.append([event("b", 1)])
+    assert store.tree_in_step()
+    assert merkle.TreeReader(256, store.tile).root() == _brute_root(store)

@@ -1,0 +1,257 @@
+"""The log as a C2SP transparency log: its signing key, signed checkpoints, tiles and proofs.
+
+Everything here reads the tree the store keeps in step with the log (events.merkle): an
+outsider checks it with any tlog-tiles reader, the printed verifier key and a checkpoint
+they kept, never with this program.
+
+- `checkpoint`: the tree's size and root as a c2sp.org/tlog-checkpoint, signed as a
+  c2sp.org/signed-note with the log's Ed25519 key (made on first use, owner-only).
+- `tile`: the bytes of `tile/<L>/<N>[.p/<W>]` and `tile/entries/<N>[.p/<W>]`.
+- `prove`: an inclusion proof in the c2sp.org/tlog-proof@v1 text, with its checkpoint.
+- `consistency`: whether today's log extends a checkpoint someone kept.
+- `publish`: the same files in a folder, for a static host.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from events import merkle
+from events.notes import (
+    Checkpoint,
+    NoteError,
+    Signer,
+    Verifier,
+    check_name,
+    load_or_create,
+    open_checkpoint,
+    signed_checkpoint,
+)
+from registry.errors import (
+    ConflictError,
+    InvalidDefinitionError,
+    Issue,
+    NotFoundError,
+    UnavailableError,
+)
+from registry.settings import tlog_key_settings
+from storage.session import Registry
+
+PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+_SIGNER = "tlog_signer"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+# -- the key ---------------------------------------------------------------------------------
+
+
+def signer(reg: Registry) -> Signer:
+    """The log's signing key: DA_TLOG_KEY's file, or the engine's place for it (made on first
+    use, named DA_TLOG_ORIGIN or `<host>/metrics-registry`); kept in memory for a database
+    that lives as long as the process."""
+    path, origin = tlog_key_settings()
+    path = path or reg.engine.key_file
+    kept = reg.writer.memo.get(_SIGNER)
+    if kept is not None and kept[0] == path and (origin is None or kept[1].name == origin):
+        return kept[1]  # type: ignore[no-any-return]
+    try:
+        name = check_name(origin or f"{socket.gethostname()}/metrics-registry")
+        found = Signer.generate(name) if path is None else load_or_create(path, name)
+    except NoteError as exc:
+        raise UnavailableError(str(exc)) from exc
+    except OSError as exc:
+        raise UnavailableError(f"the log's signing key {path} cannot be kept: {exc}") from exc
+    if origin is not None and found.name != origin:
+        raise UnavailableError(
+            f"the log's signing key {path} names the log {found.name!r}, not DA_TLOG_ORIGIN"
+            f" {origin!r}: unset DA_TLOG_ORIGIN, or point DA_TLOG_KEY at a new file"
+        )
+    reg.writer.memo[_SIGNER] = (path, found)
+    return found
+
+
+def verifier_key(reg: Registry) -> dict[str, Any]:
+    """The verifier key in the signed-note vkey text, and the log's origin."""
+    verifier = signer(reg).verifier
+    return {"origin": verifier.name, "verifier_key": str(verifier)}
+
+
+# -- checkpoints and tiles -------------------------------------------------------------------
+
+
+def _size(reg: Registry, size: int | None, field: str = "size") -> int:
+    head = reg.store.head().position
+    if size is None:
+        return head
+    if not 0 <= size <= head:
+        raise InvalidDefinitionError(
+            [Issue(field, f"the log holds {head} events: a tree size is 0 to {head}, not {size}")]
+        )
+    return size
+
+
+def _signed(reg: Registry, size: int) -> str:
+    key = signer(reg)
+    root = merkle.TreeReader(size, reg.store.tile).root()
+    return signed_checkpoint(key, Checkpoint(key.name, size, root))
+
+
+def checkpoint(reg: Registry, size: int | None = None) -> str:
+    """The signed checkpoint of the tree of the whole log (or of its first `size` events)."""
+    with reg.store.snapshot():
+        return _signed(reg, _size(reg, size))
+
+
+def tile(reg: Registry, level_text: str, rest: str) -> bytes:
+    """A tile's or entry bundle's bytes, as tlog-tiles lays them out; NotFoundError for a
+    path the spec does not allow or a tile the tree does not have (yet)."""
+    try:
+        level, n, width = merkle.parse_tile_path(level_text, rest)
+    except ValueError as exc:
+        raise NotFoundError(str(exc)) from exc
+    wanted = width or merkle.WIDTH
+    path = merkle.tile_path(level, n, width)
+    with reg.store.snapshot():
+        if level is None:
+            first = n * merkle.WIDTH
+            rows = reg.store.chain_hashes(first, first + wanted)
+            if len(rows) == wanted:
+                return merkle.bundle(merkle.entry(p, h) for p, h in rows)
+        else:
+            data = reg.store.tile(level, n)
+            if len(data) >= wanted * merkle.HASH_SIZE:
+                return data[: wanted * merkle.HASH_SIZE]
+    raise NotFoundError(f"the tree has no {path} (yet)")
+
+
+# -- proofs ------------------------------------------------------------------------------------
+
+
+def prove(reg: Registry, position: int, size: int | None = None) -> dict[str, Any]:
+    """The inclusion proof of the event at `position` in the tree of `size` events (default:
+    the whole log), as c2sp.org/tlog-proof@v1 text: its `extra` line is the leaf's entry, then
+    the index, the audit path, a blank line and the signed checkpoint."""
+    with reg.store.snapshot():
+        size = _size(reg, size)
+        if not 1 <= position <= size:
+            raise NotFoundError(f"no event at position {position} in a tree of {size} events")
+        [(_, chain_hash)] = reg.store.chain_hashes(position - 1, position)
+        path = merkle.TreeReader(size, reg.store.tile).inclusion(position - 1)
+        note = _signed(reg, size)
+    entry = merkle.entry(position, chain_hash)
+    lines = [PROOF_HEADER, f"extra {_b64(entry)}", f"index {position - 1}"]
+    lines += [_b64(h) for h in path]
+    return {
+        "position": position,
+        "size": size,
+        "entry": entry.decode(),
+        "proof": "\n".join(lines) + "\n\n" + note,
+    }
+
+
+def consistency(reg: Registry, text: str) -> dict[str, Any]:
+    """Whether today's log extends the tree of a checkpoint someone kept (its signature by
+    this log's key checked first), with the consistency proof; `problem` says where not."""
+    verifier: Verifier = signer(reg).verifier
+    try:
+        kept = open_checkpoint(text, verifier)
+    except NoteError as exc:
+        raise InvalidDefinitionError([Issue("checkpoint", str(exc))]) from exc
+    if kept.origin != verifier.name:
+        raise InvalidDefinitionError(
+            [Issue("checkpoint", f"it is of the log {kept.origin!r}, not of {verifier.name!r}")]
+        )
+    with reg.store.snapshot():
+        head = reg.store.head().position
+        report: dict[str, Any] = {"checkpoint_size": kept.size, "size": head, "proof": []}
+        if kept.size > head:
+            return {
+                **report,
+                "consistent": False,
+                "problem": f"the checkpoint is of {kept.size} events and the log holds only"
+                f" {head}: events after position {head} were removed",
+            }
+        reader = merkle.TreeReader(head, reg.store.tile)
+        proof = reader.consistency(kept.size)
+        ok = merkle.consistent(kept.size, head, kept.root, reader.root(), proof)
+    report["proof"] = [_b64(h) for h in proof]
+    report["consistent"] = ok
+    report["problem"] = (
+        None
+        if ok
+        else f"the log's first {kept.size} events are not those the checkpoint was signed"
+        f" for: an event at or before position {kept.size} was changed, removed or inserted"
+    )
+    return report
+
+
+# -- publishing --------------------------------------------------------------------------------
+
+
+def publish(reg: Registry, folder: Path) -> dict[str, Any]:
+    """Write the checkpoint, every tile and entry bundle, and the verifier key under a folder
+    as tlog-tiles lays them out (a static host serves it as it is).
+
+    Full tiles never change: one already there is kept, and one that differs is refused
+    (ConflictError: the folder holds another log, or this one was rewritten). The checkpoint
+    is written last, so a reader never sees one whose tiles are missing.
+    """
+    with reg.store.snapshot():
+        size = reg.store.head().position
+        note = _signed(reg, size)
+        files: list[tuple[str, bytes, bool]] = []
+        for level, n, data in _tiles(reg):
+            full = len(data) == merkle.FULL_TILE
+            width = 0 if full else len(data) // merkle.HASH_SIZE
+            files.append((merkle.tile_path(level, n, width), data, full))
+        rows = reg.store.chain_hashes(0, size)
+    for start in range(0, size, merkle.WIDTH):
+        chunk = rows[start : start + merkle.WIDTH]
+        width = 0 if len(chunk) == merkle.WIDTH else len(chunk)
+        data = merkle.bundle(merkle.entry(p, h) for p, h in chunk)
+        files.append((merkle.tile_path(None, start // merkle.WIDTH, width), data, not width))
+    written = 0
+    for relative, data, immutable in files:
+        target = folder / relative
+        if immutable and target.is_file():
+            if target.read_bytes() != data:
+                raise ConflictError(
+                    f"{target} differs from this log's: the folder holds another log's tree,"
+                    " or this log was rewritten (keep the folder: it is the evidence)"
+                )
+            continue
+        _write(target, data)
+        written += 1
+    _write(folder / "key", (verifier_key(reg)["verifier_key"] + "\n").encode())
+    _write(folder / "checkpoint", note.encode())
+    return {"folder": str(folder), "size": size, "files_written": written + 2, "checkpoint": note}
+
+
+def _tiles(reg: Registry) -> list[tuple[int, int, bytes]]:
+    """Every tile of the tree now: the stored ones and level 0's partial one."""
+    found = reg.store.stored_tiles()
+    size = reg.store.head().position
+    if size % merkle.WIDTH:
+        found.append((0, size // merkle.WIDTH, reg.store.tile(0, size // merkle.WIDTH)))
+    return found
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Write a file whole or not at all (a temporary file renamed into place)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
