@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -86,6 +87,12 @@ def hash_sql_expr(sha256: str, epoch_us: str, strlen: str) -> str:
     return sha256.format(f"prev_hash || '|' || {body}")
 
 
+# What the walk finds wrong at a position (the same words whichever way it is walked).
+MISSING = "position {} is missing"
+BROKEN_LINK = "prev_hash does not match the hash of the event before it"
+BAD_HASH = "the hash does not match the event's contents"
+
+
 def verify_chain_sql(hash_expr: str) -> str:
     """The set-based chain walk: the first event whose position, link or hash is wrong."""
     return (
@@ -97,7 +104,7 @@ def verify_chain_sql(hash_expr: str) -> str:
         " FROM event_log WHERE position <= ? WINDOW w AS (ORDER BY position))"
         " SELECT position, CASE"
         "  WHEN coalesce(previous_position, 0) <> position - 1"
-        "   THEN 'position ' || (coalesce(previous_position, 0) + 1) || ' is missing'"
+        "   THEN 'position ' || (coalesce(previous_position, 0) + 1) || ' is missing'"  # MISSING
         "  WHEN coalesce(previous_hash, ?) <> prev_hash"
         "   THEN 'prev_hash does not match the hash of the event before it'"
         "  WHEN recomputed <> hash THEN 'the hash does not match the event''s contents'"
@@ -159,7 +166,13 @@ class VerifyReport:
         }
 
 
-def _payload_problem(conn: Connection, upto: int) -> tuple[int, str] | None:
+PAYLOAD_PROBLEM = "the payload does not match its recorded hash"
+
+# The first problem found at a position, and what it is.
+Problem = tuple[int, str]
+
+
+def payload_problem(conn: Connection, upto: int) -> Problem | None:
     """First event whose payload no longer matches its recorded payload hash.
 
     Streams the payloads in batches; Python's hashlib is several times faster per payload
@@ -169,7 +182,7 @@ def _payload_problem(conn: Connection, upto: int) -> tuple[int, str] | None:
     while rows := result.fetchmany(20_000):
         for position, text, digest in rows:
             if hashlib.sha256(text.encode()).hexdigest() != digest:
-                return position, "the payload does not match its recorded hash"
+                return position, PAYLOAD_PROBLEM
     return None
 
 
@@ -177,8 +190,31 @@ def _chain_problem(conn: Connection, upto: int, out: list[Any], sql: str) -> Non
     out.append(conn.execute(sql, [upto, GENESIS_HASH, GENESIS_HASH]).fetchone())
 
 
-def verify_chain(conn: Connection, sql: str, anchor: Anchor | None = None) -> VerifyReport:
-    """Walk the log and report the first position that was changed, removed, inserted or moved.
+def chain_walk(
+    conn: Connection, sql: str, last: int, others: Callable[[int], Problem | None]
+) -> Problem | None:
+    """The set-based walk up to `last` in the engine (on a cursor), while this thread runs the
+    checks the engine cannot do as cheaply (`others`); the first problem of either."""
+    chain: list[Any] = []
+    walker = threading.Thread(target=_chain_problem, args=(conn.cursor(), last, chain, sql))
+    walker.start()
+    try:
+        other = others(last)
+    finally:
+        walker.join()
+    if not chain:
+        raise RuntimeError("the chain walk did not finish")
+    found = [(int(p[0]), str(p[1])) for p in (chain[0], other) if p is not None]
+    return min(found) if found else None
+
+
+def verify_chain(
+    conn: Connection,
+    problem_of: Callable[[int], Problem | None],
+    anchor: Anchor | None = None,
+) -> VerifyReport:
+    """Report the first position that was changed, removed, inserted or moved, as
+    `problem_of(last position)` finds it.
 
     With an anchor, also prove that the log up to it is the one the anchor was taken from,
     even if every hash after an edit was recomputed.
@@ -188,19 +224,9 @@ def verify_chain(conn: Connection, sql: str, anchor: Anchor | None = None) -> Ve
     ).fetchone()
     head = Anchor(int(row[0]), str(row[1])) if row else None
     last = head.position if head else 0
-    # The set-based chain walk runs in the engine (on a cursor) while this thread hashes the
-    # payloads.
-    chain: list[Any] = []
-    walker = threading.Thread(target=_chain_problem, args=(conn.cursor(), last, chain, sql))
-    walker.start()
-    payload = _payload_problem(conn, last)
-    walker.join()
-    if not chain:
-        raise RuntimeError("the chain walk did not finish")
-    problems = [p for p in (chain[0], payload) if p is not None]
-    if problems:
-        position, problem = min(problems, key=lambda p: int(p[0]))
-        return VerifyReport(False, last, head, int(position), str(problem))
+    found = problem_of(last)
+    if found is not None:
+        return VerifyReport(False, last, head, found[0], found[1])
     if anchor is not None:
         found = conn.execute(
             "SELECT hash FROM event_log WHERE position = ?", [anchor.position]

@@ -33,7 +33,7 @@ _sha256 = hashlib.sha256
 
 def entry(position: int, chain_hash: str) -> bytes:
     """The leaf entry of the event at a position: `{"hash":"<hex>","position":N}`."""
-    return b'{"hash":"%s","position":%d}' % (chain_hash.encode("ascii"), position)
+    return b'{"hash":"%s","position":%d}' % (chain_hash.encode(), position)
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -157,16 +157,18 @@ class TreeReader:
         """The audit path of leaf `index` in the tree (RFC 9162, PATH)."""
         if not 0 <= index < self.size:
             raise ValueError(f"leaf {index} is not in a tree of {self.size}")
+        return self._path(index, 0, self.size)
 
-        def path(m: int, start: int, size: int) -> list[bytes]:
-            if size == 1:
-                return []
-            k = split(size)
-            if m < k:
-                return [*path(m, start, k), self.subtree(start + k, start + size)]
-            return [*path(m - k, start + k, size - k), self.subtree(start, start + k)]
+    # (methods, not nested functions: a recursive closure is a reference cycle, and would keep
+    # the store, its connection and a DuckDB file's lock alive until the garbage collector ran)
 
-        return path(index, 0, self.size)
+    def _path(self, m: int, start: int, size: int) -> list[bytes]:
+        if size == 1:
+            return []
+        k = split(size)
+        if m < k:
+            return [*self._path(m, start, k), self.subtree(start + k, start + size)]
+        return [*self._path(m - k, start + k, size - k), self.subtree(start, start + k)]
 
     def consistency(self, old: int) -> list[bytes]:
         """The proof that the tree of `old` leaves is a prefix of this one (RFC 9162, PROOF)."""
@@ -174,16 +176,18 @@ class TreeReader:
             raise ValueError(f"a tree of {old} is not a prefix of a tree of {self.size}")
         if old in (0, self.size):
             return []
+        return self._subproof(old, 0, self.size, True)
 
-        def subproof(m: int, start: int, size: int, whole: bool) -> list[bytes]:
-            if m == size:
-                return [] if whole else [self.subtree(start, start + size)]
-            k = split(size)
-            if m <= k:
-                return [*subproof(m, start, k, whole), self.subtree(start + k, start + size)]
-            return [*subproof(m - k, start + k, size - k, False), self.subtree(start, start + k)]
-
-        return subproof(old, 0, self.size, True)
+    def _subproof(self, m: int, start: int, size: int, whole: bool) -> list[bytes]:
+        if m == size:
+            return [] if whole else [self.subtree(start, start + size)]
+        k = split(size)
+        if m <= k:
+            return [*self._subproof(m, start, k, whole), self.subtree(start + k, start + size)]
+        return [
+            *self._subproof(m - k, start + k, size - k, False),
+            self.subtree(start, start + k),
+        ]
 
 
 def included(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:

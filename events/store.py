@@ -21,10 +21,13 @@ from events import merkle
 from events.chain import (
     GENESIS_HASH,
     Anchor,
+    Problem,
     VerifyReport,
+    chain_walk,
     epoch_us,
     event_hash,
     payload_digest,
+    payload_problem,
     verify_chain,
 )
 from events.connection import Connection
@@ -276,21 +279,26 @@ class EventStore(LogReader, ABC):
         the Merkle tree's tiles; with an anchor, also prove the log up to it is the one it was
         taken from."""
         with self.snapshot():
-            report = verify_chain(self.conn, self.sql.verify_chain, anchor)
-            if not report.ok and not report.anchor_only:
-                return report
-            tree = self.tree_problem(report.checked)
-        if tree is not None:
-            return VerifyReport(False, report.checked, report.head, *tree)
-        return report
+            return verify_chain(self.conn, self._problem, anchor)
 
-    def tree_problem(self, size: int) -> tuple[int, str] | None:
+    def _problem(self, last: int) -> Problem | None:
+        """The first problem of the log up to a position: the engine's set-based chain walk
+        while this thread checks the payloads, then the tree (an engine may do all of it its
+        own faster way)."""
+
+        def others(upto: int) -> Problem | None:
+            found = [p for p in (payload_problem(self.conn, upto), self.tree_problem(upto)) if p]
+            return min(found) if found else None
+
+        return chain_walk(self.conn, self.sql.verify_chain, last, others)
+
+    def tree_problem(self, size: int, leaves: bytes | None = None) -> Problem | None:
         """The first position at which the stored tree differs from the one the log's first
-        `size` events make (None: every tile is right)."""
-        expected = {
-            (lv, n): d
-            for lv, n, d in merkle.tiles_of(merkle.leaf_hashes(self.chain_hashes(0, size)))
-        }
+        `size` events make (None: every tile is right); `leaves`: their leaf hashes, when the
+        caller has them already."""
+        if leaves is None:
+            leaves = merkle.leaf_hashes(self.chain_hashes(0, size))
+        expected = {(lv, n): d for lv, n, d in merkle.tiles_of(leaves)}
         stored = {(lv, n): d for lv, n, d in self.stored_tiles()}
         for level, n in sorted(expected.keys() | stored.keys()):
             want, got = expected.get((level, n), b""), stored.get((level, n), b"")

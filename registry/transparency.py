@@ -87,14 +87,13 @@ def verifier_key(reg: Registry) -> dict[str, Any]:
 # -- checkpoints and tiles -------------------------------------------------------------------
 
 
-def _size(reg: Registry, size: int | None, field: str = "size") -> int:
+def _size(reg: Registry, size: int | None) -> int:
+    """The tree size asked for (default: the whole log); NotFoundError past the log's end."""
     head = reg.store.head().position
     if size is None:
         return head
     if not 0 <= size <= head:
-        raise InvalidDefinitionError(
-            [Issue(field, f"the log holds {head} events: a tree size is 0 to {head}, not {size}")]
-        )
+        raise NotFoundError(f"the log holds {head} events: it has no tree of {size} (yet)")
     return size
 
 

@@ -19,8 +19,10 @@ WRITES = 12
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str], str]]:
-    with fresh_schema() as url:
+    with fresh_schema() as url, pytest.MonkeyPatch.context() as env:
         first, second = (tmp_path_factory.mktemp(n) for n in ("one", "two"))
+        # Replicas sign checkpoints with one key (README: one key file for every replica).
+        env.setenv("DA_TLOG_KEY", str(tmp_path_factory.mktemp("key") / "tlog.key"))
         token = make_token(first, "admin", database_url=url)
         with served(first, url) as a, served(second, url) as b:
             yield [a, b], token
@@ -161,3 +163,27 @@ def test_two_admins_approving_at_once_apply_it_once(replicas: tuple[list[str], s
     own replica: exactly one applies it, the other is told it is approved already."""
     urls, token = replicas
     approve_at_once(urls, token)
+
+
+def test_both_replicas_publish_one_tree_with_one_key(replicas: tuple[list[str], str]) -> None:
+    """Issue 25: writes through both replicas grow one Merkle tree; each replica serves the
+    same signed checkpoint, and an outsider reading either checks it with the one key."""
+    from tlog_scales.backend import HttpBackend
+    from tlog_scales.reader import TilesReader
+    from tlog_scales.signing import Vkey
+
+    urls, token = replicas
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(headers=headers) as http:
+        for n in range(3):
+            http.post(f"{urls[n % 2]}/api/admin/metrics", json={**_mrr(200 + n), "name": f"t{n}"})
+        key = http.get(f"{urls[1]}/api/audit/key").json()["verifier_key"]
+        assert http.get(f"{urls[0]}/api/audit/key").json()["verifier_key"] == key
+        checkpoints = {http.get(f"{url}/tlog/checkpoint").text for url in urls}
+        assert len(checkpoints) == 1
+        assert http.get(f"{urls[0]}/api/audit/verify").json()["ok"]
+    for url in urls:
+        reader = TilesReader(HttpBackend(url + "/tlog"))
+        checkpoint = reader.get_checkpoint()
+        checkpoint.verify(Vkey.from_string(key))
+        assert reader.calculate_root_hash() == checkpoint.root_hash

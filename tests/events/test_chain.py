@@ -7,13 +7,33 @@ import hashlib
 import duckdb
 import pytest
 
-from events import Anchor, NewEvent, VerifyReport, ensure_event_log
+from events import Anchor, EventStore, NewEvent, VerifyReport, ensure_event_log
 from events.chain import GENESIS_HASH, event_hash
 from storage.duckdb import HASH_SQL_EXPR, DuckDBEventStore
 
 
+class SqlWalkStore(DuckDBEventStore):
+    """DuckDB with every engine's walk: the set-based SQL one, payloads hashed beside it."""
+
+    _problem = EventStore._problem
+
+
+# Each test runs on DuckDB's columnar walk and on the SQL walk every engine has.
+_WALKS: dict[str, type[EventStore]] = {"columnar": DuckDBEventStore, "sql": SqlWalkStore}
+_walk: list[type[EventStore]] = [DuckDBEventStore]
+
+
+@pytest.fixture(autouse=True, params=[*_WALKS, "columnar in batches of 3"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The columnar walk reads batches; in batches of 3 every edit of the ten-event log below
+    sits at or next to a batch's edge."""
+    if request.param == "columnar in batches of 3":
+        monkeypatch.setattr("storage.duckdb._VERIFY_BATCH", 3)
+    _walk[0] = _WALKS.get(request.param, DuckDBEventStore)
+
+
 def verify_chain(conn: duckdb.DuckDBPyConnection, anchor: Anchor | None = None) -> VerifyReport:
-    return DuckDBEventStore(conn).verify(anchor)
+    return _walk[0](conn).verify(anchor)
 
 
 @pytest.fixture
