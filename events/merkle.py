@@ -81,6 +81,15 @@ def tile_root(tile: bytes) -> bytes:
     return level[0]
 
 
+def first_difference(one: bytes, other: bytes) -> int:
+    """The index of the first hash at which two runs of hashes differ (or where the shorter
+    one ends)."""
+    for index in range(0, max(len(one), len(other)), HASH_SIZE):
+        if one[index : index + HASH_SIZE] != other[index : index + HASH_SIZE]:
+            return index // HASH_SIZE
+    return max(len(one), len(other)) // HASH_SIZE
+
+
 def grown(
     size: int, leaves: bytes, partial: bytes, stored: TileSource
 ) -> list[tuple[int, int, bytes]]:

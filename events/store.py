@@ -81,6 +81,7 @@ class StoreSql(LogSql):
         " hashes {blob} NOT NULL, PRIMARY KEY (level, n))"
     )
     tile = "SELECT hashes FROM tlog_tiles WHERE level = ? AND n = ?"
+    clear_tiles = "DELETE FROM tlog_tiles"
     all_tiles = "SELECT level, n, hashes FROM tlog_tiles ORDER BY level, n"
     tile_count = "SELECT count(*), coalesce(max(n) + 1, 0) FROM tlog_tiles WHERE level = 0"
     put_tiles = (
@@ -302,24 +303,13 @@ class EventStore(LogReader, ABC):
         stored = {(lv, n): d for lv, n, d in self.stored_tiles()}
         for level, n in sorted(expected.keys() | stored.keys()):
             want, got = expected.get((level, n), b""), stored.get((level, n), b"")
-            if want == got:
-                continue
-            size_ = merkle.HASH_SIZE
-            index = (
-                next(
-                    (
-                        i
-                        for i in range(0, max(len(want), len(got)), size_)
-                        if want[i : i + size_] != got[i : i + size_]
-                    ),
-                    0,
+            if want != got:
+                index = merkle.first_difference(want, got)
+                position = (n * merkle.WIDTH + index) * merkle.WIDTH**level + 1
+                return position, (
+                    f"the Merkle tree's tile {level}/{n} does not match the log at position"
+                    f" {position}"
                 )
-                // size_
-            )
-            position = (n * merkle.WIDTH + index) * merkle.WIDTH**level + 1
-            return position, (
-                f"the Merkle tree's tile {level}/{n} does not match the log at position {position}"
-            )
         return None
 
     def _append_head(self) -> LogHead:
@@ -507,7 +497,7 @@ class EventStore(LogReader, ABC):
         """Build every tile anew from the log (a database from before the tree, or after a
         repair), in one transaction; returns the tree's size."""
         with self.transaction():
-            self.conn.execute("DELETE FROM tlog_tiles")
+            self.conn.execute(self.sql.clear_tiles)
             size = self.head().position
             leaves = merkle.leaf_hashes(self.chain_hashes(0, size))
             self._put_tiles(merkle.tiles_of(leaves))

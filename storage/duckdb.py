@@ -32,6 +32,7 @@ from events.chain import (
     MISSING,
     PAYLOAD_PROBLEM,
     Problem,
+    canonical_sql,
     hash_sql_expr,
     verify_chain_sql,
 )
@@ -205,7 +206,7 @@ class DuckDBEventStore(EventStore):
 # input (0x00 and events.merkle.entry), in position order.
 _CHAIN_PASS_SQL = (
     "SELECT position, hash, prev_hash,"  # noqa: S608 - built from the fixed field tuple
-    f" {hash_sql_expr('{}', 'epoch_us(recorded_at)', 'strlen')},"
+    f" {canonical_sql('epoch_us(recorded_at)', 'strlen')},"
     " chr(0) || '{\"hash\":\"' || hash || '\",\"position\":' || position || '}'"
     " FROM event_log WHERE position <= ? ORDER BY position"
 )
@@ -227,7 +228,7 @@ def _chain_problem(conn: Connection, last: int) -> tuple[Problem | None, bytes]:
             return _first_broken(batch, expected_position, previous.decode()), b""
         leaves.append(_digests(entries))
         expected_position += count
-        previous = stored[-64:]
+        previous = hashes[count - 1].as_py().encode()
     return None, b"".join(leaves)
 
 
