@@ -286,3 +286,18 @@ def test_a_copy_carries_the_tree(registry: Registry, tmp_path: Path) -> None:
     assert target.store.stored_tiles() == registry.store.stored_tiles()
     root = answers.tlog_checkpoint(registry).split("\n")[2]
     assert answers.tlog_checkpoint(target).split("\n")[2] == root
+
+
+def test_a_database_from_before_the_tree_gets_it_when_opened(tmp_path: Path) -> None:
+    import duckdb
+
+    path = str(tmp_path / "old.duckdb")
+    reg = attach(duckdb.connect(path))
+    fill(reg, 700)
+    root = answers.tlog_checkpoint(reg).split("\n")[2]
+    reg.conn.execute("DROP TABLE tlog_tiles")  # as a registry from before issue 25 was
+    reg.conn.close()
+    again = attach(duckdb.connect(path))
+    assert again.store.tree_in_step()
+    assert answers.tlog_checkpoint(again).split("\n")[2] == root
+    assert answers.verify(again)["ok"]
