@@ -111,15 +111,19 @@ def verify(
         Path | None,
         typer.Option(
             "--checkpoint",
-            help="A signed checkpoint kept earlier (`da audit checkpoint`): prove the log"
-            " extends it.",
+            help="A signed checkpoint kept earlier (`da audit checkpoint`, or the `checkpoint`"
+            " file `da audit publish` wrote, whose tiles then show where the log differs):"
+            " prove the log extends it.",
         ),
     ] = None,
     as_json: Json = False,
 ) -> None:
     """Recompute the hash chain and the Merkle tree; exit 1 if anything was changed, removed,
     inserted or moved."""
-    report = backend_for(ctx.obj).verify(anchor, _read_checkpoint(checkpoint))
+    # A checkpoint in a folder `da audit publish` wrote comes with the tiles it was signed
+    # for: then a log that no longer extends it is compared with them, position by position.
+    kept = checkpoint.parent if checkpoint and (checkpoint.parent / "tile").is_dir() else None
+    report = backend_for(ctx.obj).verify(anchor, _read_checkpoint(checkpoint), kept)
     if as_json:
         emit_json(report)
     else:

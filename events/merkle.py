@@ -199,6 +199,23 @@ class TreeReader:
         ]
 
 
+def first_divergence(size: int, one: TileSource, other: TileSource) -> int | None:
+    """The first leaf index at which two trees of `size` leaves differ (None: they are the
+    same tree), found by descending from the root into the first subtree that differs: a
+    few tiles of each, not every leaf."""
+    a, b = TreeReader(size, one), TreeReader(size, other)
+    start, end = 0, size
+    if a.subtree(start, end) == b.subtree(start, end):
+        return None
+    while end - start > 1:
+        k = split(end - start)
+        if a.subtree(start, start + k) != b.subtree(start, start + k):
+            end = start + k
+        else:
+            start += k
+    return start
+
+
 def included(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """Whether an audit path proves leaf hash `leaf` at `index` in a tree of `size` with
     `root` (RFC 9162, section 2.1.3.2)."""

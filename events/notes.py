@@ -156,10 +156,10 @@ def signed_checkpoint(signer: Signer, checkpoint: Checkpoint) -> str:
     return signer.sign(checkpoint.body())
 
 
-def open_checkpoint(text: str, verifier: Verifier) -> Checkpoint:
-    """The checkpoint of a signed note, once its signature by `verifier` checks; NoteError
-    naming what is wrong otherwise."""
-    body, sep, signatures = text.partition("\n\n")
+def read_checkpoint(text: str) -> Checkpoint:
+    """The checkpoint a signed note states, its signatures unchecked (`open_checkpoint` checks
+    them); NoteError naming what is wrong."""
+    body, sep, _ = text.partition("\n\n")
     if not sep:
         raise NoteError("a checkpoint is its body, a blank line, then signature lines")
     lines = body.split("\n")
@@ -171,6 +171,14 @@ def open_checkpoint(text: str, verifier: Verifier) -> Checkpoint:
     root = _unb64(root_text, "the checkpoint's root hash")
     if len(root) != 32:
         raise NoteError("the checkpoint's root hash is not 32 bytes")
+    return Checkpoint(origin, int(size_text), root)
+
+
+def open_checkpoint(text: str, verifier: Verifier) -> Checkpoint:
+    """The checkpoint of a signed note, once its signature by `verifier` checks; NoteError
+    naming what is wrong otherwise."""
+    checkpoint = read_checkpoint(text)
+    body, _, signatures = text.partition("\n\n")
     expected_id = verifier.key_id.to_bytes(4, "big")
     public = Ed25519PublicKey.from_public_bytes(verifier.public)
     for line in signatures.split("\n"):
@@ -185,5 +193,5 @@ def open_checkpoint(text: str, verifier: Verifier) -> Checkpoint:
             public.verify(stamp[4:], (body + "\n").encode())
         except InvalidSignature as exc:
             raise NoteError(f"the signature by {verifier.name} does not verify") from exc
-        return Checkpoint(origin, int(size_text), root)
+        return checkpoint
     raise NoteError(f"the checkpoint carries no signature by this log's key ({verifier.name})")

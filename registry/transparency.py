@@ -30,6 +30,7 @@ from events.notes import (
     check_name,
     load_or_create,
     open_checkpoint,
+    read_checkpoint,
     signed_checkpoint,
 )
 from registry.errors import (
@@ -156,9 +157,14 @@ def prove(reg: Registry, position: int, size: int | None = None) -> dict[str, An
     }
 
 
-def consistency(reg: Registry, text: str) -> dict[str, Any]:
+def consistency(reg: Registry, text: str, kept_folder: Path | None = None) -> dict[str, Any]:
     """Whether today's log extends the tree of a checkpoint someone kept (its signature by
-    this log's key checked first), with the consistency proof; `problem` says where not."""
+    this log's key checked first), with the consistency proof; `problem` says where not.
+
+    With the folder the checkpoint was published in (`da audit publish`), a log that no
+    longer extends it is compared with the kept tiles, and `diverges_at` names the first
+    position that differs.
+    """
     verifier: Verifier = signer(reg).verifier
     try:
         kept = open_checkpoint(text, verifier)
@@ -181,15 +187,68 @@ def consistency(reg: Registry, text: str) -> dict[str, Any]:
         reader = merkle.TreeReader(head, reg.store.tile)
         proof = reader.consistency(kept.size)
         ok = merkle.consistent(kept.size, head, kept.root, reader.root(), proof)
-    report["proof"] = [_b64(h) for h in proof]
-    report["consistent"] = ok
-    report["problem"] = (
-        None
-        if ok
-        else f"the log's first {kept.size} events are not those the checkpoint was signed"
-        f" for: an event at or before position {kept.size} was changed, removed or inserted"
-    )
+        report["proof"] = [_b64(h) for h in proof]
+        report["consistent"] = ok
+        report["problem"] = (
+            None
+            if ok
+            else f"the log's first {kept.size} events are not those the checkpoint was signed"
+            f" for: an event at or before position {kept.size} was changed, removed or inserted"
+        )
+        if not ok and kept_folder is not None:
+            report.update(divergence(kept_folder, kept, reg.store.tile))
     return report
+
+
+class FolderTiles:
+    """The tiles of a folder `publish` wrote, read at their tlog-tiles paths (the widest
+    partial tile when there is no full one). Every path is made of numbers under the folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __call__(self, level: int, n: int) -> bytes:
+        full = self.folder / merkle.tile_path(level, n)
+        partial = full.parent / (full.name + ".p")
+        if full.is_file():
+            return full.read_bytes()[: merkle.FULL_TILE]
+        widths = (
+            [int(p.name) for p in partial.glob("*") if p.name.isdigit()] if partial.is_dir() else []
+        )
+        if not widths:
+            return b""
+        return (partial / str(max(widths))).read_bytes()[: merkle.FULL_TILE]
+
+
+def kept_divergence(folder: Path, text: str, current: merkle.TileSource) -> dict[str, Any]:
+    """`divergence` for a checkpoint's text whose signature was checked already (by a server
+    that answered it does not hold)."""
+    try:
+        kept = read_checkpoint(text)
+    except NoteError as exc:
+        raise InvalidDefinitionError([Issue("checkpoint", str(exc))]) from exc
+    return divergence(folder, kept, current)
+
+
+def divergence(folder: Path, kept: Checkpoint, current: merkle.TileSource) -> dict[str, Any]:
+    """Where the tree of a kept checkpoint, whose tiles are in `folder`, and the current one
+    (`current`, a tile source) first differ: `diverges_at` (a position) and `problem`."""
+    tiles = FolderTiles(folder)
+    try:
+        if merkle.TreeReader(kept.size, tiles).root() != kept.root:
+            return {"problem": f"the tiles in {folder} are not those of the checkpoint"}
+        index = merkle.first_divergence(kept.size, tiles, current)
+    except (OSError, ValueError) as exc:
+        return {"problem": f"the tiles in {folder} cannot be read whole: {exc}"}
+    if index is None:
+        return {}
+    position = index + 1
+    return {
+        "diverges_at": position,
+        "problem": f"the log differs from the tree the checkpoint was signed for at position"
+        f" {position}: that event was changed, removed or inserted (the kept tiles in {folder}"
+        " show what it was)",
+    }
 
 
 # -- publishing --------------------------------------------------------------------------------

@@ -176,8 +176,10 @@ class LocalBackend:
     def recent_events(self, before: int | None, limit: int | None, filters: dict[str, Any]) -> Json:
         return answers.recent_events(self.existing, before, limit, **filters)
 
-    def verify(self, anchor: str | None, checkpoint: str | None = None) -> Json:
-        return answers.verify(self.existing, anchor, checkpoint)
+    def verify(
+        self, anchor: str | None, checkpoint: str | None = None, kept: Path | None = None
+    ) -> Json:
+        return answers.verify(self.existing, anchor, checkpoint, kept)
 
     def tlog_key(self) -> Json:
         return answers.tlog_key(self.existing)

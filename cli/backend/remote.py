@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -313,11 +314,34 @@ class RemoteBackend:
             if before is None or (limit is not None and len(events) >= limit):
                 return {**page, "events": events}
 
-    def verify(self, anchor: str | None, checkpoint: str | None = None) -> Json:
+    def verify(
+        self, anchor: str | None, checkpoint: str | None = None, kept: Path | None = None
+    ) -> Json:
         if checkpoint is None:
             return self._json("GET", "/api/audit/verify", params=_params(anchor=anchor))
         body = {"anchor": anchor, "checkpoint": checkpoint}
-        return self._json("POST", "/api/audit/verify", json=body)
+        report: Json = self._json("POST", "/api/audit/verify", json=body)
+        found = report["checkpoint"]
+        if kept is not None and not found["consistent"]:
+            # The kept tiles are here and the tree is on the server: compared here, by the
+            # registry's own function, against the tiles the server publishes.
+            from registry import answers
+
+            found.update(answers.kept_divergence(kept, checkpoint, self._tile_of(found["size"])))
+        return report
+
+    def _tile_of(self, size: int) -> Callable[[int, int], bytes]:
+        """The server's tiles of its tree of `size` events (GET /tlog/tile/...)."""
+        from events import merkle
+
+        def tile(level: int, n: int) -> bytes:
+            width = (size // merkle.WIDTH**level) % merkle.WIDTH
+            partial = n == size // merkle.WIDTH ** (level + 1) and width
+            path = merkle.tile_path(level, n, width if partial else 0)
+            response = self.client.get(f"/tlog/{path}")
+            return bytes(response.content) if response.status_code == 200 else b""
+
+        return tile
 
     def tlog_key(self) -> Json:
         return self._json("GET", "/api/audit/key")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from events import utc_now
+from events.merkle import TileSource
 from registry import queries, transparency, verdicts
 from registry.answers.shape import json_object, utc_text
 from storage.session import Registry
@@ -30,11 +31,15 @@ _SHOWN_DIFFERENCES = 50
 
 
 def verify(
-    reg: Registry, anchor: str | None = None, checkpoint: str | None = None
+    reg: Registry,
+    anchor: str | None = None,
+    checkpoint: str | None = None,
+    kept_folder: Path | None = None,
 ) -> dict[str, Any]:
     """The hash chain's and the Merkle tree's verification (against a `POSITION:HASH` anchor
     or a signed checkpoint someone kept, if given), and the projections' and the API tokens'
-    against the log: `ok` only when all hold.
+    against the log: `ok` only when all hold. `kept_folder`: where the checkpoint was
+    published with its tiles, to name the first position that differs from them.
 
     `chain_ok`, `projections.in_step` and `tokens.in_step` tell which failed; the first
     differences are listed (an edited `metric_definitions` row is served to readers, and an
@@ -42,7 +47,9 @@ def verify(
     """
     from registry.access.tokens import token_differences
 
-    kept = transparency.consistency(reg, checkpoint) if checkpoint is not None else None
+    kept = None
+    if checkpoint is not None:
+        kept = transparency.consistency(reg, checkpoint, kept_folder)
     report = json_object(queries.verify_log(reg, anchor))
     log_ok = report.pop("log_ok")  # the log on its own, whatever anchor the caller brought
     differences = [str(d) for d in reg.projector.check()]
@@ -129,3 +136,9 @@ def inclusion_proof(reg: Registry, position: int, size: int | None = None) -> di
 def published_tlog(reg: Registry, folder: Path) -> dict[str, Any]:
     """The checkpoint, tiles, entry bundles and key written under a folder."""
     return transparency.publish(reg, folder)
+
+
+def kept_divergence(folder: Path, checkpoint: str, current: TileSource) -> dict[str, Any]:
+    """Where a log (its tiles from `current`) first differs from a checkpoint's tree kept
+    with its tiles in a folder, the checkpoint's signature already checked."""
+    return transparency.kept_divergence(folder, checkpoint, current)

@@ -98,3 +98,35 @@ def test_a_bad_checkpoint_file_is_one_line_and_exit_1(da: Run, tmp_path: Path) -
     assert missing.exit_code == 1 and "cannot read" in missing.stderr
     far = da("audit", "prove", "99")
     assert far.exit_code == 1 and "no event at position 99" in far.stderr
+
+
+def test_a_rewrite_is_located_by_the_published_folder_embedded_and_remote(
+    da: Run, data: Path, tmp_path: Path
+) -> None:
+    import duckdb
+
+    from registry import attach
+    from tests.registry.test_transparency import _edited, _rewrite
+
+    site = tmp_path / "site"
+    da("audit", "publish", str(site))
+    for n in range(3):
+        da("metrics", "update", "revenue/mrr", "--set", f"unit=U{n}", "--reason", "later")
+    reg = attach(duckdb.connect(str(data / "state" / "system.duckdb")))
+    _rewrite(reg, 5, _edited)  # an insider rewrites event 5 and every hash after it
+    reg.conn.close()
+    del reg
+    kept = str(site / "checkpoint")
+    expected = "the log differs from the tree the checkpoint was signed for at position 5:"
+    embedded = da("audit", "verify", "--checkpoint", kept)
+    assert embedded.exit_code == 1 and expected in embedded.stdout
+    copied = tmp_path / "only-the-checkpoint"
+    copied.write_text((site / "checkpoint").read_text())
+    without_tiles = da("audit", "verify", "--checkpoint", str(copied))
+    assert "at or before position 11" in without_tiles.stdout  # the checkpoint alone
+    token = make_token(data, "auditor-2", role="auditor")
+    with served(data):
+        remote = da("audit", "verify", "--checkpoint", kept, "--json", env={"DA_TOKEN": token})
+    found = json.loads(remote.stdout)["checkpoint"]
+    assert remote.exit_code == 1 and found["diverges_at"] == 5
+    assert found["problem"].startswith(expected)

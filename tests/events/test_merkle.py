@@ -176,3 +176,18 @@ def test_tile_paths_parse_as_the_spec_writes_them(
 def test_tile_paths_the_spec_does_not_allow_are_refused(level: str, rest: str) -> None:
     with pytest.raises(ValueError, match="tile|width"):
         merkle.parse_tile_path(level, rest)
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(min_value=1, max_value=1500), data=st.data())
+def test_the_first_divergence_of_two_trees_is_found(size: int, data: st.DataObject) -> None:
+    leaves = entries(size)
+    one = grown_in_chunks(leaves, [size // 3])
+    assert merkle.first_divergence(size, one.tile, one.tile) is None
+    changed = data.draw(st.integers(min_value=0, max_value=size - 1))
+    later = data.draw(st.lists(st.integers(min_value=changed, max_value=size - 1), max_size=3))
+    forged = list(leaves)
+    for index in [changed, *later]:
+        forged[index] = b"forged %d" % index
+    other = grown_in_chunks(forged, [7])
+    assert merkle.first_divergence(size, one.tile, other.tile) == changed

@@ -243,6 +243,12 @@ def test_a_rewrite_before_a_kept_checkpoint_is_caught_by_it_and_by_an_outsider(
     report = answers.verify(registry, checkpoint=kept)
     assert not report["ok"] and not report["checkpoint"]["consistent"]  # ...not against it
     assert "at or before position 600" in report["checkpoint"]["problem"]
+    # With the tiles published beside the checkpoint, the first position that differs.
+    located = answers.verify(registry, checkpoint=kept, kept_folder=kept_folder)["checkpoint"]
+    assert located["diverges_at"] == 300
+    assert located["problem"].startswith(
+        "the log differs from the tree the checkpoint was signed for at position 300:"
+    )
     # The tree published now is not consistent with the checkpoint kept before.
     with pytest.raises(ConflictError, match="differs from this log's"):
         answers.published_tlog(registry, kept_folder)  # the kept folder is evidence
