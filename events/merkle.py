@@ -317,6 +317,32 @@ def parse_tile_path(level_text: str, rest: str) -> tuple[int | None, int, int]:
     return level, n, width
 
 
+def tiles_at(size: int) -> list[tuple[int, int, int]]:
+    """Every tile (level, index, width; 0: full) a tree of `size` leaves is read from; the
+    entry bundles are laid out as level 0's tiles."""
+    found = []
+    level = 0
+    while count := size // WIDTH**level:
+        full, width = divmod(count, WIDTH)
+        found += [(level, n, 0) for n in range(full)]
+        if width:
+            found.append((level, full, width))
+        level += 1
+    return found
+
+
+def unbundle(data: bytes) -> list[bytes]:
+    """The entries of an entry bundle; ValueError if it is cut short."""
+    entries, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at : at + 2], "big")
+        if at + 2 + size > len(data):
+            raise ValueError("the entry bundle is cut short")
+        entries.append(data[at + 2 : at + 2 + size])
+        at += 2 + size
+    return entries
+
+
 def bundle(entries: Iterable[bytes]) -> bytes:
     """An entry bundle: each entry prefixed with its length as a big-endian uint16."""
     return b"".join(len(e).to_bytes(2, "big") + e for e in entries)

@@ -71,6 +71,21 @@ class Verifier:
     def __str__(self) -> str:
         return f"{self.name}+{self.key_id:08x}+{_b64(_ED25519 + self.public)}"
 
+    @classmethod
+    def parse(cls, text: str) -> Verifier:
+        """A verifier key's text (`name+id+key`); NoteError naming what is wrong."""
+        name, sep, rest = text.strip().partition("+")
+        key_id, sep2, data = rest.partition("+")
+        if not (sep and sep2):
+            raise NoteError("a verifier key is NAME+KEYID+BASE64")
+        raw = _unb64(data, "the verifier key")
+        if len(raw) != 33 or raw[:1] != _ED25519:
+            raise NoteError("the verifier key is not an Ed25519 key")
+        found = cls(check_name(name), raw[1:])
+        if f"{found.key_id:08x}" != key_id.lower():
+            raise NoteError("the verifier key's id does not match its name and key")
+        return found
+
 
 @dataclass(frozen=True)
 class Signer:

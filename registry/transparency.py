@@ -18,6 +18,7 @@ import base64
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -276,7 +277,75 @@ def publish(reg: Registry, folder: Path) -> dict[str, Any]:
         width = 0 if len(chunk) == merkle.WIDTH else len(chunk)
         data = merkle.bundle(merkle.entry(p, h) for p, h in chunk)
         files.append((merkle.tile_path(None, start // merkle.WIDTH, width), data, not width))
-    written = 0
+    key = verifier_key(reg)["verifier_key"]
+    written = _write_folder(folder, files, key, note)
+    return {"folder": str(folder), "size": size, "files_written": written, "checkpoint": note}
+
+
+def mirror(
+    folder: Path, note: str, key: str, fetch: Callable[[str], bytes | None]
+) -> dict[str, Any]:
+    """Write another registry's published tree (a server's /tlog) into a folder as `publish`
+    does: its checkpoint's signature checked with its key, every tile it lacks fetched (full
+    tiles already in the folder are kept, never fetched again), and the whole checked before
+    anything is written: the tiles make the checkpoint's root, and each entry bundle hashes
+    to its level-0 tile. A server whose log no longer extends the folder's is refused."""
+    try:
+        checkpoint = open_checkpoint(note, Verifier.parse(key))
+    except NoteError as exc:
+        raise ConflictError(f"the server's checkpoint does not verify with its key: {exc}") from exc
+    files: list[tuple[str, bytes, bool]] = []
+    tiles: dict[tuple[int | None, int], bytes] = {}
+    for level, n, width in merkle.tiles_at(checkpoint.size):
+        for layer in (level, None) if level == 0 else (level,):
+            path = merkle.tile_path(layer, n, width)
+            kept = folder / path
+            data = kept.read_bytes() if not width and kept.is_file() else fetch(path)
+            if data is None:
+                raise UnavailableError(f"the server does not serve {path}: nothing was written")
+            files.append((path, data, not width))
+            tiles[(layer, n)] = data
+    reader = merkle.TreeReader(checkpoint.size, lambda level, n: tiles.get((level, n), b""))
+    if reader.root() != checkpoint.root or not _levels_agree(tiles):
+        raise ConflictError(
+            f"the server's tree of {checkpoint.size} events does not extend the one kept in"
+            f" {folder} (it was rewritten), or its tiles do not make its checkpoint: nothing"
+            " was written"
+        )
+    for (layer, n), data in tiles.items():
+        if layer is None:
+            leaves = b"".join(merkle.leaf_hash(e) for e in merkle.unbundle(data))
+            if leaves != tiles[(0, n)]:
+                raise ConflictError(f"the server's entry bundle {n} does not hash to its tile")
+    written = _write_folder(folder, files, key, note)
+    return {
+        "folder": str(folder),
+        "size": checkpoint.size,
+        "files_written": written,
+        "checkpoint": note,
+    }
+
+
+def _levels_agree(tiles: dict[tuple[int | None, int], bytes]) -> bool:
+    """Whether each full tile's root is the hash the level above holds for it (a root is read
+    from the highest tiles, so a kept lower tile would otherwise go unchecked)."""
+    for (level, n), data in tiles.items():
+        if level is None or len(data) != merkle.FULL_TILE:
+            continue
+        upper = tiles.get((level + 1, n // merkle.WIDTH), b"")
+        at = (n % merkle.WIDTH) * merkle.HASH_SIZE
+        if upper[at : at + merkle.HASH_SIZE] != merkle.tile_root(data):
+            return False
+    return True
+
+
+def _write_folder(folder: Path, files: list[tuple[str, bytes, bool]], key: str, note: str) -> int:
+    """Write a published tree's files, refusing before anything is written when the folder
+    holds another key or another full tile (ConflictError); the checkpoint goes last."""
+    kept_key = folder / "key"
+    if kept_key.is_file() and kept_key.read_text(errors="replace").strip() != key:
+        raise ConflictError(f"{kept_key} is another log's key: publish into another folder")
+    pending = []
     for relative, data, immutable in files:
         target = folder / relative
         if immutable and target.is_file():
@@ -286,11 +355,12 @@ def publish(reg: Registry, folder: Path) -> dict[str, Any]:
                     " or this log was rewritten (keep the folder: it is the evidence)"
                 )
             continue
+        pending.append((target, data))
+    for target, data in pending:
         _write(target, data)
-        written += 1
-    _write(folder / "key", (verifier_key(reg)["verifier_key"] + "\n").encode())
+    _write(kept_key, (key + "\n").encode())
     _write(folder / "checkpoint", note.encode())
-    return {"folder": str(folder), "size": size, "files_written": written + 2, "checkpoint": note}
+    return len(pending) + 2
 
 
 def _tiles(reg: Registry) -> list[tuple[int, int, bytes]]:

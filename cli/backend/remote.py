@@ -337,11 +337,14 @@ class RemoteBackend:
         def tile(level: int, n: int) -> bytes:
             width = (size // merkle.WIDTH**level) % merkle.WIDTH
             partial = n == size // merkle.WIDTH ** (level + 1) and width
-            path = merkle.tile_path(level, n, width if partial else 0)
-            response = self.client.get(f"/tlog/{path}")
-            return bytes(response.content) if response.status_code == 200 else b""
+            return self._tlog_file(merkle.tile_path(level, n, width if partial else 0)) or b""
 
         return tile
+
+    def _tlog_file(self, path: str) -> bytes | None:
+        """A file of the server's published tree (`tile/...`), None if it has none."""
+        response = self.client.get(f"/tlog/{path}")
+        return bytes(response.content) if response.status_code == 200 else None
 
     def tlog_key(self) -> Json:
         return self._json("GET", "/api/audit/key")
@@ -354,10 +357,13 @@ class RemoteBackend:
         return self._json("GET", "/api/audit/proof", params=params)
 
     def publish_tlog(self, folder: Path) -> Json:
-        raise RegistryError(
-            "`da audit publish` writes the embedded database's tree; a server already serves"
-            " the same files at /tlog/ (checkpoint, tile/...)"
-        )
+        """The server's published tree (/tlog) mirrored into a folder, checked before it is
+        written (by the registry's own function)."""
+        from registry import answers
+
+        note = self.tlog_checkpoint()
+        key = str(self.tlog_key()["verifier_key"])
+        return answers.mirrored_tlog(folder, note, key, self._tlog_file)
 
     # column files, the profiler
     def import_columns(self, path: Path, write: Write) -> Json:

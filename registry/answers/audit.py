@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,11 @@ def kept_divergence(folder: Path, checkpoint: str, current: TileSource) -> dict[
     """Where a log (its tiles from `current`) first differs from a checkpoint's tree kept
     with its tiles in a folder, the checkpoint's signature already checked."""
     return transparency.kept_divergence(folder, checkpoint, current)
+
+
+def mirrored_tlog(
+    folder: Path, checkpoint: str, key: str, fetch: Callable[[str], bytes | None]
+) -> dict[str, Any]:
+    """Another registry's published tree (checkpoint, key, and its files by path) written
+    under a folder as `published_tlog` writes one, once all of it checks."""
+    return transparency.mirror(folder, checkpoint, key, fetch)

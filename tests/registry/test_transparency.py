@@ -20,6 +20,7 @@ from tlog_scales.signing import Vkey
 
 from events import NewEvent, merkle
 from events.chain import CANONICAL_FIELDS, epoch_us, event_hash
+from events.notes import Signer
 from events.schema import EVENT_COLUMNS, INSERT_EVENT_SQL
 from registry import ConflictError, InvalidDefinitionError, NotFoundError, Registry, answers
 from registry.transfer import copy_registry
@@ -307,3 +308,64 @@ def test_a_database_from_before_the_tree_gets_it_when_opened(tmp_path: Path) -> 
     assert again.store.tree_in_step()
     assert answers.tlog_checkpoint(again).split("\n")[2] == root
     assert answers.verify(again)["ok"]
+
+
+def _served_by(reg: Registry) -> Callable[[str], bytes | None]:
+    """A server's /tlog/<path>, as a door that mirrors it fetches it."""
+
+    def fetch(path: str) -> bytes | None:
+        _, level, rest = path.split("/", 2)
+        try:
+            return answers.tlog_tile(reg, level, rest)
+        except NotFoundError:
+            return None
+
+    return fetch
+
+
+def test_a_mirror_writes_what_publish_writes_and_refuses_a_rewritten_server(
+    registry: Registry, tmp_path: Path
+) -> None:
+    fill(registry, 600)
+    key = answers.tlog_key(registry)["verifier_key"]
+    answers.published_tlog(registry, tmp_path / "published")
+    mirrored = tmp_path / "mirrored"
+    note = answers.tlog_checkpoint(registry)
+    answers.mirrored_tlog(mirrored, note, key, _served_by(registry))
+    files = sorted(p.relative_to(mirrored) for p in mirrored.rglob("*") if p.is_file())
+    assert files == sorted(
+        p.relative_to(tmp_path / "published")
+        for p in (tmp_path / "published").rglob("*")
+        if p.is_file()
+    )
+    for relative in files:
+        assert (mirrored / relative).read_bytes() == (
+            tmp_path / "published" / relative
+        ).read_bytes()
+    reader, _ = reader_of(mirrored)
+    assert reader.calculate_root_hash() == scales.Checkpoint.from_text(note).root_hash
+    # The server grows: only what is new is fetched.
+    fill(registry, 300, start=600)
+    fetched: list[str] = []
+
+    def counted(path: str) -> bytes | None:
+        fetched.append(path)
+        return _served_by(registry)(path)
+
+    answers.mirrored_tlog(mirrored, answers.tlog_checkpoint(registry), key, counted)
+    assert "tile/0/000" not in fetched and "tile/entries/001" not in fetched
+    assert "tile/0/003.p/132" in fetched
+    # A server that rewrote its log is refused, and the folder keeps what it had.
+    kept = (mirrored / "checkpoint").read_text()
+    _rewrite(registry, 10, _edited)
+    with pytest.raises(ConflictError, match="does not extend the one kept"):
+        answers.mirrored_tlog(
+            mirrored, answers.tlog_checkpoint(registry), key, _served_by(registry)
+        )
+    assert (mirrored / "checkpoint").read_text() == kept
+    with pytest.raises(ConflictError, match="does not verify with its key"):
+        answers.mirrored_tlog(tmp_path / "x", kept.replace("\n900\n", "\n901\n"), key, counted)
+    (mirrored / "key").write_text(str(Signer.generate("other").verifier) + "\n")
+    with pytest.raises(ConflictError, match="another log's key"):
+        answers.published_tlog(registry, mirrored)
+    assert (mirrored / "checkpoint").read_text() == kept
