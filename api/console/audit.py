@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
@@ -60,18 +60,28 @@ def batch_page(
     return page(request, "batch.html", {"feed": feed, "batch_id": batch_id}, viewer, reg=reg)
 
 
+def _integrity(reg: RegistryDep, report: dict[str, Any] | None, kept: dict[str, str]) -> Any:
+    """The page's facts: the head, the signed checkpoint and key to keep, the last report."""
+    tlog = {"checkpoint": answers.tlog_checkpoint(reg), **answers.tlog_key(reg)}
+    return {"health": answers.health(reg), "tlog": tlog, "report": report, **kept}
+
+
 @router.get("/integrity")
 def integrity_page(request: Request, reg: RegistryDep, viewer: AuditorPage) -> Response:
-    """The log's head to keep as an anchor, and what the last verification found."""
-    context = {"health": answers.health(reg), "report": None, "anchor": ""}
+    """The log's head and signed checkpoint to keep, and what the last verification found."""
+    context = _integrity(reg, None, {"anchor": "", "checkpoint": ""})
     return page(request, "integrity.html", context, viewer, reg=reg)
 
 
 @router.post("/integrity")
 async def verify(request: Request, reg: RegistryDep, viewer: AuditorPage) -> Response:
-    """Verify the chain (against an anchor, if one is given) and the projections."""
+    """Verify the chain and the tree (against an anchor or a kept checkpoint, if given), the
+    projections and the tokens."""
     fields = await form_fields(request, request.cookies.get(SESSION_COOKIE))
-    anchor = fields.get("anchor", "").strip()
-    report = await run_in_threadpool(answers.verify, reg, anchor or None)
-    context = {"health": answers.health(reg), "report": report, "anchor": anchor}
+    kept = {"anchor": fields.get("anchor", "").strip(), "checkpoint": fields.get("checkpoint", "")}
+    checkpoint = kept["checkpoint"].replace("\r\n", "\n").strip()
+    report = await run_in_threadpool(
+        answers.verify, reg, kept["anchor"] or None, checkpoint + "\n" if checkpoint else None
+    )
+    context = await run_in_threadpool(_integrity, reg, report, kept)
     return page(request, "integrity.html", context, viewer, reg=reg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from registry import answers
@@ -98,7 +99,7 @@ def test_integrity_shows_the_head_and_verifies_against_an_anchor(console: Consol
     text = text_of(verified.text)
     assert (
         "Passed" in text
-        and "the hash chain holds" in text
+        and "the hash chain and the Merkle tree hold" in text
         and "the projections match the log" in text
     )
     assert 'class="badge ok"' in verified.text
@@ -120,3 +121,27 @@ def test_an_edited_projection_shows_on_the_integrity_page(console: Console) -> N
     page = console["admin"].get("/integrity").text
     result = text_of(console["admin"].post("/integrity", data={"csrf": form_token(page)}).text)
     assert "the projections differ from the log" in result and "revenue/mrr" in result
+
+
+def test_integrity_shows_the_signed_checkpoint_and_verifies_against_a_kept_one(
+    console: Console,
+) -> None:
+    page = console["auditor"].get("/integrity").text
+    kept = answers.tlog_checkpoint(console.reg)
+    key = answers.tlog_key(console.reg)["verifier_key"]
+    assert html.escape(kept, quote=False) in page and key in text_of(page)
+    console.api("PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR", "reason": "later"})
+    # A checkpoint pasted from a browser comes back with CRLF line ends.
+    pasted = kept.replace("\n", "\r\n")
+    verified = console["auditor"].post(
+        "/integrity", data={"csrf": form_token(page), "checkpoint": pasted}
+    )
+    text = text_of(verified.text)
+    assert "Passed" in text and "the kept checkpoint holds" in text
+    size = int(kept.split("\n")[1])
+    assert f"the log extends it ({size} events then, {size + 1} now)" in text
+    forged = kept.replace(f"\n{size}\n", f"\n{size - 1}\n")
+    refused = console["auditor"].post(
+        "/integrity", data={"csrf": form_token(page), "checkpoint": forged}
+    )
+    assert refused.status_code == 422 and "does not verify" in text_of(refused.text)

@@ -244,8 +244,11 @@ def test_the_other_pages_render_and_sign_out_works(
     expect(person.get_by_role("navigation", name="Main")).to_be_visible()
     expect(person.get_by_role("link", name="Sign out")).to_be_visible()
     person.goto(url + "/integrity")
+    kept = person.locator("#checkpoint-now").input_value()  # as an auditor copies it
+    person.get_by_label("Against a kept checkpoint (optional)").fill(kept)
     person.get_by_role("button", name="Verify").click()
     expect(person.get_by_role("status")).to_contain_text("Passed")
+    expect(person.get_by_role("status")).to_contain_text("the kept checkpoint holds")
     expect(person.get_by_role("link", name="Verified at")).to_be_visible()  # the header badge
     person.get_by_role("link", name="Sign out").click()
     person.get_by_role("button", name="Sign out").click()
