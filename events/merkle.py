@@ -23,6 +23,8 @@ WIDTH = 256  # hashes per full tile
 HASH_SIZE = 32
 FULL_TILE = WIDTH * HASH_SIZE
 MAX_LEVEL = 63  # the tile spec's bound on <L>
+# The last tile index whose entries (up to 256 positions on) stay 64-bit positions.
+MAX_INDEX = (2**63 - 1) // WIDTH - 1
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 # A tile's bytes at (level, index), or b"" when the tree has none there.
@@ -312,6 +314,8 @@ def parse_tile_path(level_text: str, rest: str) -> tuple[int | None, int, int]:
     n = 0
     for t in triplets:
         n = n * 1000 + int(t)
+    if n > MAX_INDEX:
+        raise ValueError(f"tile index {n} is past any log's end")
     if tile_path(level, n, width) != "/".join(["tile", level_text, rest]):
         raise ValueError(f"tile index {rest!r} is not written the one way the spec allows")
     return level, n, width

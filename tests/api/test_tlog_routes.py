@@ -48,6 +48,10 @@ def test_an_outsider_reads_the_served_tree_without_a_token(loaded: Api) -> None:
         "/tlog/tile/entries/001.p/1",
         "/tlog/tile/64/000",
         "/tlog/tile/0/..%2F..%2Fkey",
+        "/tlog/tile/0/x999/x999/x999/x999/x999/x999/999",  # past any 64-bit position
+        "/tlog/tile/entries/x036/x028/x797/x018/x963/966",  # the last index there may be
+        "/tlog/tile/entries/x036/x028/x797/x018/x963/966.p/255",
+        "/tlog/tile/63/x036/x028/x797/x018/x963/966",
     ):
         answer = loaded.get(missing, role=None)
         assert answer.status_code == 404 and "detail" in answer.json(), missing

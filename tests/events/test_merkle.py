@@ -171,6 +171,7 @@ def test_tile_paths_parse_as_the_spec_writes_them(
         ("0", "../etc"),
         ("0", "x1/000"),
         ("-1", "000"),
+        ("0", "x999/x999/x999/x999/x999/x999/999"),  # past any 64-bit position
     ],
 )
 def test_tile_paths_the_spec_does_not_allow_are_refused(level: str, rest: str) -> None:
