@@ -183,7 +183,9 @@ def test_both_replicas_publish_one_tree_with_one_key(replicas: tuple[list[str], 
         assert len(checkpoints) == 1
         assert http.get(f"{urls[0]}/api/audit/verify").json()["ok"]
     for url in urls:
-        reader = TilesReader(HttpBackend(url + "/tlog"))
+        backend = HttpBackend(url + "/tlog")
+        reader = TilesReader(backend)
         checkpoint = reader.get_checkpoint()
         checkpoint.verify(Vkey.from_string(key))
         assert reader.calculate_root_hash() == checkpoint.root_hash
+        backend.session.close()  # (its pooled sockets would be left to the garbage collector)

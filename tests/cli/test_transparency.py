@@ -60,10 +60,12 @@ def test_keep_a_checkpoint_prove_publish_and_verify_embedded_and_remote(
     }
     with served(data) as url:
         # An outsider reads the server's tree with no token at all.
-        remote_reader = TilesReader(HttpBackend(url + "/tlog"))
+        backend = HttpBackend(url + "/tlog")
+        remote_reader = TilesReader(backend)
         remote_checkpoint = remote_reader.get_checkpoint()
         remote_checkpoint.verify(Vkey.from_string(key))
         assert remote_reader.calculate_root_hash() == remote_checkpoint.root_hash
+        backend.session.close()  # (its pooled sockets would be left to the garbage collector)
         assert da("audit", "key", "--json", env=env).stdout == embedded["key"]
         assert (
             da("audit", "prove", "3", "--size", "11", "--json", env=env).stdout
