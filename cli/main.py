@@ -118,6 +118,7 @@ def main(
     ctx.obj = Target(
         settings=settings, actor=actor or default_actor(), api_url=api_url, token=token
     )
+    ctx.call_on_close(ctx.obj.release_all)
 
 
 @app.command("version")

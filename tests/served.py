@@ -74,6 +74,8 @@ def served(data: Path, database_url: str | None = None) -> Iterator[str]:
         if server.poll() is None:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
+        if server.stderr is not None:
+            server.stderr.close()
 
 
 def approve_at_once(urls: list[str], token: str, attempts: int = 5) -> None:

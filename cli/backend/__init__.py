@@ -64,12 +64,21 @@ def running_server(settings: Settings) -> str | None:
 
 
 def backend_for(target: Target) -> Backend:
-    """Over HTTP if asked (--api-url) or if a live server holds the database; else embedded."""
+    """Over HTTP if asked (--api-url) or if a live server holds the database; else embedded.
+
+    Kept on the target, which releases it when the command ends (`release_all`: the database
+    closed, so its lock goes with it; the HTTP client's connections closed), not whenever the
+    garbage collector runs.
+    """
     url = target.api_url or running_server(target.settings)
+    backend: Backend
     if url:
         from cli.backend.remote import RemoteBackend
 
-        return RemoteBackend(target, url)
-    from cli.backend.local import LocalBackend
+        backend = RemoteBackend(target, url)
+    else:
+        from cli.backend.local import LocalBackend
 
-    return LocalBackend(target)
+        backend = LocalBackend(target)
+    target.opened.add(backend)
+    return backend

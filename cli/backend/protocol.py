@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from weakref import WeakSet
 
 from registry import Settings
 
@@ -22,6 +23,15 @@ class Target:
     api_url: str | None = None
     token: str | None = None
     door: str = "cli"  # the door embedded writes record (`mcp` for the MCP server)
+    # The backends this command opened (`backend_for`) and still holds, released when it
+    # ends (weakly held: a long `da mcp` session opens one per call and lets each go).
+    opened: WeakSet[Backend] = field(default_factory=WeakSet, compare=False, repr=False)
+
+    def release_all(self) -> None:
+        """Close what the command opened: the embedded database, the HTTP client."""
+        for backend in list(self.opened):
+            backend.release()
+        self.opened.clear()
 
 
 @dataclass(frozen=True)
