@@ -61,19 +61,6 @@ def split(size: int) -> int:
     return 1 << ((size - 1).bit_length() - 1)
 
 
-def root_of(hashes: Sequence[bytes]) -> bytes:
-    """RFC 9162's Merkle Tree Hash over a sequence of node hashes, bottom-up."""
-    if not hashes:
-        return EMPTY_ROOT
-    level = list(hashes)
-    while len(level) > 1:
-        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            paired.append(level[-1])
-        level = paired
-    return level[0]
-
-
 def tile_root(tile: bytes) -> bytes:
     """The hash a full tile contributes to the level above (its 256 hashes' tree)."""
     sha = _sha256

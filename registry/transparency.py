@@ -341,7 +341,18 @@ def _levels_agree(tiles: dict[tuple[int | None, int], bytes]) -> bool:
 
 def _write_folder(folder: Path, files: list[tuple[str, bytes, bool]], key: str, note: str) -> int:
     """Write a published tree's files, refusing before anything is written when the folder
-    holds another key or another full tile (ConflictError); the checkpoint goes last."""
+    holds another key or another full tile (ConflictError); the checkpoint goes last. A folder
+    that cannot be written is an InvalidDefinitionError naming it."""
+    try:
+        return _write_files(folder, files, key, note)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InvalidDefinitionError(
+            [Issue("folder", f"cannot write {exc.filename or folder}: {reason}")]
+        ) from exc
+
+
+def _write_files(folder: Path, files: list[tuple[str, bytes, bool]], key: str, note: str) -> int:
     kept_key = folder / "key"
     if kept_key.is_file() and kept_key.read_text(errors="replace").strip() != key:
         raise ConflictError(f"{kept_key} is another log's key: publish into another folder")

@@ -105,6 +105,11 @@ def test_a_bad_checkpoint_file_is_one_line_and_exit_1(da: Run, tmp_path: Path) -
     assert missing.exit_code == 1 and "cannot read" in missing.stderr
     far = da("audit", "prove", "99")
     assert far.exit_code == 1 and "no event at position 99" in far.stderr
+    (tmp_path / "a-file").write_text("not a folder")
+    unwritable = da("audit", "publish", str(tmp_path / "a-file" / "site"))
+    assert unwritable.exit_code == 1 and "cannot write" in unwritable.stderr
+    assert "Not a directory" in unwritable.stderr
+    assert len(unwritable.stderr.strip().splitlines()) == 1
 
 
 def test_a_rewrite_is_located_by_the_published_folder_embedded_and_remote(
