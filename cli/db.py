@@ -50,3 +50,4 @@ def copy(
         emit_json(report)
         return
     emit(f"copied {report['events']} events to {shown}; verified, head {report['head']}")
+    emit(f"the log's signing key: {report['signing_key']}")

@@ -140,16 +140,24 @@ def load_or_create(path: Path, name: str) -> Signer:
     except (UnicodeDecodeError, NoteError) as exc:
         raise NoteError(f"the log's signing key {path} is unreadable: {exc}") from exc
     signer = Signer.generate(name)
+    if not keep(path, signer):
+        return load_or_create(path, name)
+    return signer
+
+
+def keep(path: Path, signer: Signer) -> bool:
+    """Write a signer key to a new file readable by its owner only; False (nothing written)
+    if the file exists already."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return load_or_create(path, name)
+        return False
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(signer.text())
         out.flush()
         os.fsync(out.fileno())
-    return signer
+    return True
 
 
 # -- checkpoints ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections import SCHEMA_VERSION
+from registry import transparency
 from registry.errors import ConflictError, StorageError
 from storage.session import Registry
 
@@ -68,4 +69,6 @@ def copy_registry(source: Registry, target: Registry) -> dict[str, Any]:
         "rows": rows_written,
         "head": f"{source_head.position}:{source_head.hash}",
         "verified": True,
+        # The tree came with the log; the key that signs its checkpoints comes too.
+        "signing_key": transparency.carry_key(source, target),
     }

@@ -29,6 +29,7 @@ from events.notes import (
     Signer,
     Verifier,
     check_name,
+    keep,
     load_or_create,
     open_checkpoint,
     read_checkpoint,
@@ -55,12 +56,15 @@ def _b64(data: bytes) -> str:
 # -- the key ---------------------------------------------------------------------------------
 
 
+def _key_path(reg: Registry) -> Path | None:
+    return tlog_key_settings()[0] or reg.engine.key_file
+
+
 def signer(reg: Registry) -> Signer:
     """The log's signing key: DA_TLOG_KEY's file, or the engine's place for it (made on first
     use, named DA_TLOG_ORIGIN or `<host>/metrics-registry`); kept in memory for a database
     that lives as long as the process."""
-    path, origin = tlog_key_settings()
-    path = path or reg.engine.key_file
+    path, origin = _key_path(reg), tlog_key_settings()[1]
     kept = reg.writer.memo.get(_SIGNER)
     if kept is not None and kept[0] == path and (origin is None or kept[1].name == origin):
         return kept[1]  # type: ignore[no-any-return]
@@ -78,6 +82,31 @@ def signer(reg: Registry) -> Signer:
         )
     reg.writer.memo[_SIGNER] = (path, found)
     return found
+
+
+def carry_key(source: Registry, target: Registry) -> str:
+    """Give a copy of a registry the source's signing key, so that checkpoints kept from the
+    source verify against the copy: written where the target keeps its key, unless a key is
+    there already. Says what became of it."""
+    key = signer(source)
+    path = _key_path(target)
+    if path is None:  # a database that lives as long as the process
+        target.writer.memo[_SIGNER] = (None, key)
+        return "carried"
+    if path == _key_path(source):
+        return "shared"
+    try:
+        if keep(path, key):
+            return "carried"
+        there = Signer.parse(path.read_text(encoding="ascii"))
+    except (OSError, UnicodeDecodeError, NoteError) as exc:
+        return f"not carried: {path} cannot hold it ({exc})"
+    if there == key:
+        return "already there"
+    return (
+        f"not carried: {path} holds another key, so checkpoints kept from the source will not"
+        " verify against the copy"
+    )
 
 
 def verifier_key(reg: Registry) -> dict[str, Any]:

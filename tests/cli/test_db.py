@@ -37,10 +37,14 @@ def test_a_registry_goes_to_postgresql_and_back_unchanged(
     da("metrics", "update", "revenue/mrr", "--set", "unit=EUR", "--reason", "before the move")
     da("tokens", "create", "--role", "auditor", "--name", "carol")
     head = da("audit", "head").stdout.strip()
+    kept = da("audit", "checkpoint").stdout
     moved = da("db", "copy", "--to", pg_url)
-    assert moved.exit_code == 0 and moved.stdout.strip().endswith(f"verified, head {head}")
+    said = moved.stdout.splitlines()
+    assert moved.exit_code == 0 and said[0].endswith(f"verified, head {head}")
+    assert said[1] == "the log's signing key: shared"  # the data folder keeps one key
     pg = ("--database-url", pg_url)
     assert da(*pg, "audit", "head").stdout.strip() == head
+    assert da(*pg, "audit", "checkpoint").stdout == kept  # the same tree, the same key
     assert da(*pg, "audit", "verify").stdout.startswith(f"ok: {head.split(':')[0]} events")
     assert da(*pg, "projections", "check").exit_code == 0
     assert json.loads(da(*pg, "metrics", "show", "revenue/mrr", "--json").stdout)["unit"] == "EUR"

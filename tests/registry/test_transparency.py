@@ -284,15 +284,26 @@ def test_a_tile_changed_in_the_database_is_named_by_position(registry: Registry)
     assert answers.verify(registry)["ok"]
 
 
-def test_a_copy_carries_the_tree(registry: Registry, tmp_path: Path) -> None:
+def test_a_copy_carries_the_tree_and_the_key(registry: Registry, tmp_path: Path) -> None:
     import duckdb
 
     fill(registry, 700)
-    target = attach(duckdb.connect(str(tmp_path / "copy.duckdb")))
-    copy_registry(registry, target)
+    (tmp_path / "copy").mkdir()
+    target = attach(duckdb.connect(str(tmp_path / "copy" / "copy.duckdb")))
+    assert copy_registry(registry, target)["signing_key"] == "carried"
     assert target.store.stored_tiles() == registry.store.stored_tiles()
-    root = answers.tlog_checkpoint(registry).split("\n")[2]
-    assert answers.tlog_checkpoint(target).split("\n")[2] == root
+    # The same tree and the same key: a checkpoint kept from the source holds on the copy.
+    kept = answers.tlog_checkpoint(registry)
+    assert answers.tlog_checkpoint(target) == kept
+    assert answers.verify(target, checkpoint=kept)["checkpoint"]["consistent"]
+    assert stat.S_IMODE(os.stat(tmp_path / "copy" / "tlog.key").st_mode) == 0o600
+    # A target that keeps another key already says so, and keeps it.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tlog.key").write_text(Signer.generate("elsewhere").text())
+    again = attach(duckdb.connect(str(other / "copy.duckdb")))
+    assert copy_registry(registry, again)["signing_key"].startswith("not carried: ")
+    assert answers.tlog_key(again)["origin"] == "elsewhere"
 
 
 def test_a_database_from_before_the_tree_gets_it_when_opened(tmp_path: Path) -> None:
