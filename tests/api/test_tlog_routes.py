@@ -60,7 +60,10 @@ def test_an_outsider_reads_the_served_tree_without_a_token(loaded: Api) -> None:
 def test_proofs_and_a_kept_checkpoint_through_the_audit_routes(loaded: Api) -> None:
     kept = loaded.get("/tlog/checkpoint", role=None).text
     update = {"unit": "EUR", "reason": "later"}
+    assert loaded.get("/tlog/checkpoint", role=None).text == kept  # (signed once per commit)
     assert loaded.call("PATCH", "/api/admin/metrics/revenue/mrr", json=update).status_code == 200
+    now = scales.Checkpoint.from_text(loaded.get("/tlog/checkpoint", role=None).text)
+    assert now.size == scales.Checkpoint.from_text(kept).size + 1  # the next commit's tree
     proof = loaded.get("/api/audit/proof", role="auditor", params={"position": 3}).json()
     head, _, note = proof["proof"].partition("\n\n")
     lines = head.split("\n")
