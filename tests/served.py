@@ -137,3 +137,21 @@ def approve_at_once(urls: list[str], token: str, attempts: int = 5) -> None:
         history = httpx.get(f"{urls[-1]}/api/metrics/load/raced/history", headers=root).json()
         assert [v["proposal"] for v in history["versions"]].count(number) == 1
     assert httpx.get(f"{urls[-1]}/api/audit/verify", headers=root).json()["ok"] is True
+
+
+def check_served_tree(url: str, key: str) -> int:
+    """Read a server's transparency log as an outsider would (tlog-scales, no token): its
+    checkpoint verifies with `key` and its tiles make the checkpoint's root; its size."""
+    from tlog_scales.backend import HttpBackend
+    from tlog_scales.reader import TilesReader
+    from tlog_scales.signing import Vkey
+
+    backend = HttpBackend(url + "/tlog")
+    try:
+        reader = TilesReader(backend)
+        checkpoint = reader.get_checkpoint()
+        checkpoint.verify(Vkey.from_string(key))
+        assert reader.calculate_root_hash() == checkpoint.root_hash
+        return checkpoint.size
+    finally:
+        backend.session.close()  # (its pooled sockets would be left to the garbage collector)
