@@ -57,6 +57,26 @@ def _unb64(text: str, what: str) -> bytes:
         raise NoteError(f"{what} is not base64") from exc
 
 
+def _key_text(text: str, prefix: str, what: str) -> tuple[str, str, bytes]:
+    """The name, key id and 32 key bytes of a key's text, `<prefix>NAME+KEYID+BASE64` (the
+    base64 of 0x01 and the key); NoteError naming what is wrong."""
+    body = text.strip()
+    parts = body[len(prefix) :].split("+", 2) if body.startswith(prefix) else []
+    if len(parts) != 3:
+        raise NoteError(f"a {what} key is {prefix}NAME+KEYID+BASE64")
+    raw = _unb64(parts[2], f"the {what} key")
+    if len(raw) != 33 or raw[:1] != _ED25519:
+        raise NoteError(f"the {what} key is not an Ed25519 key")
+    return check_name(parts[0]), parts[1].lower(), raw[1:]
+
+
+def _with_id(verifier: Verifier, key_id: str, what: str) -> Verifier:
+    """The verifier, once the key id its text gave is the one its name and key make."""
+    if f"{verifier.key_id:08x}" != key_id:
+        raise NoteError(f"the {what} key's id does not match its name and key")
+    return verifier
+
+
 @dataclass(frozen=True)
 class Verifier:
     """A log's public key, by name."""
@@ -74,17 +94,8 @@ class Verifier:
     @classmethod
     def parse(cls, text: str) -> Verifier:
         """A verifier key's text (`name+id+key`); NoteError naming what is wrong."""
-        name, sep, rest = text.strip().partition("+")
-        key_id, sep2, data = rest.partition("+")
-        if not (sep and sep2):
-            raise NoteError("a verifier key is NAME+KEYID+BASE64")
-        raw = _unb64(data, "the verifier key")
-        if len(raw) != 33 or raw[:1] != _ED25519:
-            raise NoteError("the verifier key is not an Ed25519 key")
-        found = cls(check_name(name), raw[1:])
-        if f"{found.key_id:08x}" != key_id.lower():
-            raise NoteError("the verifier key's id does not match its name and key")
-        return found
+        name, key_id, public = _key_text(text, "", "verifier")
+        return _with_id(cls(name, public), key_id, "verifier")
 
 
 @dataclass(frozen=True)
@@ -110,15 +121,9 @@ class Signer:
 
     @classmethod
     def parse(cls, text: str) -> Signer:
-        parts = text.strip().split("+", 4)
-        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise NoteError("a signer key is PRIVATE+KEY+NAME+KEYID+BASE64")
-        raw = _unb64(parts[4], "the signer key")
-        if len(raw) != 33 or raw[:1] != _ED25519:
-            raise NoteError("the signer key is not an Ed25519 key")
-        found = cls(check_name(parts[2]), raw[1:])
-        if f"{found.verifier.key_id:08x}" != parts[3].lower():
-            raise NoteError("the signer key's id does not match its name and key")
+        name, key_id, seed = _key_text(text, "PRIVATE+KEY+", "signer")
+        found = cls(name, seed)
+        _with_id(found.verifier, key_id, "signer")
         return found
 
     def sign(self, body: str) -> str:

@@ -431,8 +431,8 @@ class EventStore(LogReader, ABC):
         self._head.value = None
         self._insert([list(r) for r in rows])
         if rows:
-            at = _HASH_COLUMN
-            self._grow_tree(int(rows[0][0]) - 1, [(int(r[0]), str(r[at])) for r in rows])
+            added = [(int(r[0]), str(r[_HASH_COLUMN])) for r in rows]
+            self._grow_tree(added[0][0] - 1, added)
 
     # -- the Merkle tree (events.merkle) ------------------------------------------------------
 

@@ -159,9 +159,15 @@ class DuckDBEventStore(EventStore):
         hashes, leaves) while another thread hashes the payloads; then the tree's tiles.
         Python's hashlib (SHA-NI) hashes several times faster than DuckDB's sha256()."""
         payload: list[Problem | None] = []
-        reader = threading.Thread(
-            target=lambda: payload.append(_payload_problem(self.conn.cursor(), last))
-        )
+
+        def hash_payloads() -> None:
+            cursor = self.conn.cursor()  # a connection of its own, for the other thread
+            try:
+                payload.append(_payload_problem(cursor, last))
+            finally:
+                cursor.close()
+
+        reader = threading.Thread(target=hash_payloads)
         reader.start()
         try:
             chain, leaves = _chain_problem(self.conn, last)
@@ -248,17 +254,14 @@ def _first_broken(batch: Any, expected_position: int, previous: str) -> Problem:
 def _payload_problem(conn: Connection, upto: int) -> Problem | None:
     """The first event whose payload does not hash to its recorded payload hash."""
     sql = "SELECT position, payload::VARCHAR, payload_hash FROM event_log WHERE position <= ?"
-    try:
-        for batch in _batches(conn, sql, upto):
-            positions, payloads, hashes = batch.columns
-            digests = _digests(payloads)
-            if binascii.hexlify(digests) != _values(hashes):
-                for i, text in enumerate(hashes.to_pylist()):
-                    if digests[i * 32 : i * 32 + 32].hex() != text:
-                        return int(positions[i].as_py()), PAYLOAD_PROBLEM
-        return None
-    finally:
-        conn.close()
+    for batch in _batches(conn, sql, upto):
+        positions, payloads, hashes = batch.columns
+        digests = _digests(payloads)
+        if binascii.hexlify(digests) != _values(hashes):
+            for i, text in enumerate(hashes.to_pylist()):
+                if digests[i * 32 : i * 32 + 32].hex() != text:
+                    return int(positions[i].as_py()), PAYLOAD_PROBLEM
+    return None
 
 
 def _ints(column: Any) -> list[int]:

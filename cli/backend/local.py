@@ -220,7 +220,6 @@ class LocalBackend:
         target = self.target
         return answers.recorded_basetypes(self.registry, profiles, target.actor, target.door)
 
-    # tokens
     # governed changes
     def propose(
         self,
@@ -254,6 +253,7 @@ class LocalBackend:
     def certify(self, metric_id: str, note: str) -> Json:
         return answers.certified_metric(self.registry, metric_id, self.ctx(Write(note)))
 
+    # tokens
     def token_list(self) -> Json:
         return answers.token_list(self.existing)
 

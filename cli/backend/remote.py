@@ -387,7 +387,6 @@ class RemoteBackend:
     def record_basetypes(self, profiles: list[Any]) -> Json:
         raise _embedded_only("profile --record-basetypes")
 
-    # tokens
     # governed changes
     def propose(
         self,
@@ -432,6 +431,7 @@ class RemoteBackend:
             "POST", _metric(metric_id, "certification", admin=True), json={"note": note}
         )
 
+    # tokens
     def token_list(self) -> Json:
         return self._json("GET", "/api/admin/tokens")
 
