@@ -9,9 +9,10 @@ table's keys, so two writers racing for the same slot cannot both succeed. The l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -139,21 +140,45 @@ class LogHead:
     recorded_at: datetime | None
 
 
+_KEPT_TIPS = 4096  # streams whose tips a writer keeps between transactions (least recent go)
+
+
 @dataclass
 class SharedHead:
-    """The committed head, shared by the stores of one database in this process.
+    """The committed head, shared by the stores of one database in this process, and the
+    tips of the streams they last wrote or read in a write (None: the stream has no events).
 
     Their appends are serialised by the caller (the registry's per-database lock), so each
-    store appends after the last commit of any of them instead of colliding with it.
+    store appends after the last commit of any of them instead of colliding with it, and
+    reads a stream's tip from memory instead of folding its history again.
     """
 
     value: LogHead | None = None
+    tips: OrderedDict[StreamKey, StreamTip | None] = field(default_factory=OrderedDict)
+
+    def forget(self) -> None:
+        self.value = None
+        self.tips.clear()
+
+    def keep(self, tips: Mapping[StreamKey, StreamTip | None], dropped: set[StreamKey]) -> None:
+        """Take the tips a committed transaction read or wrote."""
+        for key in dropped:
+            self.tips.pop(key, None)
+        for key, tip in tips.items():
+            self.tips[key] = tip
+            self.tips.move_to_end(key)
+        while len(self.tips) > _KEPT_TIPS:
+            self.tips.popitem(last=False)
 
 
 @dataclass
 class _Transaction:
     head: LogHead | None = None
     versions: dict[StreamKey, int] | None = None
+    # Tips read or written in this transaction (for SharedHead.tips once it commits), and
+    # streams written whose first event is not known here (forgotten then).
+    tips: dict[StreamKey, StreamTip | None] = field(default_factory=dict)
+    dropped: set[StreamKey] = field(default_factory=set)
 
 
 class EventStore(LogReader, ABC):
@@ -169,6 +194,9 @@ class EventStore(LogReader, ABC):
     """
 
     sql: type[StoreSql]
+    # Whether this process is the database's only writer, so that the tips of the streams
+    # it wrote stay true between its transactions (an engine shared by processes says no).
+    keeps_tips = True
 
     def __init__(
         self,
@@ -204,7 +232,7 @@ class EventStore(LogReader, ABC):
             yield
             self._commit()
         except BaseException as exc:
-            self._head.value = None
+            self._head.forget()
             self._rollback()
             failure = self._failure(exc)
             if failure is not None:
@@ -213,10 +241,20 @@ class EventStore(LogReader, ABC):
         else:
             if self._tx.head is not None:
                 self._head.value = self._tx.head
+            if self.keeps_tips:
+                self._head.keep(self._tx.tips, self._tx.dropped)
         finally:
             self._tx = None
         if self._on_commit is not None:
             self._on_commit()
+
+    def in_transaction(self) -> bool:
+        """Whether a write transaction is open on this store."""
+        return self._tx is not None
+
+    def appended(self) -> int:
+        """The position this transaction's appends reached (0: none yet, or no transaction)."""
+        return 0 if self._tx is None or self._tx.head is None else self._tx.head.position
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -325,10 +363,16 @@ class EventStore(LogReader, ABC):
 
         Remembered for an append in the same transaction, which then need not look it up again.
         """
-        row = self.conn.execute(self.sql.stream_tip, [stream_id, stream_type]).fetchone()
-        tip = None
-        if row is not None and row[0] is not None:
-            tip = self._tip(stream_type, stream_id, *row)
+        key = (stream_type, stream_id)
+        kept = self._kept_tips([key])
+        if key in kept:
+            tip = kept[key]
+        else:
+            row = self.conn.execute(self.sql.stream_tip, [stream_id, stream_type]).fetchone()
+            tip = None
+            if row is not None and row[0] is not None:
+                tip = self._tip(stream_type, stream_id, *row)
+            self._seen({key: tip})
         self._remember(stream_type, [stream_id], {stream_id: tip} if tip else {})
         return tip
 
@@ -338,14 +382,39 @@ class EventStore(LogReader, ABC):
 
         Remembered for an append in the same transaction, like `stream_tip`.
         """
-        marks = ", ".join("?" for _ in stream_types)  # a count of marks, never a name
-        sql = self.sql.tips_of_id.format(types=marks)
-        rows = self.conn.execute(sql, [stream_id, *stream_types]).fetchall()
-        tips = {row[0]: self._tip(row[0], stream_id, *row[1:]) for row in rows}
+        keys = [(t, stream_id) for t in stream_types]
+        kept = self._kept_tips(keys)
+        if len(kept) == len(keys):
+            tips = {k[0]: tip for k, tip in kept.items() if tip is not None}
+        else:
+            marks = ", ".join("?" for _ in stream_types)  # a count of marks, never a name
+            sql = self.sql.tips_of_id.format(types=marks)
+            rows = self.conn.execute(sql, [stream_id, *stream_types]).fetchall()
+            tips = {row[0]: self._tip(row[0], stream_id, *row[1:]) for row in rows}
+            self._seen({k: tips.get(k[0]) for k in keys})
         for stream_type in stream_types:
             found = tips.get(stream_type)
             self._remember(stream_type, [stream_id], {stream_id: found} if found else {})
         return tips
+
+    def _kept_tips(self, keys: Sequence[StreamKey]) -> dict[StreamKey, StreamTip | None]:
+        """The tips of these streams this writer knows without a query (inside a write
+        transaction only, where no other writer of this process commits meanwhile)."""
+        if not self.keeps_tips or self._tx is None:
+            return {}
+        staged, shared = self._tx.tips, self._head.tips
+        found: dict[StreamKey, StreamTip | None] = {}
+        for key in keys:
+            if key in staged:
+                found[key] = staged[key]
+            elif key in shared and key not in self._tx.dropped:
+                found[key] = shared[key]
+        return found
+
+    def _seen(self, tips: Mapping[StreamKey, StreamTip | None]) -> None:
+        """Keep tips read in a write transaction (with their first event) for later ones."""
+        if self.keeps_tips and self._tx is not None:
+            self._tx.tips.update(tips)
 
     def known_head(self) -> LogHead:
         """The head the next append follows, without a query once known (see the class
@@ -428,7 +497,7 @@ class EventStore(LogReader, ABC):
         unchanged), inside a transaction; the caller verifies the chain afterwards."""
         if self._tx is None:
             raise RuntimeError("insert_rows runs inside a transaction")
-        self._head.value = None
+        self._head.forget()
         self._insert([list(r) for r in rows])
         if rows:
             added = [(int(r[0]), str(r[_HASH_COLUMN])) for r in rows]
@@ -558,7 +627,35 @@ class EventStore(LogReader, ABC):
         assert self._tx is not None and self._tx.versions is not None  # noqa: S101 - invariant
         self._tx.versions.update(versions)
         self._tx.head = LogHead(position, prev, now)
+        if self.keeps_tips:
+            self._advance_tips(recorded)
         return recorded, rows
+
+    def _advance_tips(self, recorded: Sequence[RecordedEvent]) -> None:
+        """The written streams' new tips, for this writer's next transactions (a stream whose
+        first event is not known here is forgotten instead)."""
+        assert self._tx is not None  # noqa: S101 - invariant
+        for event in recorded:
+            key = (event.stream_type, event.stream_id)
+            before = self._kept_tips([key]).get(key)
+            if event.version == 1:
+                first: tuple[datetime | None, str | None] = (event.recorded_at, event.event_type)
+            elif before is not None and before.first_recorded_at is not None:
+                first = (before.first_recorded_at, before.first_event_type)
+            else:
+                self._tx.tips.pop(key, None)
+                self._tx.dropped.add(key)
+                continue
+            self._tx.dropped.discard(key)
+            self._tx.tips[key] = StreamTip(
+                event.stream_type,
+                event.stream_id,
+                event.version,
+                event.event_type,
+                event.event_schema,
+                dict(event.payload),
+                *first,
+            )
 
 
 def _fingerprint(events: Sequence[NewEvent | RecordedEvent]) -> list[tuple[Any, ...]]:

@@ -9,6 +9,7 @@ data's tables is `validate`'s work. Each thread keeps one in-memory connection f
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import duckdb
@@ -24,8 +25,10 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return conn
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(sql: str) -> str | None:
-    # The parser alone (no binding, no serialising the tree): every write and import pays it.
+    # The parser alone (no binding, no serialising the tree): every write and import pays it,
+    # and an update re-checks the SQL it keeps, so the answers for recent texts are kept.
     try:
         statements = _connection().extract_statements(sql)
     except duckdb.Error as exc:

@@ -263,6 +263,8 @@ class PgEventStore(EventStore):
             return DatabaseUnavailableError(f"the registry database is away ({reason})")
         return None
 
+    keeps_tips = False  # other processes append too: a stream's tip is read every time
+
     def _append_head(self) -> LogHead:
         # Other processes append too: inside the writers' lock, read the committed head.
         if self._tx is not None and self._tx.head is not None:

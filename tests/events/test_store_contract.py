@@ -247,6 +247,38 @@ def test_tips_of_one_id_across_stream_types(store: EventStore) -> None:
     assert recorded[0].version == 3
 
 
+def test_tips_a_writer_keeps_between_transactions_are_the_log_s(store: EventStore) -> None:
+    """A writer may keep the tips it read or wrote for its next transactions (not where
+    other processes write): each is what the log says then, and a rolled-back append
+    leaves none of its own behind."""
+    kinds = ["metric", "certification"]
+
+    def read_inside() -> dict[str, object]:
+        with store.transaction():
+            return dict(store.tips_of_id("m/1", kinds))
+
+    def from_log() -> dict[str, object]:
+        return dict(store.tips_of_id("m/1", kinds))  # outside a transaction: always read
+
+    assert read_inside() == from_log() == {}
+    with store.transaction():
+        store.tips_of_id("m/1", kinds)
+        store.append([event("m/1", 0, stream_type="metric", event_type="Born")])
+    assert read_inside() == from_log()
+    with store.transaction():
+        assert store.stream_tip("metric", "m/1") == from_log()["metric"]
+        store.append([event("m/1", 1, stream_type="metric"), event("m/1", 2, stream_type="metric")])
+        store.append([event("m/1", 3, stream_type="certification")])
+    assert read_inside() == from_log()
+    assert from_log()["metric"].version == 3  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError), store.transaction():
+        store.tips_of_id("m/1", kinds)
+        store.append([event("m/1", 4, stream_type="metric")])
+        raise RuntimeError("rolled back")
+    assert read_inside() == from_log()
+    assert from_log()["metric"].payload == {"n": 2, "text": "é|:x"}  # type: ignore[attr-defined]
+
+
 def _brute_root(store: EventStore) -> bytes:
     from tests.events.test_merkle import brute_root
 
