@@ -92,9 +92,36 @@ class Projector(ABC):
         if len(projected) > _SET_BASED_THRESHOLD:
             self._apply_set_based(projected)
         else:
-            for event in projected:
-                self._apply_one(event)
+            self._apply_few(projected)
         self.conn.execute(UPDATE_CHECKPOINT_SQL, [events[-1].position, CHECKPOINT])
+
+    def _apply_few(self, events: Sequence[RecordedEvent]) -> None:
+        """One statement per event, except that updates of one stream in a row become one
+        (each payload holds the whole definition: the last one's values, every changed
+        column; a group commit's batch often updates one metric several times)."""
+        updates: dict[str, list[RecordedEvent]] = {}
+        for event in events:
+            if event.event_type == self._kinds[event.stream_type].event("Updated"):
+                updates.setdefault(event.stream_id, []).append(event)
+                continue
+            if (run := updates.pop(event.stream_id, None)) is not None:
+                self._update(run)
+            self._apply_one(event)
+        for run in updates.values():
+            self._update(run)
+
+    def _update(self, run: Sequence[RecordedEvent]) -> None:
+        """Updates of one stream, in order: only the changed columns, to the last values (a
+        wide UPDATE of list columns costs several ms)."""
+        last = run[-1]
+        kind = self._kinds[last.stream_type]
+        table = kind.table
+        definition = last.payload.get("definition") or {}
+        changed = {name for event in run for name in event.payload.get("changed") or ()}
+        columns = tuple(c for c in table.definition_columns if c.name in changed)
+        values = [encode_value(c.kind, definition.get(c.name)) for c in columns]
+        key = list(kind.key_of(last.stream_id, definition))
+        self.conn.execute(table.update_sql(columns), [*values, last.recorded_at, *key])
 
     def _apply_one(self, event: RecordedEvent) -> None:
         kind = self._kinds[event.stream_type]
@@ -105,11 +132,7 @@ class Projector(ABC):
             self.conn.execute(table.delete_by_key_sql, key)
             return
         if event.event_type == kind.event("Updated"):
-            # Only the changed columns: a wide UPDATE of list columns costs several ms.
-            changed = set(event.payload.get("changed") or ())
-            columns = tuple(c for c in table.definition_columns if c.name in changed)
-            values = [encode_value(c.kind, definition.get(c.name)) for c in columns]
-            self.conn.execute(table.update_sql(columns), [*values, event.recorded_at, *key])
+            self._update([event])
             return
         first = event
         if event.version > 1:  # re-created, restored or rolled back: the row may exist

@@ -59,6 +59,7 @@ MEMORY = ":memory:"
 _OWNER_ONLY = 0o077  # umask while the registry creates its files: readable by the owner only
 # Above this many events an append goes through one columnar (Arrow) insert.
 _BULK_THRESHOLD = 16
+_ROW_MARKS = "(" + ", ".join("?" for _ in EVENT_COLUMNS) + ")"
 _DATABASE_SQL = "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
 _INSTANCE_SQL = (
     "CREATE TABLE IF NOT EXISTS registry_instance (id VARCHAR);"
@@ -179,9 +180,14 @@ class DuckDBEventStore(EventStore):
 
     def _insert(self, rows: list[list[Any]]) -> None:
         try:
-            if len(rows) <= _BULK_THRESHOLD:
-                for row in rows:
-                    self.conn.execute(INSERT_EVENT_SQL, row)
+            if len(rows) == 1:
+                self.conn.execute(INSERT_EVENT_SQL, rows[0])
+            elif len(rows) <= _BULK_THRESHOLD:  # one statement: each costs about 0.3 ms
+                marks = ", ".join(_ROW_MARKS for _ in rows)  # a count of marks, never a name
+                self.conn.execute(
+                    f"INSERT INTO event_log VALUES {marks}",  # noqa: S608 - marks only
+                    [v for row in rows for v in row],
+                )
             else:
                 self._insert_columnar(rows)
         except duckdb.ConstraintException as exc:
