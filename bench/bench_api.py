@@ -2,7 +2,10 @@
 
 Starts `da serve` on a free port with the starter pack loaded, then --clients threads send
 --reads `GET /api/metrics/{category}/{name}` and --writes `PATCH` requests in total.
-Targets with 8 clients: read p50 under 5 ms, write p50 under 15 ms.
+Every write PATCHes one metric, so a group commit's batches (storage/group.py) are what
+the server makes of the hardest case: each write in a batch is decided after the one before.
+Targets with 8 clients (issue 26): reads p50 under 5 ms; writes 400/s or more, p50 under
+25 ms.
 
 Run: python bench/bench_api.py [--clients 8] [--reads 4000] [--writes 800]
      [--database-url URL|pgserver [--replicas 2]]
@@ -110,9 +113,10 @@ def load(
 
 def report(label: str, wall: float, latencies: list[float]) -> None:
     ordered = sorted(latencies)
-    p99 = ordered[int(len(ordered) * 0.99) - 1]
+    p95, p99 = (ordered[int(len(ordered) * q) - 1] for q in (0.95, 0.99))
     print(
-        f"{label:<6} {len(ordered) / wall:8.0f} req/s   p50 {statistics.median(ordered):6.2f} ms   p99 {p99:7.2f} ms"
+        f"{label:<6} {len(ordered) / wall:8.0f} req/s   p50 {statistics.median(ordered):6.2f} ms"
+        f"   p95 {p95:7.2f} ms   p99 {p99:7.2f} ms"
     )
 
 

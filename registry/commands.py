@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -35,6 +35,7 @@ from registry.errors import (
     Issue,
     NotFoundError,
     RefusedError,
+    RegistryError,
     StorageError,
     UnavailableError,
     UnknownFieldError,
@@ -225,21 +226,75 @@ def run_atomically(reg: Registry, work: Callable[[], T], what: str) -> T:
 def execute(
     reg: Registry, subject: Subject, stream_id: str, planner: Planner, ctx: WriteContext
 ) -> WriteResult:
-    """Read the stream, plan, append and project in one transaction; retry on a race."""
+    """Read the stream, plan, append and project in one transaction; retry on a race.
+
+    Through a server (`reg.group`), writes that arrive together share one transaction
+    (`_write_batch`); each keeps its own checks and answer."""
     bad_reason = reason_issue(ctx.reason, ctx.reason_required)
     if bad_reason is not None:
         raise InvalidDefinitionError([bad_reason])
+    write = _Write(subject, stream_id, planner, ctx)
+    if reg.group is not None and not reg.store.in_transaction():
+        answer: WriteResult = reg.group.submit(write, lambda batch: _write_batch(reg, batch))
+        return answer
+    return write.alone(reg)
 
-    def work() -> WriteResult:
+
+@dataclass(frozen=True)
+class _Write:
+    """One write of one stream: what to plan, and who asks."""
+
+    subject: Subject
+    stream_id: str
+    planner: Planner
+    ctx: WriteContext
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.subject.kind.stream_type, self.stream_id)
+
+    def alone(self, reg: Registry) -> WriteResult:
+        """In a transaction of its own (retried on a race)."""
+        return run_atomically(
+            reg, lambda: self.run(reg), f"{self.subject.label} {self.stream_id!r}"
+        )
+
+    def run(self, reg: Registry) -> WriteResult:
+        """Read the stream, plan, append and project (inside the caller's transaction)."""
+        subject, stream_id, ctx = self.subject, self.stream_id, self.ctx
         if ctx.idempotency_key is not None:
-            replayed = _replayed(reg, subject, stream_id, planner, ctx.idempotency_key)
+            replayed = _replayed(reg, subject, stream_id, self.planner, ctx.idempotency_key)
             if replayed is not None:
                 return replayed
         head, given_at = _tips(reg, subject, stream_id)
+        decided = self.decide(reg, head, given_at)
+        if isinstance(decided, WriteResult):
+            return decided
+        recorded = reg.store.append(
+            [decided],
+            expected_versions={self.key: 0 if head is None else head.version},
+            idempotency_key=ctx.idempotency_key,
+        )
+        reg.projector.apply(recorded)
+        proposals.carry(reg, recorded)
+        row = reg.projector.row_after(recorded[0], head)
+        return _result(recorded[0], _shown(reg, subject, recorded[0].version, row, given_at))
+
+    def plan(self, head: StreamTip | None) -> Plan | None:
+        """The write's plan after the stream's tip (pure); raises its refusal."""
         version = 0 if head is None else head.version
-        _check_expected(subject, stream_id, version, ctx.expected_version)
+        _check_expected(self.subject, self.stream_id, version, self.ctx.expected_version)
+        return self.planner(_current(self.subject, head))
+
+    def decide(
+        self, reg: Registry, head: StreamTip | None, given_at: int
+    ) -> WriteResult | NewEvent:
+        """The event to append after the stream's tip, or the answer when there is none
+        to append (nothing changes, or a proposal was opened); raises the write's refusal."""
+        subject, stream_id, ctx = self.subject, self.stream_id, self.ctx
+        version = 0 if head is None else head.version
         try:
-            plan = planner(_current(subject, head))
+            plan = self.plan(head)
         except NotFoundError:
             if head is not None and head.event_type == subject.kind.tombstone:
                 raise queries.not_live(reg, subject, stream_id) from None
@@ -253,17 +308,149 @@ def execute(
             change = proposals.change(subject, stream_id, plan, version)
             opened = proposals.open_proposal(reg, [change], ctx, required)
             return WriteResult(stream_id, version, changed=False, proposal=opened)
-        recorded = reg.store.append(
-            [_event(subject, stream_id, plan, ctx)],
-            expected_versions={(subject.kind.stream_type, stream_id): version},
-            idempotency_key=ctx.idempotency_key,
-        )
+        return _event(subject, stream_id, plan, ctx)
+
+
+Outcome = WriteResult | BaseException
+
+
+def _write_batch(reg: Registry, writes: Sequence[_Write]) -> list[Outcome]:
+    """Writes that arrived together, in one transaction and one commit, in their order.
+
+    Each is decided against the tips as the writes before it leave them, with its own
+    checks (expected version, plan, policy, reason) and its own answer; a refused write
+    appends nothing and refuses only itself. Should anything else fail (the commit, a
+    race with another process, an error after something was appended), nothing of the
+    batch is kept and each write runs again alone, so that each gets its true answer.
+    """
+    if len(writes) > 1:
+        try:
+            with reg.write_lock, reg.store.transaction():
+                batch = _Batch(reg)
+                for write in writes:
+                    batch.add(write)
+                batch.flush()
+            return batch.outcomes
+        except Exception as exc:  # each write runs again alone, and meets its own error
+            if reg.group is not None:
+                reg.group.failed(exc)
+    return [_alone(reg, write) for write in writes]
+
+
+def _alone(reg: Registry, write: _Write) -> Outcome:
+    try:
+        return write.alone(reg)
+    except Exception as exc:  # the write's own error, raised in its own thread
+        return exc
+
+
+class _BatchBrokenError(Exception):
+    """A write of a batch was refused after something of the batch was appended."""
+
+
+class _Batch:
+    """The writes of one batch: events decided but not yet appended (`pending`), and the
+    tips they will leave, so that a later write of the same stream is decided after them.
+
+    A write decided on such a tip needs nothing but its plan; one that needs to read what
+    the pending events change (nothing to change, a deleted stream, a proposal, a replay
+    of an idempotency key) has the pending events appended first.
+    """
+
+    def __init__(self, reg: Registry) -> None:
+        self.reg = reg
+        self.outcomes: list[Outcome] = []
+        self.pending: list[tuple[int, _Write, NewEvent, StreamTip | None, int]] = []
+        self.tips: dict[tuple[str, str], StreamTip] = {}
+        self.based_on: dict[tuple[str, str], int] = {}
+
+    def add(self, write: _Write) -> None:
+        at = len(self.outcomes)
+        self.outcomes.append(RuntimeError("the batch ended before this write was decided"))
+        if write.ctx.idempotency_key is not None or write.ctx.propose:
+            self.flush()
+            self._settle(at, write.run)
+            return
+        staged = self.tips.get(write.key)
+        if staged is not None:
+            _, given_at = _tips(self.reg, write.subject, write.stream_id)
+            try:
+                plan = write.plan(staged)
+            except NotFoundError:
+                plan = None
+            except RegistryError as exc:  # refused on its own terms: nothing to read
+                self.outcomes[at] = exc
+                return
+            if plan is not None and not proposals.approval_required(
+                self.reg, write.subject, [write.stream_id]
+            ):
+                self._stage(
+                    at,
+                    write,
+                    _event(write.subject, write.stream_id, plan, write.ctx),
+                    staged,
+                    given_at,
+                )
+                return
+            self.flush()
+        head, given_at = _tips(self.reg, write.subject, write.stream_id)
+        decided = self._settle(at, lambda reg: write.decide(reg, head, given_at))
+        if isinstance(decided, NewEvent):
+            self._stage(at, write, decided, head, given_at)
+
+    def _stage(
+        self, at: int, write: _Write, event: NewEvent, head: StreamTip | None, given_at: int
+    ) -> None:
+        self.pending.append((at, write, event, head, given_at))
+        self.based_on.setdefault(write.key, 0 if head is None else head.version)
+        self.tips[write.key] = _staged_tip(head, event)
+
+    def _settle(self, at: int, step: Callable[[Registry], Any]) -> Any:
+        """Run one write's step; its refusal is its outcome, unless it appended first."""
+        before = self.reg.store.appended()
+        try:
+            found = step(self.reg)
+        except RegistryError as exc:
+            if self.reg.store.appended() != before:
+                raise _BatchBrokenError from exc
+            self.outcomes[at] = exc
+            return None
+        if isinstance(found, WriteResult):
+            self.outcomes[at] = found
+        return found
+
+    def flush(self) -> None:
+        """Append and project the pending events (one append), and answer their writes."""
+        if not self.pending:
+            return
+        reg = self.reg
+        pending, self.pending = self.pending, []
+        expected, self.based_on = self.based_on, {}
+        self.tips = {}
+        recorded = reg.store.append([p[2] for p in pending], expected_versions=expected)
         reg.projector.apply(recorded)
         proposals.carry(reg, recorded)
-        row = reg.projector.row_after(recorded[0], head)
-        return _result(recorded[0], _shown(reg, subject, recorded[0].version, row, given_at))
+        for (at, write, _, head, given_at), event in zip(pending, recorded, strict=True):
+            row = reg.projector.row_after(event, head)
+            self.outcomes[at] = _result(
+                event, _shown(reg, write.subject, event.version, row, given_at)
+            )
 
-    return run_atomically(reg, work, f"{subject.label} {stream_id!r}")
+
+def _staged_tip(head: StreamTip | None, event: NewEvent) -> StreamTip:
+    """The tip a stream will have once a pending event is appended after `head`."""
+    first_at = None if head is None else head.first_recorded_at
+    first_type = event.event_type if head is None else head.first_event_type
+    return StreamTip(
+        event.stream_type,
+        event.stream_id,
+        (0 if head is None else head.version) + 1,
+        event.event_type,
+        event.event_schema,
+        dict(event.payload),
+        first_at,
+        first_type,
+    )
 
 
 def _tips(reg: Registry, subject: Subject, stream_id: str) -> tuple[StreamTip | None, int]:

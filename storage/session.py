@@ -25,6 +25,7 @@ from events.store import Clock
 from projections import Projector, build_upcasters
 from storage.cache import ReadCache
 from storage.engine import Engine, Leases, engine_of
+from storage.group import GroupCommit
 from storage.migration import adopt_legacy_tables
 from storage.tables import REGISTRY_TABLES_SQL
 
@@ -70,6 +71,8 @@ class Registry:
     # Answers of hot queries until the next commit: only a RegistryPool, whose registries are
     # the database's only writers, turns it on (see storage.cache).
     cache: ReadCache | None = None
+    # Where concurrent writes share transactions (a server's pool; see storage.group).
+    group: GroupCommit[Any, Any] | None = None
 
     @property
     def conn(self) -> Connection:
@@ -182,6 +185,8 @@ class RegistryPool:
         # registries, so each commit reaches the cache (and `follow` tells of other
         # processes' commits, where the engine lets them write).
         self.cache = ReadCache()
+        # Concurrent writes of the requests share transactions and commits.
+        self.group: GroupCommit[Any, Any] = GroupCommit()
         # Called when another process commits to a shared database, after the cache is
         # emptied: a server forgets the token owners it remembered, for one.
         self.on_foreign_commit: list[Callable[[], None]] = []
@@ -247,7 +252,9 @@ class RegistryPool:
                 f"the registry database is not answering: {exc}"
             ) from exc
         try:
-            yield on_cursor(conn, self.writer, cache=self.cache, engine=self.engine)
+            leased = on_cursor(conn, self.writer, cache=self.cache, engine=self.engine)
+            leased.group = self.group
+            yield leased
         finally:
             leases.release(conn)
 
