@@ -74,6 +74,36 @@ def event_hash(prev_hash: str, fields: dict[str, str | int | None]) -> str:
     return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
 
 
+# The canonical fields after `payload_hash`: who, why, which batch and when, the same for
+# every event of most appends.
+_TAIL_FIELDS = CANONICAL_FIELDS[CANONICAL_FIELDS.index("payload_hash") + 1 :]
+
+
+class ChainHasher:
+    """`event_hash` for the events of one append: the same hashes, with the pieces that
+    repeat (types, schema, who, why, when) encoded once (encoding them again for every
+    event was about a third of a 100,000-event bulk append)."""
+
+    def __init__(self) -> None:
+        self._pieces: dict[tuple[str | int | None, ...], str] = {}
+
+    def _piece(self, key: tuple[str | int | None, ...]) -> str:
+        found = self._pieces.get(key)
+        if found is None:
+            found = self._pieces[key] = "|".join(_field(v) for v in key)
+        return found
+
+    def __call__(self, prev_hash: str, fields: dict[str, str | int | None]) -> str:
+        kind = self._piece((fields["stream_type"],))
+        event = self._piece((fields["event_type"], fields["event_schema"]))
+        tail = self._piece(tuple(fields[name] for name in _TAIL_FIELDS))
+        body = (
+            f"{_field(fields['position'])}|{kind}|{_field(fields['stream_id'])}"
+            f"|{_field(fields['version'])}|{event}|{_field(fields['payload_hash'])}|{tail}"
+        )
+        return hashlib.sha256(f"{prev_hash}|{body}".encode()).hexdigest()
+
+
 # The columns that may be NULL (written `-`), and those holding numbers.
 NULLABLE_FIELDS = frozenset({"reason", "batch_id", "source", "source_ref", "idempotency_key"})
 _NUMBER_FIELDS = frozenset({"position", "version", "event_schema"})

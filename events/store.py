@@ -22,11 +22,11 @@ from events import merkle
 from events.chain import (
     GENESIS_HASH,
     Anchor,
+    ChainHasher,
     Problem,
     VerifyReport,
     chain_walk,
     epoch_us,
-    event_hash,
     payload_digest,
     payload_problem,
     verify_chain,
@@ -179,6 +179,7 @@ class _Transaction:
     # streams written whose first event is not known here (forgotten then).
     tips: dict[StreamKey, StreamTip | None] = field(default_factory=dict)
     dropped: set[StreamKey] = field(default_factory=set)
+    forget_all: bool = False  # a bulk append: every kept tip is forgotten at its commit
 
 
 class EventStore(LogReader, ABC):
@@ -241,6 +242,8 @@ class EventStore(LogReader, ABC):
         else:
             if self._tx.head is not None:
                 self._head.value = self._tx.head
+            if self._tx.forget_all:
+                self._head.tips.clear()
             if self.keeps_tips:
                 self._head.keep(self._tx.tips, self._tx.dropped)
         finally:
@@ -407,7 +410,7 @@ class EventStore(LogReader, ABC):
         for key in keys:
             if key in staged:
                 found[key] = staged[key]
-            elif key in shared and key not in self._tx.dropped:
+            elif key in shared and not self._tx.forget_all and key not in self._tx.dropped:
                 found[key] = shared[key]
         return found
 
@@ -595,6 +598,7 @@ class EventStore(LogReader, ABC):
             now = head.recorded_at  # the clock stepped back: time never decreases along the log
         time_us = epoch_us(now)
         position, prev = head.position, head.hash
+        chain_hash = ChainHasher()
         recorded: list[RecordedEvent] = []
         rows: list[list[Any]] = []
         for event in events:
@@ -618,7 +622,7 @@ class EventStore(LogReader, ABC):
                 "idempotency_key": idempotency_key,
                 "recorded_at": time_us,
             }
-            digest = event_hash(prev, fields)
+            digest = chain_hash(prev, fields)
             fields.update(recorded_at=now, payload=text, prev_hash=prev, hash=digest)
             rows.append([fields[c] for c in EVENT_COLUMNS])
             fields["payload"] = event.payload
@@ -631,10 +635,16 @@ class EventStore(LogReader, ABC):
             self._advance_tips(recorded)
         return recorded, rows
 
+    _ADVANCED_TIPS = 256  # a bigger append forgets the tips this writer kept instead
+
     def _advance_tips(self, recorded: Sequence[RecordedEvent]) -> None:
         """The written streams' new tips, for this writer's next transactions (a stream whose
         first event is not known here is forgotten instead)."""
         assert self._tx is not None  # noqa: S101 - invariant
+        if len(recorded) > self._ADVANCED_TIPS:
+            self._tx.forget_all = True
+            self._tx.tips.clear()
+            return
         for event in recorded:
             key = (event.stream_type, event.stream_id)
             before = self._kept_tips([key]).get(key)

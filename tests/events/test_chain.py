@@ -168,3 +168,34 @@ def test_truncated_tail_fails_against_an_anchor(conn: duckdb.DuckDBPyConnection)
 def test_bad_anchor_text_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="POSITION:HASH"):
         Anchor.parse(text)
+
+
+def test_an_append_s_hasher_hashes_as_event_hash() -> None:
+    """The hasher of a bulk append encodes repeated values once; its hashes are the chain's,
+    whatever repeats or changes from one event to the next (NULL beside "-", non-ASCII)."""
+    from events.chain import ChainHasher
+
+    hasher = ChainHasher()
+    prev = GENESIS_HASH
+    for n, (actor, reason) in enumerate(
+        [("ann", None), ("ann", "-"), ("ann", None), ("zoë", "why|1:x"), ("ann", "-")] * 2
+    ):
+        fields: dict[str, str | int | None] = {
+            "position": n + 1,
+            "stream_type": "metric",
+            "stream_id": f"s/{n % 3}",
+            "version": n // 3 + 1,
+            "event_type": "MetricUpdated" if n % 2 else "MetricCreated",
+            "event_schema": 1,
+            "payload_hash": hashlib.sha256(str(n).encode()).hexdigest(),
+            "actor": actor,
+            "reason": reason,
+            "batch_id": None if n < 5 else "b",
+            "source": "manual",
+            "source_ref": None,
+            "idempotency_key": None,
+            "recorded_at": 1_700_000_000_000_000 + n // 4,
+        }
+        digest = hasher(prev, fields)
+        assert digest == event_hash(prev, fields)
+        prev = digest
