@@ -85,7 +85,7 @@ from registry.answers.metrics import (
     update_metric,
     written,
 )
-from registry.answers.shape import etag, json_object, jsonable, utc_text
+from registry.shape import etag, json_object, jsonable, utc_text
 from registry.answers.tokens import has_admin_token, new_token, revoked_token, token_list
 from registry.answers.upkeep import (
     copied_registry,

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import queries
-from registry.answers.shape import jsonable
 from registry.errors import NotFoundError, UnavailableError
+from registry.shape import jsonable
 from storage.session import Registry
 
 if TYPE_CHECKING:

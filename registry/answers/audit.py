@@ -10,7 +10,7 @@ from typing import Any
 from events import utc_now
 from events.merkle import TileSource
 from registry import queries, transparency, verdicts
-from registry.answers.shape import json_object, utc_text
+from registry.shape import json_object, utc_text
 from storage.session import Registry, on_cursor
 
 # -- audit --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from projections import column_stream_id
 from registry import queries
 from registry.answers.metrics import metrics_reading, written
-from registry.answers.shape import json_object, jsonable
+from registry.shape import json_object, jsonable
 from registry.subjects import COLUMN
 from storage.session import Registry
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from registry.answers.metrics import written
-from registry.answers.shape import json_object, jsonable
 from registry.errors import InvalidDefinitionError, Issue
+from registry.shape import json_object, jsonable
 from storage.session import Registry
 
 if TYPE_CHECKING:  # commands load pydantic: writes import them when called

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from registry import queries
-from registry.answers.shape import json_object
+from registry.shape import json_object
 from storage.session import Registry
 
 if TYPE_CHECKING:  # the import's modules load pydantic: only imports pay for them

@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from registry import queries
-from registry.answers.shape import json_object, jsonable, utc_text
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
+from registry.shape import json_object, jsonable, utc_text
 from registry.subjects import METRIC
 from storage.session import Registry
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.answers.shape import jsonable
+from registry.shape import jsonable
 from storage.session import Registry
 
 

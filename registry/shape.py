@@ -1,4 +1,4 @@
-"""How answers leave the registry: JSON-ready values and ETags."""
+"""How answers leave the registry (and webhooks their bodies): JSON-ready values and ETags."""
 
 from __future__ import annotations
 
