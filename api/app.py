@@ -21,6 +21,7 @@ from api.routes import (
     columns,
     governance,
     health,
+    hooks,
     interchange,
     metrics,
     tables,
@@ -29,6 +30,7 @@ from api.routes import (
 )
 from registry import ConflictError, InvalidDefinitionError, RegistryError, Settings
 from registry.access.tokens import Authenticator
+from registry.hooks import Deliverer
 from storage.session import RegistryPool
 
 Scope = MutableMapping[str, Any]
@@ -170,9 +172,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.registries = pool
         app.state.heavy_reads = asyncio.Semaphore(settings.heavy_reads)
         app.state.index_reads = asyncio.Semaphore(1)
+        deliverer = Deliverer(pool)
+        deliverer.start()
         try:
             yield
         finally:
+            deliverer.stop()
             pool.close()
 
     app = FastAPI(
@@ -187,7 +192,7 @@ def create_app(settings: Settings) -> FastAPI:
     _offline_docs(app)
     app.state.settings = settings
     app.state.authenticator = Authenticator()
-    routers = (metrics, tables, interchange, tokens, columns, audit, governance, tlog)
+    routers = (metrics, tables, interchange, tokens, hooks, columns, audit, governance, tlog)
     for router in (health.router, *(r.router for r in routers)):
         app.include_router(router)
     console.install(app)

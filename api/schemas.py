@@ -112,6 +112,18 @@ class TokenIn(BaseModel):
     role: Literal["admin", "auditor", "analyst"]
 
 
+class HookIn(BaseModel):
+    """A webhook subscription: where, which events (`metric.*`, `column.deleted`, ...), and
+    optionally one category and table patterns (`finance_*`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2048)
+    events: list[str] = Field(min_length=1, max_length=32)
+    category: str | None = None
+    tables: list[str] = Field(default_factory=list, max_length=32)
+
+
 # -- documented request bodies ------------------------------------------------------------------
 # Write bodies reach the registry as plain JSON objects (it validates them and words the
 # problems); these schemas tell clients (and schemathesis) exactly what it accepts.

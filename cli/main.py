@@ -15,6 +15,7 @@ from cli import (
     db,
     demo,
     governance,
+    hooks,
     metrics,
     output,
     profile,
@@ -144,4 +145,5 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(upkeep.projections_app, name="projections")
 app.add_typer(upkeep.starter_app, name="starter-pack")
 app.add_typer(serve.tokens_app, name="tokens")
+app.add_typer(hooks.app, name="hooks")
 app.add_typer(db.app, name="db")

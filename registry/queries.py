@@ -528,6 +528,11 @@ def version_at(reg: Registry, subject: Subject, stream_id: str, moment: datetime
     return max(versions, default=0)
 
 
+def feed_event(event: RecordedEvent) -> dict[str, Any]:
+    """An event as the feed serves it (and a webhook delivers it)."""
+    return _told(event)
+
+
 def _told(event: RecordedEvent) -> dict[str, Any]:
     """An event of the audit feed, with its door, writer and what it did in words."""
     return {**asdict(event), **provenance(event.event_type, event.payload, event.source)}

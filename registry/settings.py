@@ -108,6 +108,32 @@ def tlog_key_settings(env: Mapping[str, str] | None = None) -> tuple[Path | None
     return (Path(key) if key else None), (source.get("DA_TLOG_ORIGIN") or None)
 
 
+@dataclass(frozen=True)
+class HookSettings:
+    """How webhooks are delivered: DA_HOOKS_ALLOW_PRIVATE=1 lets targets on private,
+    loopback or link-local addresses through (tests, a receiver on the same host);
+    DA_HOOKS_KEY is the file of the key their secrets derive from (replicas share it);
+    DA_HOOKS_RETRY_BASE the first retry's delay in seconds (doubling up to an hour)."""
+
+    allow_private: bool = False
+    key: Path | None = None
+    retry_base: float = 2.0
+
+
+def hook_settings(env: Mapping[str, str] | None = None) -> HookSettings:
+    source = os.environ if env is None else env
+    key = source.get("DA_HOOKS_KEY") or None
+    try:
+        base = float(source.get("DA_HOOKS_RETRY_BASE") or 2.0)
+    except ValueError:
+        base = 2.0
+    return HookSettings(
+        allow_private=source.get("DA_HOOKS_ALLOW_PRIVATE") == "1",
+        key=Path(key) if key else None,
+        retry_base=min(max(base, 0.01), 3600.0),
+    )
+
+
 def default_actor() -> str:
     """The OS user name, or `unknown` where there is none."""
     try:

@@ -117,6 +117,23 @@ class Engine(ABC):
         `stop` is set; set `listening` once nothing goes unnoticed. Only for `shared`."""
         raise NotImplementedError(f"{self.name} databases have one writing process")
 
+    def sole_worker(self, name: str) -> SoleWorker:
+        """Who, among the processes serving this database, does one job (deliver webhooks):
+        here the one process that may open it."""
+        return SoleWorker()
+
+
+class SoleWorker:
+    """Whether this process holds one job among the processes serving a database; an engine
+    shared by processes decides with a lock that its holder's death releases."""
+
+    def held(self) -> bool:
+        """Whether this process does the job now (asked before each round of it)."""
+        return True
+
+    def release(self) -> None:
+        """Give the job up (the process stops)."""
+
 
 def _kinds() -> Iterator[type[Engine]]:
     """Each engine's class, its module imported only when it is reached."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,7 +38,7 @@ from events.store import EventStore, LogHead, StoreSql
 from projections.projector import Projector, ensure_tables
 from projections.rows import encode_value
 from projections.streams import StreamKind
-from storage.engine import Engine, Leases, WriterKey
+from storage.engine import Engine, Leases, SoleWorker, WriterKey
 from storage.migration import LegacyTable
 
 # pg_advisory_xact_lock's key for the log's writers: "mreg" in ASCII.
@@ -467,3 +468,38 @@ class PostgresEngine(Engine):
         listening: threading.Event,
     ) -> None:
         follow_commits(self.url, changed, stop, listening)
+
+    def sole_worker(self, name: str) -> SoleWorker:
+        return AdvisoryLock(self.url, name)
+
+
+class AdvisoryLock(SoleWorker):
+    """A session-level advisory lock on a connection of its own: the replica that holds it
+    does the job; if it dies, PostgreSQL ends its session and another replica takes it."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url
+        # The lock's key: 64 bits of the job's name (the same in every replica).
+        self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self.conn: Any = None
+
+    def held(self) -> bool:
+        try:
+            if self.conn is not None:
+                self.conn.execute("SELECT 1").fetchall()  # still ours while the session lives
+                return True
+            conn = connect_postgres(self.url)
+            row = conn.execute("SELECT pg_try_advisory_lock(?)", [self.key]).fetchone()
+            if row is not None and row[0]:
+                self.conn = conn
+                return True
+            conn.close()
+        except (psycopg.Error, ConnectionError):
+            self.release()
+        return False
+
+    def release(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error, ConnectionError):
+                conn.close()

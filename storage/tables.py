@@ -34,6 +34,20 @@ CREATE_SEARCH_INDEX_SQL = (
     " (id INTEGER PRIMARY KEY, head BIGINT NOT NULL, data VARCHAR NOT NULL)"
 )
 
+# Webhooks (registry.hooks): each subscription's delivery cursor (the last position it was
+# sent, or its subscription's), its retry state, and every attempt. Subscriptions themselves
+# are events; their signing secrets are derived from the server's key, never stored.
+CREATE_HOOK_CURSORS_SQL = (
+    "CREATE TABLE IF NOT EXISTS webhook_cursors (hook_id VARCHAR PRIMARY KEY,"
+    " position BIGINT NOT NULL, failures INTEGER NOT NULL, next_attempt_at TIMESTAMP,"
+    " failing_since TIMESTAMP)"
+)
+CREATE_HOOK_DELIVERIES_SQL = (
+    "CREATE TABLE IF NOT EXISTS webhook_deliveries (hook_id VARCHAR NOT NULL,"
+    " position BIGINT NOT NULL, attempt INTEGER NOT NULL, attempted_at TIMESTAMP NOT NULL,"
+    " status INTEGER, error VARCHAR, millis DOUBLE PRECISION NOT NULL)"
+)
+
 REGISTRY_TABLES_SQL = [
     CREATE_PARSE_CACHE_SQL,
     CREATE_TOKENS_SQL,
@@ -41,4 +55,6 @@ REGISTRY_TABLES_SQL = [
     CREATE_REPLIES_SQL,
     CREATE_VERDICT_SQL,
     CREATE_SEARCH_INDEX_SQL,
+    CREATE_HOOK_CURSORS_SQL,
+    CREATE_HOOK_DELIVERIES_SQL,
 ]

@@ -263,6 +263,24 @@ class LocalBackend:
     def revoke_token(self, name: str) -> Json:
         return answers.revoked_token(self.registry, name, self.target.actor)
 
+    # webhooks (delivered by `da serve`)
+    def hook_list(self) -> Json:
+        return answers.hook_list(self.existing)
+
+    def new_hook(
+        self, url: str, events: list[str], category: str | None, tables: list[str]
+    ) -> Json:
+        return answers.new_hook(self.registry, url, events, category, tables, self.target.actor)
+
+    def remove_hook(self, hook_id: str) -> Json:
+        return answers.removed_hook(self.registry, hook_id, self.target.actor)
+
+    def test_hook(self, hook_id: str) -> Json:
+        return answers.hook_test(self.registry, hook_id)
+
+    def hook_deliveries(self, hook_id: str, limit: int) -> Json:
+        return answers.hook_deliveries(self.existing, hook_id, limit)
+
     # upkeep
     def demo(self) -> Json:
         target = self.target

@@ -441,6 +441,26 @@ class RemoteBackend:
     def revoke_token(self, name: str) -> Json:
         return self._json("DELETE", url_path("api", "admin", "tokens", name))
 
+    # webhooks
+    def hook_list(self) -> Json:
+        return self._json("GET", "/api/admin/hooks")
+
+    def new_hook(
+        self, url: str, events: list[str], category: str | None, tables: list[str]
+    ) -> Json:
+        body = {"url": url, "events": events, "category": category, "tables": tables}
+        return self._json("POST", "/api/admin/hooks", json=body)
+
+    def remove_hook(self, hook_id: str) -> Json:
+        return self._json("DELETE", url_path("api", "admin", "hooks", hook_id))
+
+    def test_hook(self, hook_id: str) -> Json:
+        return self._json("POST", url_path("api", "admin", "hooks", hook_id, "test"))
+
+    def hook_deliveries(self, hook_id: str, limit: int) -> Json:
+        path = url_path("api", "admin", "hooks", hook_id, "deliveries")
+        return self._json("GET", path, params={"limit": limit})
+
     # upkeep: the server holds the database
     def demo(self) -> Json:
         raise _embedded_only("demo")

@@ -57,6 +57,13 @@ from registry.answers.governance import (
     propose,
     set_approval_policy,
 )
+from registry.answers.hooks import (
+    hook_deliveries,
+    hook_list,
+    hook_test,
+    new_hook,
+    removed_hook,
+)
 from registry.answers.interchange import (
     dbt_files,
     export_folder,
@@ -85,7 +92,6 @@ from registry.answers.metrics import (
     update_metric,
     written,
 )
-from registry.shape import etag, json_object, jsonable, utc_text
 from registry.answers.tokens import has_admin_token, new_token, revoked_token, token_list
 from registry.answers.upkeep import (
     copied_registry,
@@ -95,6 +101,7 @@ from registry.answers.upkeep import (
     rebuilt_projections,
     starter_pack,
 )
+from registry.shape import etag, json_object, jsonable, utc_text
 
 __all__ = [
     "approval_policy",
@@ -126,6 +133,9 @@ __all__ = [
     "describe_table",
     "etag",
     "event_page",
+    "hook_deliveries",
+    "hook_list",
+    "hook_test",
     "inclusion_proof",
     "kept_divergence",
     "mirrored_tlog",
@@ -146,6 +156,7 @@ __all__ = [
     "metric",
     "metric_diff",
     "metric_history",
+    "new_hook",
     "metric_list",
     "metric_record",
     "metric_search",
@@ -155,6 +166,7 @@ __all__ = [
     "put_column",
     "rebuilt_projections",
     "recent_events",
+    "removed_hook",
     "recorded_basetypes",
     "restore_column",
     "restore_metric",

@@ -325,3 +325,23 @@ def test_a_proposal_is_approved_by_another_admin_and_certification_lapses(
     person.goto(url + "/metrics/sales/new_customers")
     expect(person.locator(".tag.lapsed")).to_have_text("certification lapsed (was v2)")
     admin.context.close()
+
+
+def test_an_admin_subscribes_a_webhook_and_sees_its_secret_once(
+    person: Page, server: tuple[str, dict[str, str]]
+) -> None:
+    url, tokens = server
+    sign_in(person, url, tokens["admin"])
+    person.get_by_role("link", name="Webhooks", exact=True).click()
+    expect(person.get_by_role("heading", level=1)).to_have_text("Webhooks")
+    person.get_by_label("URL (http or https)").fill("https://example.com/hook")
+    person.get_by_label("Tables (optional").fill("subscriptions")
+    person.get_by_role("button", name="Subscribe").click()
+    expect(person.get_by_role("heading", level=2, name="Subscribed hook_")).to_be_visible()
+    secret = person.get_by_label("Signing secret").input_value()
+    assert secret.startswith("whsec_")
+    shot(person, "hooks")
+    person.get_by_role("link", name="Webhooks", exact=True).click()  # the list again: no secret now
+    expect(person.get_by_text(secret)).to_have_count(0)
+    person.get_by_role("button", name="Remove").first.click()
+    expect(person.get_by_role("cell", name="removed")).to_be_visible()
