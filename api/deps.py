@@ -28,6 +28,7 @@ from registry.errors import (
     UnavailableError,
 )
 from registry.models import COLUMN_NAME_PATTERN, MAX_NAME_LENGTH, NAME_PATTERN, TABLE_ID_PATTERN
+from registry.sight import sight_for
 from registry.times import parse_time
 from storage.session import RegistryPool
 
@@ -106,6 +107,7 @@ async def get_principal(
             detail="a valid token is required: Authorization: Bearer <token>",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    registry.sight = sight_for(principal.role, principal.tables)  # what this caller may see
     return principal
 
 

@@ -110,6 +110,17 @@ class TokenIn(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
     role: Literal["admin", "auditor", "analyst"]
+    # The tables it may see (globs such as `finance_*`); none: every table.
+    tables: list[str] | None = Field(default=None, max_length=64)
+
+
+class GrantIn(BaseModel):
+    """The tables a token may see from now on (null: every table), and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tables: list[str] | None = Field(max_length=64)
+    reason: str | None = None
 
 
 class HookIn(BaseModel):

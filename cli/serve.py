@@ -65,6 +65,16 @@ def _exit_on_signal(number: int, _frame: object) -> None:
     raise SystemExit(128 + number)
 
 
+_TABLES_HELP = (
+    "Only these tables (comma-separated globs: 'finance_*,orders'): the token sees the"
+    " metrics reading only them, and their columns."
+)
+
+
+def _tables(text: str | None) -> list[str] | None:
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
 @tokens_app.command("create")
 def create(
     ctx: typer.Context,
@@ -72,9 +82,28 @@ def create(
     name: Annotated[
         str, typer.Option(help="Who the token is for; recorded as the actor of writes.")
     ],
+    tables: Annotated[str | None, typer.Option(help=_TABLES_HELP)] = None,
 ) -> None:
     """Create a token and print it once; only its hash is kept."""
-    emit(backend_for(ctx.obj).new_token(name, role)["token"])
+    emit(backend_for(ctx.obj).new_token(name, role, _tables(tables))["token"])
+
+
+@tokens_app.command("grant")
+def grant(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    tables: Annotated[str | None, typer.Option(help=_TABLES_HELP)] = None,
+    all_tables: Annotated[
+        bool, typer.Option("--all-tables", help="Lift the limit: every table.")
+    ] = False,
+    reason: Annotated[str | None, typer.Option(help="Why: recorded with the change.")] = None,
+) -> None:
+    """Change which tables a token may see (recorded, with who and why)."""
+    if (tables is not None) == all_tables:  # exactly one of them
+        raise typer.BadParameter("give --tables PATTERNS or --all-tables")
+    found = backend_for(ctx.obj).grant_tables(name, _tables(tables), reason)
+    shown = ", ".join(found["tables"]) if found["tables"] is not None else "every table"
+    emit(f"{name} sees {shown}")
 
 
 @tokens_app.command("list")
@@ -89,7 +118,8 @@ def show(
         return
     for t in found:
         state = f"revoked {t['revoked_at'][:16]}" if t["revoked_at"] else "live"
-        emit(f"{t['name']:<24} {t['role']:<8} created {t['created_at'][:16]}  {state}")
+        seen = "" if t.get("tables") is None else f"  tables {','.join(t['tables'])}"
+        emit(f"{t['name']:<24} {t['role']:<8} created {t['created_at'][:16]}  {state}{seen}")
 
 
 @tokens_app.command("revoke")

@@ -10,6 +10,7 @@ from typing import Any
 
 from events import Anchor, EventSummary, RecordedEvent, StreamTip
 from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
+from registry import sight
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.sql_diff import laid_out, side_by_side
 from registry.subjects import COLUMN, METRIC, Subject
@@ -22,11 +23,17 @@ _COLUMNS_SQL = COLUMN_TABLE.select_sql
 def _metrics(
     reg: Registry, where: str = "", params: list[Any] | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
+    """Live metric rows; only those the caller may see (`registry.sight`), the limit
+    counted after that filter."""
     sql = _METRICS_SQL + (f" WHERE {where}" if where else "") + " ORDER BY category, name"
-    if limit is not None:
+    limited = sight.limited(reg)
+    if limit is not None and not limited:
         sql += " LIMIT ?"
         params = [*(params or []), limit]
-    return [row_to_dict(METRIC_TABLE, r) for r in reg.conn.execute(sql, params or []).fetchall()]
+    rows = [row_to_dict(METRIC_TABLE, r) for r in reg.conn.execute(sql, params or []).fetchall()]
+    if limited:
+        rows = sight.visible_rows(reg, rows)  # live rows: their definitions now
+    return rows if limit is None else rows[:limit]
 
 
 _AFTER = "(category > ? OR (category = ? AND name > ?))"
@@ -99,7 +106,7 @@ def list_metrics(
         return _metrics(reg, " AND ".join(clauses), params, limit)
     rows = [
         r
-        for r in metrics_as_of(reg, as_of, at_position)
+        for r in sight.keep_visible(reg, metrics_as_of(reg, as_of, at_position))
         if (category is None or r["category"] == category)
         and (after is None or (r["category"], r["name"]) > tuple(_after(after)[1:]))
     ]
@@ -107,7 +114,9 @@ def list_metrics(
 
 
 def categories(reg: Registry) -> list[str]:
-    """The categories of the live metrics, in order."""
+    """The categories of the live metrics (those the caller may see), in order."""
+    if sight.limited(reg):
+        return sorted({str(r["category"]) for r in _metrics(reg)})
     rows = reg.conn.execute("SELECT DISTINCT category FROM metric_definitions ORDER BY 1")
     return [str(r[0]) for r in rows.fetchall()]
 
@@ -171,7 +180,11 @@ def columns_as_of(
 ) -> list[dict[str, Any]]:
     """Every column's metadata as it stood at a time or position."""
     position = resolve_position(reg, as_of, at_position)
-    rows = reg.projector.rows_at(COLUMN.kind, position)
+    rows = [
+        r
+        for r in reg.projector.rows_at(COLUMN.kind, position)
+        if sight.sees_table(reg, r["table_id"])
+    ]
     return sorted(rows, key=lambda r: (r["table_id"], r["column_name"]))
 
 
@@ -207,6 +220,8 @@ def table_map_of(metrics: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 def get_column(reg: Registry, table_id: str, column_name: str) -> dict[str, Any] | None:
     """A column's current metadata, or None."""
+    if not sight.sees_table(reg, table_id):
+        return None
     rows = reg.conn.execute(
         _COLUMNS_SQL + " WHERE table_id = ? AND column_name = ?", [table_id, column_name]
     ).fetchall()
@@ -219,7 +234,8 @@ def list_columns(reg: Registry, table_id: str | None = None) -> list[dict[str, A
     rows = reg.conn.execute(
         _COLUMNS_SQL + where + " ORDER BY table_id, column_name", params
     ).fetchall()
-    return [row_to_dict(COLUMN_TABLE, r) for r in rows]
+    found = [row_to_dict(COLUMN_TABLE, r) for r in rows]
+    return [r for r in found if sight.sees_table(reg, r["table_id"])]
 
 
 # -- history, versions, diffs -----------------------------------------------------------------
@@ -544,9 +560,25 @@ def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[st
     The head is read first, so events appended meanwhile wait for the next page.
     """
     head = reg.store.head().position
-    found = reg.store.read(after, head, limit, **filters)
-    next_after = found[-1].position if len(found) == limit else max(head, after)
-    return {"events": [_told(e) for e in found], "next_after": next_after, "head": head}
+    if not sight.limited(reg):
+        found = reg.store.read(after, head, limit, **filters)
+        next_after = found[-1].position if len(found) == limit else max(head, after)
+        return {"events": [_told(e) for e in found], "next_after": next_after, "head": head}
+    # Only what the caller may see: read on until the page is full or the head is reached.
+    shown: list[RecordedEvent] = []
+    scanned = after
+    while len(shown) < limit and scanned < head:
+        batch = reg.store.read(scanned, head, max(limit, 200), **filters)
+        if not batch:
+            scanned = head
+            break
+        for event in sight.visible_events(reg, batch):
+            if len(shown) == limit:
+                break
+            shown.append(event)
+        scanned = shown[-1].position if len(shown) == limit else batch[-1].position
+    next_after = scanned if len(shown) == limit else max(head, after)
+    return {"events": [_told(e) for e in shown], "next_after": next_after, "head": head}
 
 
 def recent_events(
@@ -556,9 +588,16 @@ def recent_events(
     older ones and is None when there are none (with `limit` None: every event)."""
     head = reg.store.head().position
     until = head if before is None else min(before - 1, head)
+    limited = sight.limited(reg)
     found = reg.store.read(
-        0, until, None if limit is None else limit + 1, **filters, newest_first=True
+        0,
+        until,
+        None if limit is None or limited else limit + 1,
+        **filters,
+        newest_first=True,
     )
+    if limited:  # only what the caller may see (pages made after the filter)
+        found = sight.visible_events(reg, found)
     more = limit is not None and len(found) > limit
     shown = found[:limit] if limit is not None else found
     return {

@@ -15,7 +15,7 @@ _BATCH = 5_000
 # Tables copied beside the log: the tokens (hashes only) and the replies kept for retries;
 # each one's read and write statements, built once from these fixed names.
 _KEPT_COLUMNS = {
-    "api_tokens": ("name", "role", "token_sha256", "created_at", "revoked_at"),
+    "api_tokens": ("name", "role", "token_sha256", "created_at", "revoked_at", "tables"),
     "idempotent_replies": ("key", "request_sha256", "answer", "recorded_at"),
 }
 

@@ -73,6 +73,9 @@ class Registry:
     cache: ReadCache | None = None
     # Where concurrent writes share transactions (a server's pool; see storage.group).
     group: GroupCommit[Any, Any] | None = None
+    # What the caller of this request may see (a `registry.sight.Sight`; None: everything),
+    # set by the door from the caller's token.
+    sight: Any = None
 
     @property
     def conn(self) -> Connection:

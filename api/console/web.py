@@ -27,6 +27,7 @@ from registry import RegistryError, answers
 from registry.access.signin import form_token, same_form_token, session_owner
 from registry.access.tokens import Principal
 from registry.errors import InvalidDefinitionError
+from registry.sight import sight_for
 from registry.times import parse_time
 from storage.session import Registry
 
@@ -208,6 +209,7 @@ async def _viewer(request: Request, reg: RegistryDep) -> Viewer:
     owner = await run_in_threadpool(session_owner, reg, session_id) if session_id else None
     if owner is None or session_id is None:
         raise SignInRequired
+    reg.sight = sight_for(owner.role, owner.tables)  # what this person may see
     return Viewer(owner, form_token(session_id))
 
 

@@ -257,8 +257,11 @@ class LocalBackend:
     def token_list(self) -> Json:
         return answers.token_list(self.existing)
 
-    def new_token(self, name: str, role: str) -> Json:
-        return answers.new_token(self.registry, name, role, self.target.actor)
+    def new_token(self, name: str, role: str, tables: list[str] | None = None) -> Json:
+        return answers.new_token(self.registry, name, role, self.target.actor, tables)
+
+    def grant_tables(self, name: str, tables: list[str] | None, reason: str | None) -> Json:
+        return answers.granted_token(self.registry, name, tables, self.target.actor, reason)
 
     def revoke_token(self, name: str) -> Json:
         return answers.revoked_token(self.registry, name, self.target.actor)

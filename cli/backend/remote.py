@@ -435,8 +435,13 @@ class RemoteBackend:
     def token_list(self) -> Json:
         return self._json("GET", "/api/admin/tokens")
 
-    def new_token(self, name: str, role: str) -> Json:
-        return self._json("POST", "/api/admin/tokens", json={"name": name, "role": role})
+    def new_token(self, name: str, role: str, tables: list[str] | None = None) -> Json:
+        body = {"name": name, "role": role, "tables": tables}
+        return self._json("POST", "/api/admin/tokens", json=body)
+
+    def grant_tables(self, name: str, tables: list[str] | None, reason: str | None) -> Json:
+        path = url_path("api", "admin", "tokens", name, "tables")
+        return self._json("PUT", path, json={"tables": tables, "reason": reason})
 
     def revoke_token(self, name: str) -> Json:
         return self._json("DELETE", url_path("api", "admin", "tokens", name))

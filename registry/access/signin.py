@@ -13,13 +13,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from events import utc_now
-from registry.access.tokens import Principal, digest
+from registry.access.tokens import Principal, digest, principal_of
 
 if TYPE_CHECKING:
     from storage.session import Registry
 
 _OWNER_SQL = (
-    "SELECT t.name, t.role FROM console_sessions s JOIN api_tokens t"
+    "SELECT t.name, t.role, t.tables FROM console_sessions s JOIN api_tokens t"
     " ON t.token_sha256 = s.token_sha256"
     " WHERE s.session_sha256 = ? AND s.ended_at IS NULL AND s.expires_at > ?"
     " AND t.revoked_at IS NULL"
@@ -51,7 +51,7 @@ def sign_in(reg: Registry, token: str, lifetime: timedelta) -> tuple[str, Princi
 def session_owner(reg: Registry, session_id: str) -> Principal | None:
     """Who a live session belongs to, or None (unknown, expired, ended, token revoked)."""
     row = reg.conn.execute(_OWNER_SQL, [digest(session_id), utc_now()]).fetchone()
-    return None if row is None else Principal(str(row[0]), str(row[1]))
+    return None if row is None else principal_of(*row)
 
 
 def sign_out(reg: Registry, session_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -27,14 +28,46 @@ class TokenInfo:
     role: str
     created_at: datetime
     revoked_at: datetime | None
+    tables: list[str] | None = None  # the tables it may see (globs); None: every table
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a valid token belongs to."""
+    """Who a valid token belongs to, and the tables it may see (None: every table)."""
 
     name: str
     role: str
+    tables: tuple[str, ...] | None = None
+
+
+_MAX_PATTERNS = 64
+
+
+def tables_issue(role: str, tables: list[str] | None) -> Issue | None:
+    """What is wrong with a token's table grants (None: nothing)."""
+    if tables is None:
+        return None
+    if role == "admin":
+        return Issue("tables", "an admin sees every table: grants are for auditors and analysts")
+    if not tables or len(tables) > _MAX_PATTERNS:
+        return Issue("tables", f"name 1 to {_MAX_PATTERNS} table patterns, such as 'finance_*'")
+    for pattern in tables:
+        if not isinstance(pattern, str) or not _PATTERN_RE.match(pattern):
+            return Issue(
+                "tables", f"{pattern!r} is not a table pattern (letters, digits, '_.-', '*', '?')"
+            )
+    return None
+
+
+_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.\-*?]{1,200}$")
+
+
+def _stored(tables: list[str] | None) -> str | None:
+    return None if tables is None else json.dumps(sorted(set(tables)))
+
+
+def _loaded(text: object) -> list[str] | None:
+    return None if text is None else [str(t) for t in json.loads(str(text))]
 
 
 def digest(token: str) -> str:
@@ -42,20 +75,28 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(conn: Connection, name: str, role: str, actor: str = "setup") -> str:
+def create_token(
+    conn: Connection,
+    name: str,
+    role: str,
+    actor: str = "setup",
+    tables: list[str] | None = None,
+) -> str:
     """Create a token on an open connection to a prepared registry (an audited event, as
     `issue_token`) and return it; only its hash is stored, so it cannot be shown again."""
     from storage.session import on_cursor
 
-    return issue_token(on_cursor(conn), name, role, actor)
+    return issue_token(on_cursor(conn), name, role, actor, tables)
 
 
-def _refusal(conn: Connection, name: str, role: str) -> None:
+def _refusal(conn: Connection, name: str, role: str, tables: list[str] | None = None) -> None:
     issues = []
     if not _NAME_RE.match(name):
         issues.append(Issue("name", f"{name!r} must be 1-64 letters, digits, '_', '.', '@' or '-'"))
     if role not in ROLES:
         issues.append(Issue("role", f"{role!r} is not one of {', '.join(ROLES)}"))
+    elif (found := tables_issue(role, tables)) is not None:
+        issues.append(found)
     if issues:
         raise InvalidDefinitionError(issues)
     if conn.execute("SELECT 1 FROM api_tokens WHERE name = ?", [name]).fetchone() is not None:
@@ -65,7 +106,14 @@ def _refusal(conn: Connection, name: str, role: str) -> None:
 _AUDIT_STREAM = "token"  # the stream type of token events
 
 
-def _audited(reg: Registry, name: str, fact: str, payload: dict[str, str], actor: str) -> datetime:
+def _audited(
+    reg: Registry,
+    name: str,
+    fact: str,
+    payload: dict[str, object],
+    actor: str,
+    reason: str | None = None,
+) -> datetime:
     """Record a token's creation or revocation in the event log (its hash, never the token
     itself); when it was recorded, which the table then holds too."""
     from events import NewEvent
@@ -78,6 +126,7 @@ def _audited(reg: Registry, name: str, fact: str, payload: dict[str, str], actor
                 event_type=f"Token{fact}",
                 payload={"name": name, **payload},
                 actor=actor,
+                reason=reason,
             )
         ]
     )
@@ -85,20 +134,53 @@ def _audited(reg: Registry, name: str, fact: str, payload: dict[str, str], actor
     return recorded[0].recorded_at
 
 
-def issue_token(reg: Registry, name: str, role: str, actor: str) -> str:
-    """Create a token: `TokenCreated` (name, role, the token's SHA-256, who) and its row, in
-    one transaction; `api_tokens` is the fold of these events, which verify checks."""
+def issue_token(
+    reg: Registry, name: str, role: str, actor: str, tables: list[str] | None = None
+) -> str:
+    """Create a token: `TokenCreated` (name, role, the token's SHA-256, its table grants,
+    who) and its row, in one transaction; `api_tokens` is the fold of these events, which
+    verify checks."""
     from registry.commands import run_atomically
 
     def work() -> str:
-        _refusal(reg.conn, name, role)
+        _refusal(reg.conn, name, role, tables)
         token = "mr_" + secrets.token_urlsafe(32)
         hashed = digest(token)
-        made = _audited(reg, name, "Created", {"role": role, "token_sha256": hashed}, actor)
+        payload: dict[str, object] = {"role": role, "token_sha256": hashed}
+        if tables is not None:
+            payload["tables"] = sorted(set(tables))
+        made = _audited(reg, name, "Created", payload, actor)
         reg.conn.execute(
-            "INSERT INTO api_tokens VALUES (?, ?, ?, ?, NULL)", [name, role, hashed, made]
+            "INSERT INTO api_tokens (name, role, token_sha256, created_at, revoked_at, tables)"
+            " VALUES (?, ?, ?, ?, NULL, ?)",
+            [name, role, hashed, made, _stored(tables)],
         )
         return token
+
+    return run_atomically(reg, work, f"token {name!r}")
+
+
+def grant_tables(
+    reg: Registry, name: str, tables: list[str] | None, actor: str, reason: str | None
+) -> TokenInfo:
+    """Change which tables a live token may see (None: every table): `TokenGranted` (the
+    new grants, who, why) and its row, in one transaction."""
+    from registry.commands import run_atomically
+    from registry.reasons import reason_issue
+
+    def work() -> TokenInfo:
+        rows = reg.conn.execute(
+            "SELECT role FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
+        ).fetchall()
+        if not rows:
+            raise NotFoundError(f"no live token named {name!r}")
+        found = [i for i in (tables_issue(str(rows[0][0]), tables), reason_issue(reason)) if i]
+        if found:
+            raise InvalidDefinitionError(found)
+        granted = None if tables is None else sorted(set(tables))
+        _audited(reg, name, "Granted", {"tables": granted}, actor, reason)
+        reg.conn.execute("UPDATE api_tokens SET tables = ? WHERE name = ?", [_stored(tables), name])
+        return next(t for t in list_tokens(reg.conn) if t.name == name)
 
     return run_atomically(reg, work, f"token {name!r}")
 
@@ -136,19 +218,18 @@ def token_differences(reg: Registry) -> list[str]:
                 "token_sha256": event.payload.get("token_sha256"),
                 "created_at": event.recorded_at if exact else None,
                 "revoked_at": None,
+                "tables": event.payload.get("tables"),
                 "exact": exact,
             }
         elif event.event_type == "TokenRevoked" and event.stream_id in expected:
             expected[event.stream_id]["revoked_at"] = event.recorded_at
+        elif event.event_type == "TokenGranted" and event.stream_id in expected:
+            expected[event.stream_id]["tables"] = event.payload.get("tables")
     found = reg.conn.execute(
-        "SELECT name, role, token_sha256, created_at, revoked_at FROM api_tokens"
+        "SELECT name, role, token_sha256, created_at, revoked_at, tables FROM api_tokens"
     ).fetchall()
-    actual = {
-        str(r[0]): dict(
-            zip(("role", "token_sha256", "created_at", "revoked_at"), r[1:], strict=True)
-        )
-        for r in found
-    }
+    columns = ("role", "token_sha256", "created_at", "revoked_at", "tables")
+    actual = {str(r[0]): dict(zip(columns, [*r[1:5], _loaded(r[5])], strict=True)) for r in found}
     differences = []
     for name in sorted(expected.keys() | actual.keys()):
         want, have = expected.get(name), actual.get(name)
@@ -156,12 +237,10 @@ def token_differences(reg: Registry) -> list[str]:
             where = "missing from the table" if have is None else "not in the log"
             differences.append(f"api_tokens {name}: row {where}")
             continue
-        columns = (
-            ["role", "token_sha256", "created_at", "revoked_at"] if want["exact"] else ["role"]
-        )
+        checked = [*columns] if want["exact"] else ["role", "tables"]
         differences += [
             f"api_tokens {name}: {c} is {have[c]!r}, the log says {want[c]!r}"
-            for c in columns
+            for c in checked
             if have[c] != want[c]
         ]
         if not want["exact"] and (have["revoked_at"] is None) != (want["revoked_at"] is None):
@@ -172,18 +251,24 @@ def token_differences(reg: Registry) -> list[str]:
 
 def list_tokens(conn: Connection) -> list[TokenInfo]:
     rows = conn.execute(
-        "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY name"
+        "SELECT name, role, created_at, revoked_at, tables FROM api_tokens ORDER BY name"
     ).fetchall()
-    return [TokenInfo(*r) for r in rows]
+    return [TokenInfo(r[0], r[1], r[2], r[3], _loaded(r[4])) for r in rows]
+
+
+def principal_of(name: object, role: object, tables: object) -> Principal:
+    """A token's owner from its row's name, role and table grants."""
+    granted = _loaded(tables)
+    return Principal(str(name), str(role), None if granted is None else tuple(granted))
 
 
 def authenticate(conn: Connection, token: str) -> Principal | None:
     """The owner of a live token, or None."""
     row = conn.execute(
-        "SELECT name, role FROM api_tokens WHERE token_sha256 = ? AND revoked_at IS NULL",
+        "SELECT name, role, tables FROM api_tokens WHERE token_sha256 = ? AND revoked_at IS NULL",
         [digest(token)],
     ).fetchone()
-    return None if row is None else Principal(str(row[0]), str(row[1]))
+    return None if row is None else principal_of(*row)
 
 
 def has_admin(conn: Connection) -> bool:

@@ -92,7 +92,13 @@ from registry.answers.metrics import (
     update_metric,
     written,
 )
-from registry.answers.tokens import has_admin_token, new_token, revoked_token, token_list
+from registry.answers.tokens import (
+    granted_token,
+    has_admin_token,
+    new_token,
+    revoked_token,
+    token_list,
+)
 from registry.answers.upkeep import (
     copied_registry,
     database_info,
@@ -133,6 +139,7 @@ __all__ = [
     "describe_table",
     "etag",
     "event_page",
+    "granted_token",
     "hook_deliveries",
     "hook_list",
     "hook_test",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry import queries
+from registry import queries, sight
 from registry.errors import NotFoundError, UnavailableError
 from registry.shape import jsonable
 from storage.session import Registry
@@ -33,6 +33,7 @@ def validation(
             " or name another"
         )
     if metric_id is not None:
+        sight.require_metric(reg, metric_id)
         metrics = [queries.require_metric(reg, metric_id)]
         more = False
     else:
@@ -72,6 +73,7 @@ def run_metric(
     """
     from registry.analytics.sandbox import run_sandboxed
 
+    sight.require_metric(reg, metric_id)
     row, version = queries.metric_with_version(reg, metric_id)
     variants = row.get("sql_variants") or {}
     if variant is not None and variant not in variants:

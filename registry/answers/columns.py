@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from projections import column_stream_id
-from registry import queries
-from registry.answers.metrics import metrics_reading, written
+from registry import queries, sight
+from registry.answers.metrics import metrics_reading, table_map, written
+from registry.errors import NotFoundError
 from registry.shape import json_object, jsonable
 from registry.subjects import COLUMN
 from storage.session import Registry
@@ -22,10 +23,12 @@ if TYPE_CHECKING:  # commands load pydantic: writes import them when called
 def column(reg: Registry, table_id: str, column_name: str) -> dict[str, Any]:
     """A column's current metadata and version; NotFoundError if it has none."""
     stream_id = column_stream_id(table_id, column_name)
+    missing = f"column {table_id}.{column_name} has no metadata"
+    if not sight.sees_table(reg, table_id):
+        raise NotFoundError(missing)
     with reg.store.snapshot():
         row = queries.get_column(reg, table_id, column_name)
         if row is None:
-            missing = f"column {table_id}.{column_name} has no metadata"
             raise queries.not_live(reg, COLUMN, stream_id, missing)
         version = reg.store.stream_version(COLUMN.kind.stream_type, stream_id)
     return json_object({**row, "version": version})
@@ -37,7 +40,10 @@ def column_list(
     as_of: datetime | None = None,
     at_position: int | None = None,
 ) -> dict[str, Any]:
-    """Every described column of a table with its version (now, or as of a time/position)."""
+    """Every described column of a table with its version (now, or as of a time/position);
+    none for a table the caller may not see."""
+    if not sight.sees_table(reg, table_id):
+        return {"table_id": table_id, "columns": [], "count": 0}
     with reg.store.snapshot():
         if as_of is None and at_position is None:
             position = None
@@ -69,7 +75,7 @@ def table_index(reg: Registry) -> dict[str, Any]:
     """Every table the registry knows, by name: a metric reads it or a column of it is
     described; with how many metrics read it and how many of its columns are described."""
     with reg.store.snapshot():
-        readers = queries.table_map(reg)
+        readers = table_map(reg)
         described: dict[str, int] = {}
         for row in queries.list_columns(reg):
             described[row["table_id"]] = described.get(row["table_id"], 0) + 1
@@ -96,6 +102,8 @@ def table_record(reg: Registry, table_id: str) -> dict[str, Any]:
 
 def _deleted_columns(reg: Registry, table_id: str) -> list[dict[str, Any]]:
     """The columns of a table whose metadata is deleted now: name, version, who, when."""
+    if not sight.sees_table(reg, table_id):
+        return []
     kind = COLUMN.kind
     head = reg.store.head().position
     tombstones = reg.store.read(
@@ -117,7 +125,10 @@ def _deleted_columns(reg: Registry, table_id: str) -> list[dict[str, Any]]:
 
 def column_history(reg: Registry, table_id: str, column_name: str) -> dict[str, Any]:
     """Every version of a column's metadata."""
-    entries = queries.history(reg, COLUMN, column_stream_id(table_id, column_name))
+    stream_id = column_stream_id(table_id, column_name)
+    if not sight.sees_table(reg, table_id):
+        raise NotFoundError(f"column {stream_id!r} has no history")
+    entries = queries.history(reg, COLUMN, stream_id)
     return {
         "table_id": table_id,
         "column_name": column_name,
@@ -154,6 +165,8 @@ def column_diff(
     """Field-level changes of a column's metadata between two versions (default: the
     previous one and the current one)."""
     stream_id = column_stream_id(table_id, column_name)
+    if not sight.sees_table(reg, table_id):
+        raise NotFoundError(f"column {stream_id!r} has no history")
     return json_object(queries.diff(reg, COLUMN, stream_id, from_version, to_version).as_dict())
 
 

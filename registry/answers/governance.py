@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from registry import sight
 from registry.answers.metrics import written
-from registry.errors import InvalidDefinitionError, Issue
+from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.shape import json_object, jsonable
 from storage.session import Registry
 
@@ -42,6 +43,14 @@ def propose(
         issues.append(Issue(sorted(fields)[0], f"a {action} takes no definition fields"))
     if issues:
         raise InvalidDefinitionError(issues)
+    # A caller who may see only some tables proposes changes to what it sees, only.
+    if metric_id and action != "create":
+        sight.require_metric(reg, str(metric_id))
+    hidden = [t for t in sight.metric_tables(fields) if not sight.sees_table(reg, t)]
+    if hidden:
+        raise InvalidDefinitionError(
+            [Issue("tables", f"{hidden[0]!r} is a table this token may not see")]
+        )
     if action == "create":
         found = commands.create_metric(reg, fields, ctx)
     elif action == "update":
@@ -60,15 +69,31 @@ def proposal_list(reg: Registry, state: str | None = None) -> dict[str, Any]:
     withdrawn."""
     from registry.proposals import list_proposals
 
-    found = list_proposals(reg, state)
+    found = _visible(reg, list_proposals(reg, state))
     return {"proposals": jsonable(found), "count": len(found)}
+
+
+def _visible(reg: Registry, proposals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The proposals whose every change the caller may see."""
+    seen: sight.Sight | None = reg.sight
+    if seen is None:
+        return proposals
+    # Each proposal's changes as opened: with the definitions they propose.
+    opened = {p["number"]: reg.store.read_event("proposal", str(p["number"]), 1) for p in proposals}
+    changes = {n: list(e.payload.get("changes") or ()) if e else [] for n, e in opened.items()}
+    ids = [c["id"] for found in changes.values() for c in found if c.get("subject") == "metric"]
+    hidden = sight.hidden_metrics(reg, ids)
+    return [p for p in proposals if sight.sees_changes(seen, changes[p["number"]], hidden)]
 
 
 def proposal(reg: Registry, number: int) -> dict[str, Any]:
     """One proposal with each change's field-level diff against the current version."""
     from registry.proposals import read_proposal
 
-    return json_object(read_proposal(reg, number))
+    found = read_proposal(reg, number)
+    if not _visible(reg, [found]):
+        raise NotFoundError(f"there is no proposal {number}")
+    return json_object(found)
 
 
 def decided_proposal(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from registry import queries
+from registry import queries, sight
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.shape import json_object, jsonable, utc_text
 from registry.subjects import METRIC
@@ -26,7 +26,14 @@ def metric(
     reg: Registry, metric_id: str, version: int | None = None, as_of: datetime | None = None
 ) -> dict[str, Any]:
     """A metric's current definition with its version (or the definition at a version, or
-    as it stood at a time). Raises NotFoundError when there is no such metric (then)."""
+    as it stood at a time). Raises NotFoundError when there is no such metric (then), or
+    the caller may not see it (in the same words)."""
+    if not sight.sees_metric(reg, metric_id):
+        if as_of is not None:
+            raise NotFoundError(f"metric {metric_id!r} did not exist at {utc_text(as_of)}")
+        if version is not None:
+            raise NotFoundError(f"metric {metric_id!r} has no version {version}")
+        raise NotFoundError(f"metric {metric_id!r} does not exist")
     if as_of is not None:
         with reg.store.snapshot():
             found = queries.metric_at(reg, metric_id, reg.store.position_at(as_of))
@@ -41,7 +48,10 @@ def metric(
 
 
 def cached_metric(reg: Registry, metric_id: str) -> dict[str, Any] | None:
-    """`metric`'s answer when the server's read cache holds it (no I/O), else None."""
+    """`metric`'s answer when the server's read cache holds it (no I/O), else None (always
+    for a caller who may see only some tables: `metric` decides)."""
+    if sight.limited(reg):
+        return None
     found = queries.cached_metric_with_version(reg, metric_id)
     return None if found is None else jsonable({**found[0], "version": found[1]})
 
@@ -126,9 +136,10 @@ def metric_search(
     # A server keeps the index of the whole registry between commits (its read cache empties
     # on each): every question is ranked against it without reading the database again.
     # Embedded, the index is kept in the database under the log's head, between calls.
-    if reg.cache is not None and at_position is None:
+    # (A caller who may see only some tables gets an index of its own metrics, never kept.)
+    if reg.cache is not None and at_position is None and not sight.limited(reg):
         index, versions = reg.cache.get(("search",), read)
-    elif at_position is None:
+    elif at_position is None and not sight.limited(reg):
         index, versions = _kept_index(reg, read)
     else:
         index, versions = read()
@@ -222,6 +233,7 @@ def catalog(
 def metric_record(reg: Registry, metric_id: str) -> dict[str, Any]:
     """Everything known of a metric, deleted or not: its current definition (None once
     deleted), its version, and every version of its history, newest first."""
+    sight.require_metric(reg, metric_id, f"metric {metric_id!r} has no history")
     with reg.store.snapshot():
         entries = queries.history(reg, METRIC, metric_id)  # NotFoundError if it never existed
         current = queries.get_metric(reg, metric_id)
@@ -246,12 +258,14 @@ def metrics_reading(reg: Registry, table: str) -> dict[str, Any]:
 
 
 def table_map(reg: Registry) -> dict[str, list[str]]:
-    """`{table: [metric names]}` over `table_name` and `tables`."""
+    """`{table: [metric names]}` over `table_name` and `tables` (of the metrics the caller
+    may see, which read only tables it may see)."""
     return queries.table_map(reg)
 
 
 def metric_history(reg: Registry, metric_id: str) -> dict[str, Any]:
     """Every version of a metric: who, when, why, which batch, which fields."""
+    sight.require_metric(reg, metric_id, f"metric {metric_id!r} has no history")
     entries = queries.history(reg, METRIC, metric_id)
     return {"id": metric_id, "versions": jsonable([e.as_dict() for e in entries])}
 
@@ -265,6 +279,7 @@ def metric_diff(
     to_time: datetime | None = None,
 ) -> dict[str, Any]:
     """Field-level changes between two versions, or the versions in force at two times."""
+    sight.require_metric(reg, metric_id, f"metric {metric_id!r} has no history")
     if from_time is not None:
         from_version = queries.version_at(reg, METRIC, metric_id, from_time)
     if to_time is not None:

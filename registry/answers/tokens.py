@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
-from registry.shape import jsonable
+from registry.shape import json_object, jsonable
 from storage.session import Registry
 
 
-def new_token(reg: Registry, name: str, role: str, actor: str) -> dict[str, str]:
-    """Create a token (an audited event): `{name, role, token}`; the token is shown in this
-    answer only."""
+def new_token(
+    reg: Registry, name: str, role: str, actor: str, tables: list[str] | None = None
+) -> dict[str, Any]:
+    """Create a token (an audited event): `{name, role, tables, token}`; the token is shown
+    in this answer only. `tables`: the table patterns it may see (None: every table)."""
     from registry.access.tokens import issue_token
 
-    return {"name": name, "role": role, "token": issue_token(reg, name, role, actor)}
+    token = issue_token(reg, name, role, actor, tables)
+    granted = None if tables is None else sorted(set(tables))
+    return {"name": name, "role": role, "tables": granted, "token": token}
+
+
+def granted_token(
+    reg: Registry, name: str, tables: list[str] | None, actor: str, reason: str | None
+) -> dict[str, Any]:
+    """Change the tables a token may see (an audited event, with why): the token as listed."""
+    from registry.access.tokens import grant_tables
+
+    return json_object(asdict(grant_tables(reg, name, tables, actor, reason)))
 
 
 def token_list(reg: Registry) -> dict[str, Any]:

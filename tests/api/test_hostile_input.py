@@ -294,7 +294,7 @@ def test_the_documented_column_name_pattern_is_the_registrys(
             "api_tokens analyst-token: role is 'admin', the log says 'analyst'",
         ),
         (
-            "INSERT INTO api_tokens VALUES ('mallory', 'admin', 'ab', '2000-01-01', NULL)",
+            "INSERT INTO api_tokens VALUES ('mallory', 'admin', 'ab', '2000-01-01', NULL, NULL)",
             "api_tokens mallory: row not in the log",
         ),
         ("DELETE FROM api_tokens WHERE name = 'auditor-token'", "auditor-token: row missing"),

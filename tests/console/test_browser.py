@@ -46,6 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     conn = registry.conn
     load_starter_pack(registry, actor="setup")
     tokens = {role: create_token(conn, f"{role}-person", role) for role in ("admin", "analyst")}
+    tokens["orders"] = create_token(conn, "orders-person", "analyst", tables=["orders"])
     conn.close()
     with served(data) as url:
         yield url, tokens
@@ -345,3 +346,18 @@ def test_an_admin_subscribes_a_webhook_and_sees_its_secret_once(
     expect(person.get_by_text(secret)).to_have_count(0)
     person.get_by_role("button", name="Remove").first.click()
     expect(person.get_by_role("cell", name="removed")).to_be_visible()
+
+
+def test_a_person_limited_to_orders_never_meets_mrr(
+    person: Page, server: tuple[str, dict[str, str]]
+) -> None:
+    url, tokens = server
+    sign_in(person, url, tokens["orders"])
+    expect(person.get_by_role("link", name="Total Revenue")).to_be_visible()
+    expect(person.get_by_role("link", name="New Customers")).to_be_visible()
+    expect(person.get_by_text("Monthly Recurring Revenue")).to_have_count(0)
+    expect(person.locator("a[href='/metrics/revenue/mrr']")).to_have_count(0)
+    shot(person, "registry-orders-only")
+    person.goto(url + "/metrics/revenue/mrr")
+    expect(person.get_by_role("heading", level=1)).to_have_text("Not found")
+    expect(person.get_by_role("alert")).to_have_text("metric 'revenue/mrr' has no history")
