@@ -543,11 +543,14 @@ def deliver_due(
         if not found.hears(event):
             continue
         now = utc_now()
-        refused = refused_target(found.url, settings)
-        if refused is not None:
+        try:
+            refused = refused_target(found.url, settings)
+            secret = secret or (None if refused else signing_secret(reg, found, settings))
+        except UnavailableError as exc:  # the server's key changed: said in the attempts
+            refused = str(exc)
+        if refused is not None or secret is None:
             attempt = Attempt(None, refused, 0.0)
         else:
-            secret = secret or signing_secret(reg, found, settings)
             body = _body(event)
             headers = signed_headers(secret, f"msg_{found.id}_{event.position}", body, now)
             attempt = send(found.url, headers, body.encode())

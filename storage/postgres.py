@@ -481,25 +481,24 @@ class AdvisoryLock(SoleWorker):
         self.url = url
         # The lock's key: 64 bits of the job's name (the same in every replica).
         self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        self.conn: Any = None
+        self.conn: Any = None  # kept while this replica holds the lock or waits for it
+        self.holding = False
 
     def held(self) -> bool:
         try:
-            if self.conn is not None:
+            if self.conn is None:
+                self.conn = connect_postgres(self.url)
+            if self.holding:
                 self.conn.execute("SELECT 1").fetchall()  # still ours while the session lives
                 return True
-            conn = connect_postgres(self.url)
-            row = conn.execute("SELECT pg_try_advisory_lock(?)", [self.key]).fetchone()
-            if row is not None and row[0]:
-                self.conn = conn
-                return True
-            conn.close()
+            row = self.conn.execute("SELECT pg_try_advisory_lock(?)", [self.key]).fetchone()
+            self.holding = bool(row is not None and row[0])
         except (psycopg.Error, ConnectionError):
             self.release()
-        return False
+        return self.holding
 
     def release(self) -> None:
-        conn, self.conn = self.conn, None
+        conn, self.conn, self.holding = self.conn, None, False
         if conn is not None:
             with contextlib.suppress(psycopg.Error, ConnectionError):
                 conn.close()

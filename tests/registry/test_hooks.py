@@ -261,3 +261,17 @@ def test_an_event_written_while_its_subscription_was_sending_is_not_left_behind(
     finally:
         deliverer.stop()
     assert first["version"] == 1 and sent == positions
+
+
+def test_a_server_whose_key_changed_says_so_in_the_attempts(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = answers.new_hook(registry, "https://example.com/x", ["*"], None, [], "ann")
+    answers.create_metric(registry, metric_fields(), ctx())
+    monkeypatch.setattr(hooks, "_secret", lambda reg, hook_id, settings: "whsec_b3RoZXI=")
+    sent: list[str] = []
+    [found] = hooks.all_hooks(registry)
+    state = hooks.deliver_due(registry, found, send=lambda u, h, b: sent.append(u))  # type: ignore[arg-type,func-returns-value,return-value]
+    [attempt] = answers.hook_deliveries(registry, made["hook"]["id"])["deliveries"]
+    assert state == hooks.WAITING and sent == [] and attempt["status"] is None
+    assert "not the one its secret was made with" in attempt["error"]
