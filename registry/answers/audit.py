@@ -9,7 +9,9 @@ from typing import Any
 
 from events import utc_now
 from events.merkle import TileSource
-from registry import queries, transparency, verdicts
+from projections import METRIC_TABLE
+from projections.projector import Difference
+from registry import queries, sight, transparency, verdicts
 from registry.shape import json_object, utc_text
 from storage.session import Registry, on_cursor
 
@@ -61,7 +63,7 @@ def verify(
     log_ok = report.pop("log_ok")  # the log on its own, whatever anchor the caller brought
     tokens = token_differences(reg)
     report["chain_ok"] = report["ok"]
-    report["projections"] = _shown(differences)
+    report["projections"] = _shown(differences, _seen(reg, differences))
     report["tokens"] = _shown(tokens)
     report["ok"] = report["chain_ok"] and not differences and not tokens
     if kept is not None:
@@ -84,21 +86,43 @@ def verify(
     return report
 
 
-def _projection_differences(reg: Registry) -> list[str]:
-    """Every difference between the projections and the log, read on a cursor of its own."""
+def _projection_differences(reg: Registry) -> list[Difference]:
+    """Every difference between the projections and the log, read on a cursor of its own
+    (all of them, whatever the caller may see: the verdict is the registry's)."""
     cursor = reg.conn.cursor()
     try:
         checker = on_cursor(cursor, reg.writer, engine=reg.engine)
-        return [str(d) for d in checker.projector.check()]
+        return checker.projector.check()
     finally:
         cursor.close()
 
 
-def _shown(differences: list[str]) -> dict[str, Any]:
+def _seen(reg: Registry, differences: list[Difference]) -> list[str]:
+    """The differences the caller may see (a metric's, a column's table's) as text."""
+    if not sight.limited(reg):
+        return [str(d) for d in differences]
+    metrics = [str(d.key[0]) for d in differences if d.table == METRIC_TABLE.name]
+    hidden = sight.hidden_metrics(reg, metrics)
+    return [
+        str(d)
+        for d in differences
+        if (
+            str(d.key[0]) not in hidden
+            if d.table == METRIC_TABLE.name
+            else sight.sees_table(reg, d.key[0])
+        )
+    ]
+
+
+def _shown(differences: list[Any], seen: list[str] | None = None) -> dict[str, Any]:
+    """A check's differences (only those the caller may see listed and counted; `hidden`
+    says how many more there are)."""
+    listed = [str(d) for d in differences] if seen is None else seen
     return {
         "in_step": not differences,
-        "count": len(differences),
-        "differences": differences[:_SHOWN_DIFFERENCES],
+        "count": len(listed),
+        "hidden": len(differences) - len(listed),
+        "differences": listed[:_SHOWN_DIFFERENCES],
     }
 
 

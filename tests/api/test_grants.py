@@ -205,3 +205,18 @@ def test_grants_are_for_auditors_and_analysts(loaded: Api) -> None:
         t["name"]: t["tables"] for t in loaded.call("GET", "/api/admin/tokens").json()["tokens"]
     }
     assert listed["a4"] == ["fin_*"] and listed["admin-token"] is None
+
+
+def test_verify_tells_a_limited_auditor_the_truth_without_naming_what_it_may_not_see(
+    loaded: Api, limited: dict[str, str]
+) -> None:
+    loaded.pool.conn.execute(
+        "UPDATE metric_definitions SET unit = 'JPY' WHERE id IN ('revenue/mrr', 'sales/new_customers')"
+    )
+    seen = _get(loaded, limited["auditor"], "/api/audit/verify").json()
+    everything = loaded.get("/api/audit/verify", role="auditor").json()
+    assert seen["ok"] is everything["ok"] is False
+    assert everything["projections"]["count"] == 2 and everything["projections"]["hidden"] == 0
+    assert seen["projections"]["count"] == 1 and seen["projections"]["hidden"] == 1
+    assert "sales/new_customers" in seen["projections"]["differences"][0]
+    assert "revenue/mrr" not in str(seen)
