@@ -643,10 +643,7 @@ class Deliverer:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             with contextlib.suppress(Exception):  # the database may be away: try again
-                if self._sole.held():
-                    self._round()
-                else:
-                    self._head = -1  # another replica delivers; look afresh if this one takes over
+                self._round()
 
     def _round(self) -> None:
         with self.pool.lease() as reg:
@@ -661,10 +658,15 @@ class Deliverer:
             if new:
                 self._events += new
                 self._hooks = _fold(self._events)
-            self._seen = self._head = head
-        for found in self._hooks.values():
-            if found.state != "active":
-                continue
+            self._seen = head
+        active = [h for h in self._hooks.values() if h.state == "active"]
+        # With no subscription, nothing more (no lock asked for); where another replica
+        # delivers, look afresh each round, so that taking over misses nothing.
+        if not active or not self._sole.held():
+            self._head = head if not active else -1
+            return
+        self._head = head
+        for found in active:
             with self._guard:
                 if found.id in self._busy:  # still sending: look again next round, since
                     self._unsettled.add(found.id)  # it may have read the log before this head
