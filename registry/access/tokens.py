@@ -169,12 +169,8 @@ def grant_tables(
     from registry.reasons import reason_issue
 
     def work() -> TokenInfo:
-        rows = reg.conn.execute(
-            "SELECT role FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
-        ).fetchall()
-        if not rows:
-            raise NotFoundError(f"no live token named {name!r}")
-        found = [i for i in (tables_issue(str(rows[0][0]), tables), reason_issue(reason)) if i]
+        role = _live_role(reg.conn, name)
+        found = [i for i in (tables_issue(role, tables), reason_issue(reason)) if i]
         if found:
             raise InvalidDefinitionError(found)
         granted = None if tables is None else sorted(set(tables))
@@ -185,18 +181,23 @@ def grant_tables(
     return run_atomically(reg, work, f"token {name!r}")
 
 
+def _live_role(conn: Connection, name: str) -> str:
+    """A live token's role; NotFoundError if there is no live token of that name."""
+    rows = conn.execute(
+        "SELECT role FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
+    ).fetchall()
+    if not rows:
+        raise NotFoundError(f"no live token named {name!r}")
+    return str(rows[0][0])
+
+
 def withdraw_token(reg: Registry, name: str, actor: str) -> None:
     """Revoke a token: `TokenRevoked` (name, role, who) and its row's `revoked_at`, in one
     transaction. NotFoundError if there is no live token of that name."""
     from registry.commands import run_atomically
 
     def work() -> None:
-        rows = reg.conn.execute(
-            "SELECT role FROM api_tokens WHERE name = ? AND revoked_at IS NULL", [name]
-        ).fetchall()
-        if not rows:
-            raise NotFoundError(f"no live token named {name!r}")
-        revoked = _audited(reg, name, "Revoked", {"role": str(rows[0][0])}, actor)
+        revoked = _audited(reg, name, "Revoked", {"role": _live_role(reg.conn, name)}, actor)
         reg.conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [revoked, name])
 
     run_atomically(reg, work, f"token {name!r}")
