@@ -28,6 +28,7 @@ import fnmatch
 import hashlib
 import hmac
 import ipaddress
+import logging
 import os
 import re
 import secrets
@@ -58,6 +59,7 @@ from registry.shape import json_object
 from storage.session import Registry, RegistryPool
 
 HOOK = "webhook"  # the stream type of subscriptions
+_LOG = logging.getLogger(__name__)
 _ID_RE = re.compile(r"^hook_[0-9a-f]{12}$")
 _TIMEOUT = 5.0  # seconds a receiver has to answer
 _GIVE_UP = timedelta(days=1, hours=1)  # failing this long disables a subscription
@@ -623,6 +625,7 @@ class Deliverer:
         self._busy: set[str] = set()
         self._unsettled: set[str] = set()  # subscriptions with more to send, or a retry
         self._guard = threading.Lock()
+        self._said: dict[str, str | None] = {}  # the last failure told of, by what failed
         self._events: list[RecordedEvent] = []  # the subscriptions' events, up to `_seen`
         self._hooks: dict[str, Hook] = {}
         self._seen = 0
@@ -642,8 +645,10 @@ class Deliverer:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            with contextlib.suppress(Exception):  # the database may be away: try again
+            try:
                 self._round()
+            except Exception as exc:  # the database may be away: the next round tries again
+                self._failed("reading the subscriptions", exc)
 
     def _round(self) -> None:
         with self.pool.lease() as reg:
@@ -675,6 +680,17 @@ class Deliverer:
                 self._unsettled.discard(found.id)
             self._workers.submit(self._drain, found)
 
+    def _failed(self, what: str, exc: Exception | None) -> None:
+        """Say on the server's log that a round failed (with its traceback), once per new
+        failure, not every round it repeats; `None`: it works again."""
+        said = f"{type(exc).__name__}: {exc}" if exc is not None else None
+        with self._guard:
+            if self._said.get(what) == said:
+                return
+            self._said[what] = said
+        if exc is not None:
+            _LOG.error("webhooks: %s failed; trying again each round", what, exc_info=exc)
+
     def _drain(self, found: Hook) -> None:
         state = IDLE
         try:
@@ -686,8 +702,11 @@ class Deliverer:
                     state = deliver_due(reg, found, self.send, settings)
                 if state != SENT:
                     break
-        except Exception:
+        except Exception as exc:  # each attempt was its own transaction: none half-written
+            self._failed(f"delivering to {found.id}", exc)
             state = WAITING
+        else:
+            self._failed(f"delivering to {found.id}", None)
         finally:
             with self._guard:
                 self._busy.discard(found.id)
