@@ -1,6 +1,16 @@
 """Pure folds from events to state, and the projector that keeps the v4 tables in step."""
 
-from projections.fold import StreamState, apply_event, fold, fold_all
+from projections.fold import (
+    StreamState,
+    apply_event,
+    effective_time,
+    fold,
+    fold_all,
+    in_force,
+    projects,
+    valid_state,
+    valid_winner,
+)
 from projections.projector import Difference, Projector, ensure_tables
 from projections.rows import row_to_dict
 from projections.streams import COLUMNS, KINDS, METRICS, StreamKind, column_stream_id
@@ -20,6 +30,11 @@ __all__ = [
     "StreamKind",
     "StreamState",
     "apply_event",
+    "effective_time",
+    "in_force",
+    "projects",
+    "valid_state",
+    "valid_winner",
     "build_upcasters",
     "column_stream_id",
     "ensure_tables",

@@ -13,16 +13,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from events import Connection, EventStore, RecordedEvent, StreamTip, decode_payload
-from projections.fold import apply_event, carried_time
+from projections.fold import apply_event, carried_time, effective_time, projects
 from projections.rows import definition_to_dict, encode_value, row_to_dict, state_to_row
 from projections.streams import KINDS, StreamKind
 from projections.tables import (
     CREATE_CHECKPOINT_SQL,
+    CREATE_DATES_SQL,
     CREATE_SCHEMA_VERSION_SQL,
+    DATES_TABLE,
+    INSERT_DATE_SQL,
     SCHEMA_VERSION,
+    SELECT_DATES_SQL,
     ProjectionTable,
 )
 
@@ -30,6 +35,10 @@ CHECKPOINT = "registry"
 _SET_BASED_THRESHOLD = 32
 ALL_POSITIONS = 2**62
 UPDATE_CHECKPOINT_SQL = "UPDATE projection_checkpoint SET position = ? WHERE name = ?"
+SETTLE_DUE_SQL = (
+    "UPDATE effective_dates SET pending = false"
+    " WHERE stream_type = ? AND stream_id = ? AND pending AND effective_from <= ?"
+)
 
 
 @dataclass(frozen=True)
@@ -53,9 +62,38 @@ class Difference:
         )
 
 
-def ensure_tables(conn: Connection, types: dict[str, str] | None = None) -> None:
-    """Create the v4 tables, the checkpoint and `schema_version` if they do not exist (with
-    some SQL types renamed for another engine)."""
+def _sql_names(names: Any) -> str:
+    """Fixed names (from projections.streams) as an SQL list of strings."""
+    return "(" + ", ".join(f"'{n}'" for n in names) + ")"
+
+
+def dates_from_log_sql(effective: str) -> str:
+    """The `effective_dates` rows the log makes, given the engine's SQL for an event's own
+    effective time (from its payload; NULL if it carries none)."""
+    scheduled = _sql_names(k.scheduled for k in KINDS)
+    took = _sql_names(k.took_effect for k in KINDS)
+    types = _sql_names(k.stream_type for k in KINDS)
+    return (
+        "SELECT position, stream_type, stream_id, effective,"  # noqa: S608 - fixed names
+        f" event_type IN {scheduled} AND effective > recorded_at"
+        " AND NOT EXISTS (SELECT 1 FROM event_log t"
+        " WHERE t.stream_type = x.stream_type AND t.stream_id = x.stream_id"
+        f" AND t.event_type IN {took} AND t.position > x.position"
+        " AND t.recorded_at >= x.effective)"
+        " FROM (SELECT position, stream_type, stream_id, event_type, recorded_at,"
+        f" {effective} AS effective FROM event_log WHERE stream_type IN {types}) x"
+        " WHERE effective IS NOT NULL"
+    )
+
+
+def ensure_tables(conn: Connection, types: dict[str, str] | None = None) -> bool:
+    """Create the v4 tables, the checkpoint, `schema_version` and the effective dates if they
+    do not exist (with some SQL types renamed for another engine). True if the effective
+    dates were missing: the engine then fills them from the log (`Projector.dates_sql`)."""
+    found = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [DATES_TABLE]
+    ).fetchone()
+    conn.execute(CREATE_DATES_SQL)
     for kind in KINDS:
         conn.execute(kind.table.ddl(types))
     conn.execute(CREATE_CHECKPOINT_SQL)
@@ -70,6 +108,7 @@ def ensure_tables(conn: Connection, types: dict[str, str] | None = None) -> None
         " WHERE NOT EXISTS (SELECT 1 FROM schema_version WHERE version = ?)",
         [SCHEMA_VERSION, SCHEMA_VERSION],
     )
+    return not (found and found[0])
 
 
 class Projector(ABC):
@@ -89,11 +128,31 @@ class Projector(ABC):
         if not events:
             return
         projected = [e for e in events if e.stream_type in self._kinds]  # tokens are not
+        self._date(projected)
         if len(projected) > _SET_BASED_THRESHOLD:
             self._apply_set_based(projected)
         else:
             self._apply_few(projected)
         self.conn.execute(UPDATE_CHECKPOINT_SQL, [events[-1].position, CHECKPOINT])
+
+    def _date(self, events: Sequence[RecordedEvent]) -> None:
+        """Index the effective dates events carry; a change coming into force settles the
+        scheduled ones of its stream that were due by then."""
+        for event in events:
+            payload = event.payload
+            kind = self._kinds[event.stream_type]
+            if event.event_type == kind.took_effect:
+                self.conn.execute(
+                    SETTLE_DUE_SQL, [event.stream_type, event.stream_id, event.recorded_at]
+                )
+            if "effective_from" not in payload and "updated_at" not in payload:
+                continue
+            effective = effective_time(payload, event.recorded_at)
+            pending = event.event_type == kind.scheduled and effective > event.recorded_at
+            self.conn.execute(
+                INSERT_DATE_SQL,
+                [event.position, event.stream_type, event.stream_id, effective, pending],
+            )
 
     def _apply_few(self, events: Sequence[RecordedEvent]) -> None:
         """One statement per event, except that updates of one stream in a row become one
@@ -101,6 +160,8 @@ class Projector(ABC):
         column; a group commit's batch often updates one metric several times)."""
         updates: dict[str, list[RecordedEvent]] = {}
         for event in events:
+            if not projects(self._kinds[event.stream_type], event):
+                continue
             if event.event_type == self._kinds[event.stream_type].event("Updated"):
                 updates.setdefault(event.stream_id, []).append(event)
                 continue
@@ -128,7 +189,7 @@ class Projector(ABC):
         table = kind.table
         definition = event.payload.get("definition") or {}
         key = list(kind.key_of(event.stream_id, definition))
-        if event.event_type == kind.tombstone:
+        if kind.removes(event.event_type, event.payload):
             self.conn.execute(table.delete_by_key_sql, key)
             return
         if event.event_type == kind.event("Updated"):
@@ -151,8 +212,10 @@ class Projector(ABC):
         the table, in the append's own transaction. Equal to what a reader sees once committed.
         """
         kind = self._kinds[event.stream_type]
-        if event.event_type == kind.tombstone:
+        if kind.removes(event.event_type, event.payload):
             return None
+        if not projects(kind, event):  # scheduled: the row stays as it was
+            return self.current_row(kind, event.stream_id)
         definition = event.payload.get("definition") or {}
         if event.version == 1 or "created_at" not in kind.table.column_names:
             created = carried_time(event.payload.get("created_at"), event.recorded_at)
@@ -170,7 +233,7 @@ class Projector(ABC):
     def row_from_log(self, event: RecordedEvent) -> dict[str, Any] | None:
         """The row an event left, rebuilt from the log alone (the answer a replay repeats)."""
         kind = self._kinds[event.stream_type]
-        if event.event_type == kind.tombstone:
+        if kind.removes(event.event_type, event.payload):
             return None
         first = event
         if event.version > 1:
@@ -208,25 +271,29 @@ class Projector(ABC):
         deleted first, or the tables dropped."""
 
     @abstractmethod
-    def rows_at(self, kind: StreamKind, position: int) -> list[dict[str, Any]]:
-        """Every live row of one kind as it stood after `position` (what a reader saw then)."""
+    def rows_at(
+        self, kind: StreamKind, position: int, valid_at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Every live row of one kind as it stood after `position` (what a reader saw then);
+        with `valid_at`, the definitions in force at that business time as known then."""
 
     def _winners_to_rows(self, kind: StreamKind, found: Sequence[Any]) -> list[dict[str, Any]]:
         """Rows from each stream's winning event (`stream_id, event_type, schema,
-        recorded_at, payload text, first event's time, carried created_at`)."""
+        recorded_at, payload text, first event's time, carried created_at, version`), each
+        with the `version` of the event that made it."""
         upcast = self.store.upcasters.upcast
         rows = []
-        for stream_id, event_type, schema, recorded_at, text, first_at, created in found:
+        for stream_id, event_type, schema, recorded_at, text, first_at, created, version in found:
             _, payload = upcast(event_type, schema, decode_payload(text))
-            rows.append(
-                definition_to_dict(
-                    kind.table,
-                    stream_id,
-                    payload.get("definition") or {},
-                    carried_time(created, first_at),
-                    carried_time(payload.get("updated_at"), recorded_at),
-                )
+            row = definition_to_dict(
+                kind.table,
+                stream_id,
+                payload.get("definition") or {},
+                carried_time(created, first_at),
+                carried_time(payload.get("updated_at"), recorded_at),
             )
+            row["version"] = version
+            rows.append(row)
         return rows
 
     # -- rebuild and check --------------------------------------------------------------------
@@ -241,7 +308,18 @@ class Projector(ABC):
             for kind in KINDS:
                 self._insert_fold(kind, head, None)
             self.conn.execute(UPDATE_CHECKPOINT_SQL, [head, CHECKPOINT])
+            self.fill_dates()
             return sum(self._count(kind.table) for kind in KINDS)
+
+    # The effective dates the log's payloads carry, as `effective_dates` rows (engine SQL:
+    # position, stream_type, stream_id, effective_from, pending).
+    dates_sql: str
+
+    def fill_dates(self) -> None:
+        """Refill `effective_dates` from the log (a scheduled change counts as settled once a
+        later TookEffect of its stream was recorded at or after its date)."""
+        self.conn.execute(f"DELETE FROM {DATES_TABLE}")  # noqa: S608 - a fixed name
+        self.conn.execute(f"INSERT INTO {DATES_TABLE} {self.dates_sql}")
 
     @abstractmethod
     def _ensure_tables(self) -> None:
@@ -250,6 +328,19 @@ class Projector(ABC):
     def _count(self, table: ProjectionTable) -> int:
         row = self.conn.execute(table.count_sql).fetchone()
         return int(row[0]) if row else 0
+
+    def due(self, now: datetime) -> list[tuple[str, str]]:
+        """The streams with a scheduled change whose date has come by `now`, not yet settled."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT stream_type, stream_id FROM effective_dates"
+            " WHERE pending AND effective_from <= ? ORDER BY 1, 2",
+            [now],
+        ).fetchall()
+        return [(str(t), str(i)) for t, i in rows]
+
+    def settle_due(self, stream_type: str, stream_id: str, now: datetime) -> None:
+        """Mark a stream's scheduled changes due by `now` as brought in (or superseded)."""
+        self.conn.execute(SETTLE_DUE_SQL, [stream_type, stream_id, now])
 
     def checkpoint(self) -> int:
         """The last log position the projection tables reflect."""
@@ -270,7 +361,23 @@ class Projector(ABC):
             )
         for kind in KINDS:
             differences.extend(self._compare(kind, head))
+        differences.extend(self._compare_dates())
         return differences
+
+    def _compare_dates(self) -> list[Difference]:
+        expected = {r[0]: tuple(r[1:4]) for r in self.conn.execute(self.dates_sql).fetchall()}
+        actual = {r[0]: tuple(r[1:4]) for r in self.conn.execute(SELECT_DATES_SQL).fetchall()}
+        return [
+            Difference(
+                DATES_TABLE,
+                (position,),
+                None if want is None or have is None else "effective_from",
+                want,
+                have,
+            )
+            for position in sorted(expected.keys() | actual.keys())
+            if (want := expected.get(position)) != (have := actual.get(position))
+        ]
 
     def _compare(self, kind: StreamKind, head: int) -> list[Difference]:
         table = kind.table

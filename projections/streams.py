@@ -3,6 +3,11 @@
 Event names are past-tense facts. Every event's payload holds the complete definition after
 the change (`definition`) and the fields it changed (`changed`); a tombstone holds the
 definition it removed. Migration events may carry the original `created_at`/`updated_at`.
+
+A change may carry `effective_from` (UTC text): the business time from which it is in force.
+One that is not in force when recorded is a `Scheduled` event (its payload names the `change`
+and whether it `deleted`); when its date comes, a `TookEffect` event brings it into the v4
+tables. See `projections.fold` for the two time axes.
 """
 
 from __future__ import annotations
@@ -34,6 +39,24 @@ class StreamKind:
     def event_types(self) -> tuple[str, ...]:
         return tuple(self.event(f) for f in FACTS)
 
+    @property
+    def scheduled(self) -> str:
+        """A change not in force when it was recorded: effective from a later date, or from
+        an earlier date that a later-dated version supersedes. The v4 tables skip it."""
+        return self.event("Scheduled")
+
+    @property
+    def took_effect(self) -> str:
+        """A scheduled change coming into force (its payload holds the definition)."""
+        return self.event("TookEffect")
+
+    def removes(self, event_type: str, payload: dict[str, Any]) -> bool:
+        """Whether an event leaves the stream without a row: a deletion, or a scheduled
+        deletion (or its coming into force)."""
+        if event_type == self.tombstone:
+            return True
+        return event_type in (self.scheduled, self.took_effect) and bool(payload.get("deleted"))
+
     def key_of(self, stream_id: str, definition: dict[str, Any]) -> tuple[Any, ...]:
         """The projection row key of a stream's definition."""
         if self.table.key == ("id",):
@@ -48,7 +71,16 @@ class StreamKind:
         return (table_id, column_name)
 
 
-FACTS = ("Created", "Updated", "Deleted", "Restored", "RolledBack", "Adopted")
+FACTS = (
+    "Created",
+    "Updated",
+    "Deleted",
+    "Restored",
+    "RolledBack",
+    "Adopted",
+    "Scheduled",
+    "TookEffect",
+)
 
 # Metric payloads are at schema 2: schema 1 kept the YAML file's keys (see upcasters.py).
 METRICS = StreamKind("metric", "Metric", METRIC_TABLE, payload_schema=2)

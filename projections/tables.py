@@ -159,3 +159,17 @@ CREATE_CHECKPOINT_SQL = (
     "CREATE TABLE IF NOT EXISTS projection_checkpoint"
     " (name VARCHAR PRIMARY KEY, position BIGINT NOT NULL)"
 )
+
+# The effective dates of the events that carry one (`effective_from`, or the `updated_at` a
+# migration carried): a small index beside the log, so that a read in business time need not
+# parse every payload. `pending`: a scheduled change whose date has not yet been brought in.
+DATES_TABLE = "effective_dates"
+CREATE_DATES_SQL = (
+    "CREATE TABLE IF NOT EXISTS effective_dates (position BIGINT PRIMARY KEY,"
+    " stream_type VARCHAR NOT NULL, stream_id VARCHAR NOT NULL,"
+    " effective_from TIMESTAMP NOT NULL, pending BOOLEAN NOT NULL)"
+)
+INSERT_DATE_SQL = "INSERT INTO effective_dates VALUES (?, ?, ?, ?, ?)"
+SELECT_DATES_SQL = (
+    "SELECT position, stream_type, stream_id, effective_from FROM effective_dates ORDER BY 1"
+)

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from events import (
@@ -26,9 +27,10 @@ from events import (
     StorageFailedError,
     StreamTip,
     VersionConflictError,
+    utc_now,
 )
 from projections import column_stream_id
-from registry import proposals, queries
+from registry import proposals, queries, validity
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -59,6 +61,7 @@ from registry.plans import (
 )
 from registry.reasons import reason_issue
 from registry.subjects import COLUMN, METRIC, Subject
+from registry.times import parse_time
 from storage.session import Registry
 
 _ATTEMPTS = 50
@@ -84,6 +87,8 @@ class WriteContext:
     reason_required: bool = False
     # Ask for a proposal instead of writing (the policy may require one anyway).
     propose: bool = False
+    # From when the change is in force (UTC); None: from when it is recorded.
+    effective_from: datetime | None = None
 
     @property
     def writer(self) -> str:
@@ -112,10 +117,12 @@ class WriteResult:
 
 
 def _current(subject: Subject, tip: StreamTip | RecordedEvent | None) -> Current | None:
+    """What a write is based on, from the stream's tip (not a scheduled change: see
+    `current_states`)."""
     if tip is None:
         return None
     definition = dict(tip.payload.get("definition") or {})
-    return Current(tip.version, definition, tip.event_type == subject.kind.tombstone)
+    return Current(tip.version, definition, subject.kind.removes(tip.event_type, tip.payload))
 
 
 def _event(subject: Subject, stream_id: str, plan: Plan, ctx: WriteContext) -> NewEvent:
@@ -267,7 +274,12 @@ class _Write:
             if replayed is not None:
                 return replayed
         head, given_at = _tips(reg, subject, stream_id)
-        decided = self.decide(reg, head, given_at)
+        events = None
+        if self.dated(head):  # a scheduled change due by now comes in first
+            events = validity.bring_in(reg, subject.kind, stream_id, ctx.door)
+            if events and events[-1].version != (0 if head is None else head.version):
+                head, given_at = _tips(reg, subject, stream_id)
+        decided = self.decide(reg, head, given_at, events)
         if isinstance(decided, WriteResult):
             return decided
         recorded = reg.store.append(
@@ -280,21 +292,40 @@ class _Write:
         row = reg.projector.row_after(recorded[0], head)
         return _result(recorded[0], _shown(reg, subject, recorded[0].version, row, given_at))
 
-    def plan(self, head: StreamTip | None) -> Plan | None:
-        """The write's plan after the stream's tip (pure); raises its refusal."""
+    def plan(
+        self, head: StreamTip | None, events: Sequence[RecordedEvent] | None = None
+    ) -> Plan | None:
+        """The write's plan after the stream's tip (pure); raises its refusal. With the
+        stream's events, dated: based on the state in force at its date (`registry.validity`)."""
         version = 0 if head is None else head.version
         _check_expected(self.subject, self.stream_id, version, self.ctx.expected_version)
-        return self.planner(_current(self.subject, head))
+        if events is None:
+            return self.planner(_current(self.subject, head))
+        return validity.plan_dated(
+            self.subject.kind, events, self.planner, self.ctx.effective_from, utc_now()
+        )
+
+    def dated(self, head: StreamTip | None) -> bool:
+        """Whether the write must read its stream's events: it has a date of its own, or the
+        tip is a scheduled change (so the row in force is an earlier event)."""
+        scheduled = head is not None and head.event_type == self.subject.kind.scheduled
+        return self.ctx.effective_from is not None or scheduled
 
     def decide(
-        self, reg: Registry, head: StreamTip | None, given_at: int
+        self,
+        reg: Registry,
+        head: StreamTip | None,
+        given_at: int,
+        events: Sequence[RecordedEvent] | None = None,
     ) -> WriteResult | NewEvent:
         """The event to append after the stream's tip, or the answer when there is none
         to append (nothing changes, or a proposal was opened); raises the write's refusal."""
         subject, stream_id, ctx = self.subject, self.stream_id, self.ctx
         version = 0 if head is None else head.version
+        if events is None and self.dated(head):
+            events = reg.store.read_stream(subject.kind.stream_type, stream_id)
         try:
-            plan = self.plan(head)
+            plan = self.plan(head, events)
         except NotFoundError:
             if head is not None and head.event_type == subject.kind.tombstone:
                 raise queries.not_live(reg, subject, stream_id) from None
@@ -305,6 +336,11 @@ class _Write:
             return WriteResult(stream_id, version, changed=False, row=shown)
         required = proposals.approval_required(reg, subject, [stream_id])
         if ctx.propose or required:
+            if ctx.effective_from is not None:
+                raise RefusedError(
+                    "effective_from: a change that goes through a proposal cannot carry a date"
+                    " yet; propose it undated, or write it where no approval is required"
+                )
             change = proposals.change(subject, stream_id, plan, version)
             opened = proposals.open_proposal(reg, [change], ctx, required)
             return WriteResult(stream_id, version, changed=False, proposal=opened)
@@ -367,7 +403,7 @@ class _Batch:
     def add(self, write: _Write) -> None:
         at = len(self.outcomes)
         self.outcomes.append(RuntimeError("the batch ended before this write was decided"))
-        if write.ctx.idempotency_key is not None or write.ctx.propose:
+        if write.ctx.idempotency_key is not None or write.ctx.propose or write.dated(None):
             self.flush()
             self._settle(at, write.run)
             return
@@ -394,6 +430,10 @@ class _Batch:
                 return
             self.flush()
         head, given_at = _tips(self.reg, write.subject, write.stream_id)
+        if write.dated(head):  # reads its stream, and may bring a scheduled change in
+            self.flush()
+            self._settle(at, write.run)
+            return
         decided = self._settle(at, lambda reg: write.decide(reg, head, given_at))
         if isinstance(decided, NewEvent):
             self._stage(at, write, decided, head, given_at)
@@ -480,7 +520,14 @@ def current_states(reg: Registry, subject: Subject, stream_ids: list[str]) -> di
     Call inside a transaction: the versions read here guard the append that follows.
     """
     tips = reg.store.stream_tips(subject.kind.stream_type, stream_ids)
-    return {sid: current for sid, tip in tips.items() if (current := _current(subject, tip))}
+    found = {sid: current for sid, tip in tips.items() if (current := _current(subject, tip))}
+    kind, now = subject.kind, utc_now()
+    for sid, tip in tips.items():
+        if tip.event_type == kind.scheduled:  # the state in force is an earlier event's
+            events = reg.store.read_stream(kind.stream_type, sid)
+            if (current := validity.current_at(kind, events, now)) is not None:
+                found[sid] = current
+    return found
 
 
 def apply_plans(
@@ -671,6 +718,7 @@ class RequestMeta:
 
     reason: str | None = None
     expected_version: int | None = None
+    effective_from: datetime | None = None
 
 
 def write_request(
@@ -684,10 +732,12 @@ def write_request(
     idempotency_key: str | None = None,
     reason_required: bool = False,
     definition: bool = True,
+    effective_from: str | datetime | None = None,
 ) -> tuple[dict[str, Any], WriteContext]:
     """The one way every door turns a write request into the definition's fields and the
     write's context: who, why, the version it is based on (the body's `expected_version`,
-    an HTTP `If-Match`, or the door's own) and the idempotency key.
+    an HTTP `If-Match`, or the door's own), the idempotency key, and from when the change
+    is in force (the body's `effective_from`, or the door's own: a date or UTC time).
 
     Raises InvalidDefinitionError naming a bad reason or version, UnknownFieldError for
     definition fields in a request that takes none (`definition=False`: a restore), and
@@ -697,7 +747,9 @@ def write_request(
     if door not in DOORS:
         raise ValueError(f"unknown door {door!r}")  # a programming error, not a user's
     if fields and not definition:
-        raise UnknownFieldError(sorted(fields), ["reason", "expected_version"])
+        raise UnknownFieldError(sorted(fields), ["reason", "expected_version", "effective_from"])
+    if isinstance(effective_from, str):
+        effective_from = parse_time(effective_from, "effective_from")
     based_on = meta.expected_version if meta.expected_version is not None else expected_version
     return fields, WriteContext(
         actor=actor,
@@ -706,6 +758,7 @@ def write_request(
         expected_version=based_on if if_match is None else _if_match_version(if_match),
         idempotency_key=idempotency_key,
         reason_required=reason_required,
+        effective_from=meta.effective_from or effective_from,
     )
 
 
@@ -721,10 +774,12 @@ def _if_match_version(if_match: str) -> int:
 
 def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:
     """Split a write request's body into the definition's fields and the request's own
-    `reason` and `expected_version`; InvalidDefinitionError names a bad one."""
+    `reason`, `expected_version` and `effective_from`; InvalidDefinitionError names a bad
+    one."""
     fields = dict(body)
     reason = fields.pop("reason", None)
     expected = fields.pop("expected_version", None)
+    dated = fields.pop("effective_from", None)
     if isinstance(expected, float) and expected.is_integer():
         expected = int(expected)  # JSON has one number type: 3.0 is the integer 3
     issues = [issue] if (issue := reason_issue(reason)) else []
@@ -732,6 +787,16 @@ def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:
         isinstance(expected, bool) or not isinstance(expected, int) or not 0 <= expected < 2**31
     ):
         issues.append(Issue("expected_version", f"{expected!r} is not a version (0, 1, 2, ...)"))
+    effective = None
+    if isinstance(dated, datetime | date):
+        dated = dated.isoformat()  # YAML reads an unquoted date as a date
+    if dated is not None and not isinstance(dated, str):
+        issues.append(Issue("effective_from", f"{dated!r} is not a date such as 2026-01-31"))
+    elif dated is not None:
+        try:
+            effective = parse_time(dated, "effective_from")
+        except InvalidDefinitionError as exc:
+            issues += exc.issues
     if issues:
         raise InvalidDefinitionError(issues)
-    return fields, RequestMeta(reason, expected)
+    return fields, RequestMeta(reason, expected, effective)

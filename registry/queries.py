@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from events import Anchor, EventSummary, RecordedEvent, StreamTip
-from projections import COLUMN_TABLE, METRIC_TABLE, row_to_dict
+from projections import COLUMN_TABLE, METRIC_TABLE, projects, row_to_dict
 from registry import sight
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.sql_diff import laid_out, side_by_side
@@ -92,10 +92,12 @@ def list_metrics(
     at_position: int | None = None,
     after: str | None = None,
     limit: int | None = None,
+    valid_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Live metrics ordered by category then name; as of a time or log position if given;
+    in force at business time `valid_at` if given (each with the `version` that made it);
     only those after the metric id `after`, and at most `limit` of them, if given."""
-    if as_of is None and at_position is None:
+    if as_of is None and at_position is None and valid_at is None:
         clauses, params = [], []
         if category:
             clauses.append("category = ?")
@@ -106,7 +108,7 @@ def list_metrics(
         return _metrics(reg, " AND ".join(clauses), params, limit)
     rows = [
         r
-        for r in sight.keep_visible(reg, metrics_as_of(reg, as_of, at_position))
+        for r in sight.keep_visible(reg, metrics_as_of(reg, as_of, at_position, valid_at))
         if (category is None or r["category"] == category)
         and (after is None or (r["category"], r["name"]) > tuple(_after(after)[1:]))
     ]
@@ -155,11 +157,19 @@ def resolve_position(reg: Registry, as_of: datetime | None, at_position: int | N
 
 
 def metrics_as_of(
-    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+    reg: Registry,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    valid_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Every metric a reader would have seen at a time or position (deleted ones excluded)."""
+    """Every metric a reader would have seen at a time or position (deleted ones excluded);
+    with `valid_at`, the definitions in force at that business time as known then, each
+    with the `version` that made it."""
     position = resolve_position(reg, as_of, at_position)
-    rows = reg.projector.rows_at(METRIC.kind, position)
+    rows = reg.projector.rows_at(METRIC.kind, position, valid_at)
+    if valid_at is None:
+        for row in rows:
+            del row["version"]
     return sorted(rows, key=lambda r: (r["category"], r["name"]))
 
 
@@ -171,7 +181,8 @@ def metric_at(reg: Registry, metric_id: str, position: int) -> dict[str, Any] | 
         for e in reg.store.read_stream(METRIC.kind.stream_type, metric_id)
         if e.position <= position
     ]
-    row = reg.projector.row_from_log(events[-1]) if events else None
+    shown = next((e for e in reversed(events) if projects(METRIC.kind, e)), None)
+    row = reg.projector.row_from_log(shown) if shown is not None else None
     return None if row is None else {**row, "version": events[-1].version}
 
 
@@ -183,7 +194,7 @@ def columns_as_of(
     rows = [
         r
         for r in reg.projector.rows_at(COLUMN.kind, position)
-        if sight.sees_table(reg, r["table_id"])
+        if sight.sees_table(reg, r["table_id"]) and r.pop("version")
     ]
     return sorted(rows, key=lambda r: (r["table_id"], r["column_name"]))
 
@@ -249,6 +260,7 @@ _WHAT = {
     "RolledBack": "rolled back",
     "Adopted": "adopted",
 }
+_FACTS = (*_WHAT, "Scheduled", "TookEffect")
 
 
 def provenance(event_type: str, payload: dict[str, Any], source: str | None) -> dict[str, Any]:
@@ -258,11 +270,18 @@ def provenance(event_type: str, payload: dict[str, Any], source: str | None) -> 
     Events written before doors were recorded carry no `door`: they read as "unrecorded"
     (an upcast on reading; the log is never rewritten).
     """
-    fact = next((f for f in _WHAT if event_type.endswith(f)), event_type)
+    fact = next((f for f in _FACTS if event_type.endswith(f)), event_type)
     to_version = payload.get("to_version")
     what = _WHAT.get(fact, event_type)
     if to_version is not None:
         what = f"rolled back to v{to_version}"
+    if fact == "Scheduled":  # a change not in force when recorded
+        change = payload.get("change") or "Updated"
+        what = f"{_WHAT.get(change, change)}, scheduled"
+        if to_version is not None:
+            what = f"rolled back to v{to_version}, scheduled"
+    elif fact == "TookEffect":
+        what = f"v{payload.get('of_version')} took effect"
     return {
         "door": payload.get("door") or UNRECORDED,
         "writer": source or "manual",
@@ -271,11 +290,22 @@ def provenance(event_type: str, payload: dict[str, Any], source: str | None) -> 
         # A change applied by approving a proposal names it and the admin who approved it.
         "proposal": payload.get("proposal"),
         "approved_by": payload.get("approved_by"),
+        # From when the change is in force, when it says (else: when it was recorded).
+        "effective_from": payload.get("effective_from"),
     }
 
 
 UNRECORDED = "unrecorded"
-_PROVENANCE_KEYS = ("changed", "door", "to_version", "proposal", "approved_by")
+_PROVENANCE_KEYS = (
+    "changed",
+    "door",
+    "to_version",
+    "proposal",
+    "approved_by",
+    "effective_from",
+    "change",
+    "of_version",
+)
 
 
 @dataclass(frozen=True)
@@ -299,6 +329,7 @@ class HistoryEntry:
     position: int
     proposal: int | None = None  # the proposal this change was applied from
     approved_by: str | None = None  # and the admin who approved it
+    effective_from: str | None = None  # in force from then (None: when recorded)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -331,6 +362,7 @@ def history(reg: Registry, subject: Subject, stream_id: str) -> list[HistoryEntr
                 position=e.position,
                 proposal=told["proposal"],
                 approved_by=told["approved_by"],
+                effective_from=told["effective_from"],
             )
         )
     return entries

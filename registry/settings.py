@@ -31,6 +31,7 @@ class Settings:
     run_timeout: float = 10.0  # seconds a metric's SQL may run (`da metrics run`, /run)
     session_hours: float = 8.0  # how long a console sign-in lasts
     database_connections: int = 20  # at most this many per server on PostgreSQL
+    effect_interval: float = 1.0  # seconds between a server's looks for changes now due
 
     @property
     def db_path(self) -> Path:

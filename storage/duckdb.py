@@ -20,6 +20,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from events.reading import STREAM_FILTER, SUMMARY_COLUMNS
 from events.schema import EVENT_COLUMNS, INSERT_EVENT_SQL
 from events.store import EventStore, StoreSql, ensure_event_log
 from projections.fold import apply_event
-from projections.projector import Projector, ensure_tables
+from projections.projector import Projector, dates_from_log_sql, ensure_tables
 from projections.rows import state_to_row
 from projections.streams import KINDS, StreamKind
 from projections.tables import Column, ProjectionTable
@@ -339,6 +340,12 @@ def _arrow_types() -> dict[str, Any]:
 
 
 # -- the projections -------------------------------------------------------------------------
+
+
+def _event_names(kind: StreamKind) -> dict[str, str]:
+    return {"tombstone": kind.tombstone, "scheduled": kind.scheduled, "took": kind.took_effect}
+
+
 # SQL below is assembled only from the fixed table specs in projections/tables.py.
 
 _TRANSFORM_TYPES = {"scalar": "VARCHAR", "list": ["VARCHAR"], "json": "JSON"}
@@ -375,7 +382,8 @@ def _fold_sql(table: ProjectionTable, only_streams: bool) -> str:
     stream_filter = " AND stream_id IN (SELECT unnest($streams))" if only_streams else ""
     columns = ", ".join(f"{_column_sql(c)} AS {c.name}" for c in table.columns)
     return (
-        "WITH winners AS (SELECT max(position) AS last, min(position) AS first"  # noqa: S608 - fixed spec
+        "WITH winners AS (SELECT max(position) FILTER (WHERE event_type <> $scheduled) AS last,"  # noqa: S608 - fixed names  # noqa: S608 - fixed spec
+        " min(position) AS first"
         f" FROM event_log WHERE stream_type = $stream_type AND position <= $position{stream_filter}"
         " GROUP BY stream_id),"
         " picked AS (SELECT e.stream_id, e.recorded_at, e.event_schema AS _schema,"
@@ -384,7 +392,7 @@ def _fold_sql(table: ProjectionTable, only_streams: bool) -> str:
         " coalesce(TRY_CAST(f.payload->>'$.created_at' AS TIMESTAMP), f.recorded_at) AS _created_at"
         " FROM winners w JOIN event_log e ON e.position = w.last"
         " JOIN event_log f ON f.position = w.first"
-        " WHERE e.event_type <> $tombstone)"
+        f" WHERE {_LIVE_WINNER})"
         f" SELECT {columns}, _schema, _position, _created_at FROM picked"
     )
 
@@ -411,24 +419,54 @@ class FoldQueries:
         )
 
 
+# A winning event that leaves a row: not a deletion, nor a scheduled one coming into force.
+_LIVE_WINNER = (
+    "NOT (e.event_type = $tombstone OR (e.event_type IN ($scheduled, $took)"
+    " AND coalesce(e.payload->>'$.deleted', '') = 'true'))"
+)
 _FOLDS = {
     (k.stream_type, only): FoldQueries.of(k.table, only) for k in KINDS for only in (False, True)
 }
 # Each live stream's last event up to a position (its payload as text) and its first event's
 # time and `created_at` (which migration events carry).
-_AS_OF_SQL = (
-    "WITH winners AS (SELECT max(position) AS last, min(position) AS first FROM event_log"
-    " WHERE stream_type = $stream_type AND position <= $position GROUP BY stream_id)"
-    " SELECT e.stream_id, e.event_type, e.event_schema, e.recorded_at, e.payload,"
-    " f.recorded_at, f.payload->>'$.created_at'"
+_WINNERS_SQL = (
+    " SELECT e.stream_id, e.event_type, e.event_schema, e.recorded_at, e.payload,"  # noqa: S608 - fixed names
+    " f.recorded_at, f.payload->>'$.created_at', e.version"
     " FROM winners w JOIN event_log e ON e.position = w.last"
     " JOIN event_log f ON f.position = w.first"
-    " WHERE e.event_type <> $tombstone"
+    f" WHERE {_LIVE_WINNER}"
+)
+_AS_OF_SQL = (
+    "WITH winners AS (SELECT max(position) FILTER (WHERE event_type <> $scheduled) AS last,"
+    " min(position) AS first FROM event_log"
+    " WHERE stream_type = $stream_type AND position <= $position GROUP BY stream_id)"
+)
+_AS_OF_SQL += _WINNERS_SQL
+# In business time: each stream's change with the latest effective time not after $valid
+# (the later recorded on a tie) among those recorded up to the position. Only the few events
+# with a date of their own are looked up in `effective_dates`; the rest take effect when
+# recorded. A TookEffect repeats a scheduled change, so it does not count here.
+_VALID_AT_SQL = (
+    "WITH dated AS (SELECT position, effective_from FROM effective_dates"  # noqa: S608 - fixed names
+    " WHERE stream_type = $stream_type),"
+    " candidates AS (SELECT l.stream_id, l.position, l.event_type,"
+    " coalesce(d.effective_from, l.recorded_at) AS effective"
+    " FROM event_log l LEFT JOIN dated d ON d.position = l.position"
+    " WHERE l.stream_type = $stream_type AND l.position <= $position),"
+    " winners AS (SELECT arg_max(position, (effective, position))"
+    " FILTER (WHERE event_type <> $took AND effective <= $valid) AS last,"
+    " min(position) AS first FROM candidates GROUP BY stream_id)" + _WINNERS_SQL
+)
+_DATES_SQL = dates_from_log_sql(
+    "coalesce(TRY_CAST(payload->>'$.effective_from' AS TIMESTAMP),"
+    " TRY_CAST(payload->>'$.updated_at' AS TIMESTAMP))"
 )
 
 
 class DuckDBProjector(Projector):
     """Keeps the v4 tables in step on DuckDB: a big batch is folded in one statement."""
+
+    dates_sql = _DATES_SQL
 
     def _insert_fold(self, kind: StreamKind, position: int, streams: list[str] | None) -> None:
         queries = _FOLDS[(kind.stream_type, streams is not None)]
@@ -439,9 +477,9 @@ class DuckDBProjector(Projector):
     @staticmethod
     def _params(kind: StreamKind, position: int, streams: list[str] | None) -> dict[str, Any]:
         params: dict[str, Any] = {
+            **_event_names(kind),
             "stream_type": kind.stream_type,
             "position": position,
-            "tombstone": kind.tombstone,
             "schema": kind.payload_schema,
         }
         if streams is not None:
@@ -463,14 +501,21 @@ class DuckDBProjector(Projector):
             rows.append(state_to_row(kind.table, state))
         return rows
 
-    def rows_at(self, kind: StreamKind, position: int) -> list[dict[str, Any]]:
-        """DuckDB picks each stream's last and first event up to the position; Python decodes
-        the winners' payloads. (Casting 20-odd typed columns into Python objects costs more
-        than parsing the JSON text, and old payload schemas are upcast on the way.)"""
-        found = self.conn.execute(
-            _AS_OF_SQL,
-            {"stream_type": kind.stream_type, "position": position, "tombstone": kind.tombstone},
-        ).fetchall()
+    def rows_at(
+        self, kind: StreamKind, position: int, valid_at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """DuckDB picks each stream's winning and first event up to the position; Python
+        decodes the winners' payloads. (Casting 20-odd typed columns into Python objects costs
+        more than parsing the JSON text, and old payload schemas are upcast on the way.)"""
+        params: dict[str, Any] = {
+            **_event_names(kind),
+            "stream_type": kind.stream_type,
+            "position": position,
+        }
+        if valid_at is None:
+            found = self.conn.execute(_AS_OF_SQL, params).fetchall()
+        else:
+            found = self.conn.execute(_VALID_AT_SQL, {**params, "valid": valid_at}).fetchall()
         return self._winners_to_rows(kind, found)
 
     def _ensure_tables(self) -> None:
@@ -602,7 +647,8 @@ class DuckDBEngine(Engine):
         try:
             ensure_event_log(conn, DuckDBStoreSql)
             legacy = set_aside_legacy_tables(conn)
-            ensure_tables(conn)
+            if ensure_tables(conn):  # a database from before effective dates: index them
+                conn.execute(f"INSERT INTO effective_dates {_DATES_SQL}")
             for statement in set_up:
                 conn.execute(statement)
             return legacy

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from events.errors import (
 from events.reading import SUMMARY_COLUMNS
 from events.schema import CREATE_EVENT_LOG_SQL, CREATE_STREAM_INDEX_SQL, INSERT_EVENT_SQL
 from events.store import EventStore, LogHead, StoreSql
-from projections.projector import Projector, ensure_tables
+from projections.projector import Projector, dates_from_log_sql, ensure_tables
 from projections.rows import encode_value
 from projections.streams import StreamKind
 from storage.engine import Engine, Leases, SoleWorker, WriterKey
@@ -293,22 +294,49 @@ PG_TYPES = {"VARCHAR[]": "TEXT[]", "JSON": "JSONB"}
 
 # Each live stream's last event up to a position, and its first event's time and the
 # `created_at` that migration events carry (the rows `rows_at` builds).
-_AS_OF_SQL = (
-    "WITH winners AS (SELECT max(position) AS last, min(position) AS first FROM event_log"
-    " WHERE stream_type = ? AND position <= ? {streams} GROUP BY stream_id)"
+# The winners' rows; a winner leaves a row unless it is a deletion, or a scheduled one
+# (coming into force). Parameters: tombstone, scheduled, took.
+_WINNERS_SQL = (
     " SELECT e.stream_id, e.event_type, e.event_schema, e.recorded_at, e.payload,"
-    " f.recorded_at, f.payload::jsonb ->> 'created_at'"
+    " f.recorded_at, f.payload::jsonb ->> 'created_at', e.version"
     " FROM winners w JOIN event_log e ON e.position = w.last"
     " JOIN event_log f ON f.position = w.first"
-    " WHERE e.event_type <> ?"
+    " WHERE NOT (e.event_type = ? OR (e.event_type IN (?, ?)"
+    " AND coalesce(e.payload::jsonb ->> 'deleted', '') = 'true'))"
+)
+# Parameters: scheduled, stream_type, position[, streams], then the winners'.
+_AS_OF_SQL = (
+    "WITH winners AS (SELECT max(position) FILTER (WHERE event_type <> ?) AS last,"  # noqa: S608 - fixed names
+    " min(position) AS first FROM event_log"
+    " WHERE stream_type = ? AND position <= ? {streams} GROUP BY stream_id)" + _WINNERS_SQL
 )
 _ALL_STREAMS = _AS_OF_SQL.format(streams="")
 _SOME_STREAMS = _AS_OF_SQL.format(streams="AND stream_id = ANY(?::text[])")
+# In business time (see projections.fold). Parameters: stream_type, position, took, valid,
+# then the winners'.
+_VALID_AT_SQL = (
+    "WITH candidates AS (SELECT l.stream_id, l.position, l.event_type,"  # noqa: S608 - fixed names
+    " coalesce(d.effective_from, l.recorded_at) AS effective"
+    " FROM event_log l LEFT JOIN effective_dates d ON d.position = l.position"
+    " WHERE l.stream_type = ? AND l.position <= ?),"
+    " firsts AS (SELECT stream_id, min(position) AS first FROM candidates GROUP BY stream_id),"
+    " lasts AS (SELECT DISTINCT ON (stream_id) stream_id, position AS last FROM candidates"
+    " WHERE event_type <> ? AND effective <= ? ORDER BY stream_id, effective DESC, position DESC),"
+    " winners AS (SELECT last, first FROM lasts JOIN firsts USING (stream_id))" + _WINNERS_SQL
+)
+
+
+_DATES_SQL = dates_from_log_sql(
+    "coalesce((payload::jsonb ->> 'effective_from')::timestamp,"
+    " (payload::jsonb ->> 'updated_at')::timestamp)"
+)
 
 
 def ensure_pg_tables(conn: Connection) -> None:
-    """The v4 tables in PostgreSQL's types, the checkpoint and `schema_version`."""
-    ensure_tables(conn, PG_TYPES)
+    """The v4 tables in PostgreSQL's types, the checkpoint, `schema_version` and the effective
+    dates (filled from the log for a database from before them)."""
+    if ensure_tables(conn, PG_TYPES):
+        conn.execute(f"INSERT INTO effective_dates {_DATES_SQL}")
 
 
 class PgProjector(Projector):
@@ -325,20 +353,31 @@ class PgProjector(Projector):
         if rows:
             self.conn.executemany(table.insert_sql, rows)
 
+    dates_sql = _DATES_SQL
+
     def _ensure_tables(self) -> None:
         ensure_pg_tables(self.conn)
 
-    def rows_at(self, kind: StreamKind, position: int) -> list[dict[str, Any]]:
-        return self._fold(kind, position, None)
+    def rows_at(
+        self, kind: StreamKind, position: int, valid_at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        if valid_at is None:
+            return self._fold(kind, position, None)
+        winners = [kind.tombstone, kind.scheduled, kind.took_effect]
+        found = self.conn.execute(
+            _VALID_AT_SQL, [kind.stream_type, position, kind.took_effect, valid_at, *winners]
+        ).fetchall()
+        return self._winners_to_rows(kind, found)
 
     def _fold(
         self, kind: StreamKind, position: int, streams: list[str] | None
     ) -> list[dict[str, Any]]:
-        params: list[Any] = [kind.stream_type, position]
+        params: list[Any] = [kind.scheduled, kind.stream_type, position]
         if streams is not None:
             params.append(streams)
+        winners = [kind.tombstone, kind.scheduled, kind.took_effect]
         found = self.conn.execute(
-            _ALL_STREAMS if streams is None else _SOME_STREAMS, [*params, kind.tombstone]
+            _ALL_STREAMS if streams is None else _SOME_STREAMS, [*params, *winners]
         ).fetchall()
         return self._winners_to_rows(kind, found)
 
