@@ -31,6 +31,7 @@ from api.routes import (
 from registry import ConflictError, InvalidDefinitionError, RegistryError, Settings
 from registry.access.tokens import Authenticator
 from registry.hooks import Deliverer
+from registry.schedule import EffectTimer
 from storage.session import RegistryPool
 
 Scope = MutableMapping[str, Any]
@@ -174,9 +175,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.index_reads = asyncio.Semaphore(1)
         deliverer = Deliverer(pool)
         deliverer.start()
+        timer = EffectTimer(pool, settings.effect_interval)
+        timer.start()
         try:
             yield
         finally:
+            timer.stop()
             deliverer.stop()
             pool.close()
 

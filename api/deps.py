@@ -241,11 +241,16 @@ ColumnName = Annotated[
 ]
 
 
-def _time(name: str, description: str) -> Any:
+def _time(name: str, description: str, required: bool = False) -> Any:
     """A query parameter holding a time, read by the registry's one parser (UTC out)."""
 
     def parse(value: str | None = None) -> datetime | None:
         return None if value is None else parse_time(value, name)
+
+    if required:
+
+        def parse(value: str) -> datetime | None:  # type: ignore[misc]
+            return parse_time(value, name)
 
     # Set as objects, not strings: this module's annotations are postponed, and the query's
     # name and description live in this closure.
@@ -263,6 +268,15 @@ def _time(name: str, description: str) -> Any:
 
 _ISO = " ISO 8601, e.g. 2026-01-31T12:00:00Z (no zone: UTC)."
 AsOf = Annotated[datetime | None, _time("as_of", "Read the registry as it was then." + _ISO)]
+ValidAt = Annotated[
+    datetime | None, _time("valid_at", "The definitions in force at this business time." + _ISO)
+]
+EffectiveTime = Annotated[
+    datetime | None,
+    _time("effective_from", "Every change in force from then (a file may say)." + _ISO),
+]
+ValidFrom = Annotated[datetime, _time("valid_from", "Business time from." + _ISO, True)]
+ValidTo = Annotated[datetime, _time("valid_to", "Business time until (not included)." + _ISO, True)]
 FromTime = Annotated[datetime | None, _time("from_time", "... or the version then." + _ISO)]
 ToTime = Annotated[datetime | None, _time("to_time", "... or the version then." + _ISO)]
 Since = Annotated[datetime | None, _time("since", "Events recorded at or after." + _ISO)]
@@ -275,6 +289,13 @@ After = Annotated[
     Query(max_length=300, description="The `next` cursor of the previous page."),
 ]
 Reason = Annotated[str | None, Query(max_length=2000, description="Why: kept in the history.")]
+EffectiveFrom = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="In force from this business date or UTC time (default: when recorded).",
+    ),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(max_length=200, description="A retried request with this key gets the first answer."),
@@ -346,6 +367,7 @@ def write_context(
     idempotency_key: str | None = None,
     reason: str | None = None,
     definition: bool = True,
+    effective_from: str | None = None,
 ) -> tuple[dict[str, Any], WriteContext]:
     """A write's fields and its context: who, why, the expected version and the key (the
     registry's `write_request`, which checks them in its own words; `definition=False` for
@@ -360,6 +382,7 @@ def write_context(
         if_match=if_match,
         idempotency_key=idempotency_key,
         definition=definition,
+        effective_from=effective_from,
     )
 
 

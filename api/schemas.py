@@ -61,6 +61,7 @@ class RollbackIn(BaseModel):
     to_version: int = Field(ge=1, le=MAX_VERSION)
     reason: str | None = Field(default=None, max_length=2000)
     expected_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+    effective_from: str | None = Field(default=None, max_length=40)
 
 
 class ErrorItem(BaseModel):
@@ -143,6 +144,8 @@ _NOT_BLANK = r"\S"
 _VARIANT_KEY = {"pattern": r"^[a-z][a-z0-9_]*$", "not": {"const": "variants"}}
 _REASON = {"type": ["string", "null"], "maxLength": 2000}
 _EXPECTED = {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_VERSION}
+_EFFECTIVE = {"type": ["string", "null"], "maxLength": 40, "examples": ["2026-01-01"]}
+_WRITE_META = {"reason": _REASON, "expected_version": _EXPECTED, "effective_from": _EFFECTIVE}
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -188,6 +191,7 @@ def metric_create_body() -> dict[str, Any]:
         "id": {"type": "string", "pattern": r"^[a-z0-9_]+/[a-z0-9_]+$"},
         "reason": _REASON,
         "expected_version": _EXPECTED,
+        "effective_from": _EFFECTIVE,
     }
     schema = {
         "type": "object",
@@ -208,7 +212,14 @@ def metric_create_body() -> dict[str, Any]:
 def metric_patch_body() -> dict[str, Any]:
     """PATCH: the fields to change (not category or name: they make the id)."""
     properties = {k: v for k, v in _metric_properties().items() if k not in ("name", "category")}
-    return _object_body({**properties, "reason": _REASON, "expected_version": _EXPECTED})
+    return _object_body(
+        {
+            **properties,
+            "reason": _REASON,
+            "expected_version": _EXPECTED,
+            "effective_from": _EFFECTIVE,
+        }
+    )
 
 
 def column_body() -> dict[str, Any]:
@@ -218,12 +229,19 @@ def column_body() -> dict[str, Any]:
         for k, v in _properties(ColumnMetadata, defaulted_nullable=False).items()
         if k not in ("table_id", "column_name")
     }
-    return _object_body({**properties, "reason": _REASON, "expected_version": _EXPECTED})
+    return _object_body(
+        {
+            **properties,
+            "reason": _REASON,
+            "expected_version": _EXPECTED,
+            "effective_from": _EFFECTIVE,
+        }
+    )
 
 
 def request_meta_body() -> dict[str, Any]:
     """A body of only `reason` and `expected_version` (restore); optional."""
-    body = _object_body({"reason": _REASON, "expected_version": _EXPECTED})
+    body = _object_body(dict(_WRITE_META))
     body["requestBody"]["required"] = False
     return body
 

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Literal
 
 import typer
@@ -60,25 +61,55 @@ def build_server(backend_of: Callable[[], Backend]) -> Any:
         fits, tell the user no canonical metric exists rather than inventing one."""
         return dict(answer(lambda b: b.metric_search(query, limit)))
 
-    @server.tool(
-        description="A metric's canonical definition by id (`category/name`): now, at a"
-        " version, or as it stood at a time (ISO 8601)." + USE_AS_IS
-    )
-    def get_metric(
-        metric_id: str, version: int | None = None, as_of: str | None = None
-    ) -> dict[str, Any]:
+    def moment(text: str | None, name: str) -> datetime | None:
+        """A time an agent gave, read by the registry's one parser."""
         from registry.times import parse_time
 
         try:
-            moment = None if as_of is None else parse_time(as_of, "as_of")
+            return None if text is None else parse_time(text, name)
         except RegistryError as exc:
             raise ToolError(str(exc)) from exc
-        return dict(answer(lambda b: b.metric(metric_id, version, moment)))
+
+    @server.tool(
+        description="A metric's canonical definition by id (`category/name`): now, at a"
+        " version, as the registry recorded it at a time (`as_of`), or the definition in force"
+        " at a business date (`valid_at`, e.g. 2025-07-01: which rule applied to Q3 2025),"
+        " as known now or at `as_of`. Times are ISO 8601." + USE_AS_IS
+    )
+    def get_metric(
+        metric_id: str,
+        version: int | None = None,
+        as_of: str | None = None,
+        valid_at: str | None = None,
+    ) -> dict[str, Any]:
+        recorded, valid = moment(as_of, "as_of"), moment(valid_at, "valid_at")
+        return dict(answer(lambda b: b.metric(metric_id, version, recorded, valid)))
 
     @server.tool()
-    def list_metrics(category: str | None = None) -> dict[str, Any]:
-        """Every live metric (or one category's): ids, display names, units, versions."""
-        listed = answer(lambda b: b.metric_list(category, None, None))["metrics"]
+    def metric_periods(
+        metric_id: str, valid_from: str, valid_to: str, as_of: str | None = None
+    ) -> dict[str, Any]:
+        """A metric through a range of business dates (e.g. a quarter), piece by piece: each
+        definition in force with the sub-range it covers, as known now (or at `as_of`). Use
+        it when a period spans a change of rule: compute each piece with its own SQL."""
+        start = moment(valid_from, "valid_from") or datetime.min
+        end = moment(valid_to, "valid_to") or datetime.max
+        recorded = moment(as_of, "as_of")
+        return dict(answer(lambda b: b.metric_periods(metric_id, start, end, recorded)))
+
+    @server.tool()
+    def metric_timeline(metric_id: str) -> dict[str, Any]:
+        """A metric's versions on both time axes: when each was recorded, from when it is in
+        force, the stretches it governs as known now, and its status (in force, scheduled,
+        past, superseded)."""
+        return dict(answer(lambda b: b.metric_timeline(metric_id)))
+
+    @server.tool()
+    def list_metrics(category: str | None = None, valid_at: str | None = None) -> dict[str, Any]:
+        """Every live metric (or one category's): ids, display names, units, versions; with
+        `valid_at` (a business date), the definitions in force then."""
+        valid = moment(valid_at, "valid_at")
+        listed = answer(lambda b: b.metric_list(category, None, None, valid))["metrics"]
         keep = (
             "id",
             "display_name",
@@ -117,11 +148,15 @@ def build_server(backend_of: Callable[[], Backend]) -> Any:
         return dict(answer(lambda b: b.describe_table(table)))
 
     @server.tool()
-    def run_metric(metric_id: str, variant: str | None = None, limit: int = 100) -> dict[str, Any]:
+    def run_metric(
+        metric_id: str, variant: str | None = None, limit: int = 100, valid_at: str | None = None
+    ) -> dict[str, Any]:
         """Run a metric's canonical SQL (or a variant such as `by_plan`) exactly as stored, on
-        the analytics database, read-only: the SQL that ran, the metric's version and the rows.
-        Prefer this to writing SQL of your own."""
-        return dict(answer(lambda b: b.run_metric(metric_id, variant, limit, None)))
+        the analytics database, read-only: the SQL that ran, the metric's version and the rows;
+        with `valid_at` (a business date), the definition in force then. Prefer this to
+        writing SQL of your own."""
+        valid = moment(valid_at, "valid_at")
+        return dict(answer(lambda b: b.run_metric(metric_id, variant, limit, None, valid)))
 
     @server.tool()
     def validate_metric(metric_id: str) -> dict[str, Any]:

@@ -7,7 +7,16 @@ import typer
 
 from cli.backend import Write, backend_for
 from cli.governance import opened
-from cli.output import ExpectedVersion, IdempotencyKey, Reason, emit, emit_json, fields, table
+from cli.output import (
+    EffectiveFrom,
+    ExpectedVersion,
+    IdempotencyKey,
+    Reason,
+    emit,
+    emit_json,
+    fields,
+    table,
+)
 
 app = typer.Typer(help="Read and change column metadata.", no_args_is_help=True)
 Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and AI agents.")]
@@ -60,6 +69,7 @@ def set_(
     confidence: Annotated[str | None, typer.Option(help="manual, inferred, verified, ...")] = None,
     source: Annotated[str | None, typer.Option(help="Who says so (default manual).")] = None,
     reason: Reason = None,
+    effective_from: EffectiveFrom = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
@@ -72,7 +82,7 @@ def set_(
         "source": source,
     }
     changes = {k: v for k, v in given.items() if v is not None}
-    write = Write(reason, expected_version, idempotency_key)
+    write = Write(reason, expected_version, idempotency_key, effective_from)
     row = backend_for(ctx.obj).set_column(table_id, column, changes, write)
     _show_written(row, as_json)
 
@@ -83,13 +93,14 @@ def delete(
     table_id: Table,
     column: Column,
     reason: Reason = None,
+    effective_from: EffectiveFrom = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Delete a column's metadata (a tombstone: the history stays)."""
     result = backend_for(ctx.obj).delete_column(
-        table_id, column, Write(reason, expected_version, idempotency_key)
+        table_id, column, Write(reason, expected_version, idempotency_key, effective_from)
     )
     if as_json or result.get("status") == "proposed":
         _show_written(result, as_json)
@@ -129,12 +140,13 @@ def rollback(
     column: Column,
     to: Annotated[int, typer.Option("--to", min=1, help="The version to make current again.")],
     reason: Annotated[str, typer.Option("--reason", help="Why: required for a rollback.")],
+    effective_from: EffectiveFrom = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Make an earlier version of a column's metadata current again, as a new event."""
-    write = Write(reason, expected_version, idempotency_key)
+    write = Write(reason, expected_version, idempotency_key, effective_from)
     row = backend_for(ctx.obj).roll_back_column(table_id, column, to, write)
     _show_written(row, as_json)
 
@@ -145,12 +157,13 @@ def restore(
     table_id: Table,
     column: Column,
     reason: Reason = None,
+    effective_from: EffectiveFrom = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
     as_json: Json = False,
 ) -> None:
     """Bring back a column's deleted metadata as it was."""
-    write = Write(reason, expected_version, idempotency_key)
+    write = Write(reason, expected_version, idempotency_key, effective_from)
     row = backend_for(ctx.obj).restore_column(table_id, column, write)
     _show_written(row, as_json)
 

@@ -12,6 +12,7 @@ from cli.backend import Backend, Source, Write, backend_for
 from cli.governance import opened
 from cli.output import (
     AnalyticsDb,
+    EffectiveFrom,
     ExpectedVersion,
     IdempotencyKey,
     Reason,
@@ -33,6 +34,10 @@ Json = Annotated[bool, typer.Option("--json", help="Stable JSON for scripts and 
 AsOf = Annotated[datetime | None, time_option("--as-of", "As the registry was at this time.")]
 At = Annotated[
     int | None, typer.Option("--at", min=0, help="As the registry was after this log position.")
+]
+ValidAt = Annotated[
+    datetime | None,
+    time_option("--valid-at", "The definitions in force at this business date (V)."),
 ]
 MetricArg = Annotated[str, typer.Argument(help="The metric id, category/name.")]
 SHOW_ORDER = [c for c in METRIC_TABLE.column_names] + ["version"]
@@ -96,10 +101,12 @@ def list_metrics(
     category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
     as_of: AsOf = None,
     at: At = None,
+    valid_at: ValidAt = None,
     as_json: Json = False,
 ) -> None:
-    """List live metrics (or as they were at a time or log position)."""
-    metrics = backend(ctx).metric_list(category, as_of, at)["metrics"]
+    """List live metrics (or as they were at a time or log position; or those in force at a
+    business date, as known now or then)."""
+    metrics = backend(ctx).metric_list(category, as_of, at, valid_at)["metrics"]
     if as_json:
         emit_json(metrics)
     else:
@@ -124,10 +131,74 @@ def show(
     ctx: typer.Context,
     metric_id: MetricArg,
     version: Annotated[int | None, typer.Option(min=1, help="That version's definition.")] = None,
+    valid_at: ValidAt = None,
+    as_of: AsOf = None,
+    valid_from: Annotated[
+        datetime | None,
+        time_option("--valid-from", "With --valid-to: every definition in force in between."),
+    ] = None,
+    valid_to: Annotated[
+        datetime | None, time_option("--valid-to", "The end of that range (not included).")
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Show a metric's canonical definition (current, or at a version)."""
-    show_metric(backend(ctx).metric(metric_id, version), as_json)
+    """Show a metric's canonical definition: current, at a version, as recorded at a time
+    (--as-of), in force at a business date (--valid-at), or through a range of business
+    dates, piece by piece (--valid-from A --valid-to B)."""
+    if (valid_from is None) != (valid_to is None):
+        raise typer.BadParameter("give --valid-from and --valid-to together")
+    b = backend(ctx)
+    if valid_from is not None and valid_to is not None:
+        if version is not None or valid_at is not None:
+            raise typer.BadParameter("a range takes neither --version nor --valid-at")
+        show_periods(b.metric_periods(metric_id, valid_from, valid_to, as_of), as_json)
+        return
+    if version is not None and (valid_at is not None or as_of is not None):
+        raise typer.BadParameter("--version takes neither --valid-at nor --as-of")
+    show_metric(b.metric(metric_id, version, as_of, valid_at), as_json)
+
+
+def show_periods(answer: dict[str, Any], as_json: bool) -> None:
+    """A metric through a business-time range: each stretch, and the version in force."""
+    if as_json:
+        emit_json(answer)
+        return
+    emit(f"{answer['id']} from {answer['valid_from']} to {answer['valid_to']}")
+    for period in answer["periods"]:
+        span = f"{_day(period['valid_from'])} -> {_day(period['valid_to'])}"
+        if period["definition"] is None:
+            emit(f"  {span}  not in force")
+            continue
+        emit(f"  {span}  v{period['version']} (effective from {_day(period['effective_from'])})")
+        emit(f"      sql: {' '.join(period['definition']['sql'].split())}")
+
+
+def _day(moment: str | None) -> str:
+    """A time as a terminal shows it: the date alone at midnight, else to the minute."""
+    if moment is None:
+        return "..."
+    day, _, clock = moment.partition("T")
+    return day if clock in ("", "00:00:00") else f"{day} {clock[:5]}"
+
+
+@app.command("timeline")
+def timeline(ctx: typer.Context, metric_id: MetricArg, as_json: Json = False) -> None:
+    """A metric's versions on both time axes: when each was recorded, from when it is in
+    force, and what it governs as known now."""
+    answer = backend(ctx).metric_timeline(metric_id)
+    if as_json:
+        emit_json(answer)
+        return
+    emit(f"{answer['id']}: recorded (system time) and in force (business time)")
+    emit(f"{'ver':>4}  {'recorded':16}  {'in force from':16}  {'until':16}  status")
+    for entry in answer["versions"]:
+        spans = entry["in_force"] or [{"from": entry["effective_from"], "to": None}]
+        for i, span in enumerate(spans):
+            recorded = _day(entry["recorded_at"]) if i == 0 else ""
+            version = f"v{entry['version']}" if i == 0 else ""
+            until = _day(span["to"]) if span["to"] else ("open" if entry["in_force"] else "")
+            status = entry["status"] if i == 0 else ""
+            emit(f"{version:>4}  {recorded:16}  {_day(span['from']):16}  {until:16}  {status}")
 
 
 @app.command("search")
@@ -173,13 +244,14 @@ def create(
         ),
     ],
     reason: Reason = None,
+    effective_from: EffectiveFrom = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
     propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Create a metric from a YAML file (or replace the definition of an existing id)."""
-    write = Write(reason, expected_version, idempotency_key)
+    write = Write(reason, expected_version, idempotency_key, effective_from)
     definition = read_definition(file)
     b = backend(ctx)
     if propose:
@@ -219,13 +291,14 @@ def update(
         typer.Option("--set", help="field=value; lists as [a, b]. Repeat for more fields."),
     ],
     reason: Reason = None,
+    effective_from: EffectiveFrom = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
     propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Change named fields of a metric."""
-    write = Write(reason, expected_version, idempotency_key)
+    write = Write(reason, expected_version, idempotency_key, effective_from)
     changes = parse_settings(set_)
     b = backend(ctx)
     if propose:
@@ -239,13 +312,14 @@ def delete(
     ctx: typer.Context,
     metric_id: MetricArg,
     reason: Reason = None,
+    effective_from: EffectiveFrom = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
     propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Delete a metric (a tombstone: its history stays readable, and it can be restored)."""
-    write = Write(reason, expected_version, idempotency_key)
+    write = Write(reason, expected_version, idempotency_key, effective_from)
     b = backend(ctx)
     result = (
         b.propose("delete", metric_id, {}, None, write)
@@ -265,13 +339,14 @@ def restore(
     ctx: typer.Context,
     metric_id: MetricArg,
     reason: Reason = None,
+    effective_from: EffectiveFrom = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
     propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Restore a deleted metric as it was."""
-    write = Write(reason, expected_version, idempotency_key)
+    write = Write(reason, expected_version, idempotency_key, effective_from)
     b = backend(ctx)
     if propose:
         show_metric(b.propose("restore", metric_id, {}, None, write), as_json)
@@ -343,10 +418,11 @@ def history(ctx: typer.Context, metric_id: MetricArg, as_json: Json = False) -> 
                 "writer",
                 "source_ref",
                 "changed",
+                "effective_from",
                 "batch_id",
                 "approved_by",
             ],
-            optional=("source_ref", "batch_id", "approved_by"),
+            optional=("source_ref", "effective_from", "batch_id", "approved_by"),
         )
 
 
@@ -394,13 +470,14 @@ def rollback(
     metric_id: MetricArg,
     to: Annotated[int, typer.Option("--to", min=1, help="The version to make current again.")],
     reason: Annotated[str, typer.Option("--reason", help="Why: required for a rollback.")],
+    effective_from: EffectiveFrom = None,
     expected_version: ExpectedVersion = None,
     idempotency_key: IdempotencyKey = None,
     propose: Propose = False,
     as_json: Json = False,
 ) -> None:
     """Make an earlier version current again, as a new event (nothing is rewritten)."""
-    write = Write(reason, expected_version, idempotency_key)
+    write = Write(reason, expected_version, idempotency_key, effective_from)
     b = backend(ctx)
     if propose:
         show_metric(b.propose("rollback", metric_id, {}, to, write), as_json)
@@ -490,12 +567,13 @@ def import_(
         bool, typer.Option("--strict", help="Refuse the run if anything cannot be imported.")
     ] = False,
     idempotency_key: IdempotencyKey = None,
+    effective_from: EffectiveFrom = None,
     as_json: Json = False,
 ) -> None:
     """Import (reconcile) YAML metric files, or a dbt project's metrics, as one atomic batch."""
     if format_ not in ("yaml", "dbt", "ossie"):
         raise typer.BadParameter(f"{format_!r} is not yaml, dbt or ossie", param_hint="--format")
-    source = Source(format_, strict, idempotency_key)
+    source = Source(format_, strict, idempotency_key, effective_from)
     with progress_bar(f"importing {path}") as advance:
         report = backend(ctx).import_path(path, dry_run, prune, source_ref, advance, source)
     if as_json:
@@ -537,6 +615,7 @@ def export(
     ] = Path("metrics-export"),
     as_of: AsOf = None,
     at: At = None,
+    valid_at: ValidAt = None,
     overwrite: Annotated[
         bool,
         typer.Option("--overwrite", help="Write into a non-empty folder, mirroring the registry."),
@@ -571,7 +650,7 @@ def export(
     if format_ not in ("yaml", "dbt", "ossie"):
         raise typer.BadParameter(f"{format_!r} is not yaml, dbt or ossie", param_hint="--format")
     with progress_bar(f"exporting to {directory}") as advance:
-        written = backend(ctx).export(directory, as_of, at, overwrite, advance, format_)
+        written = backend(ctx).export(directory, as_of, at, overwrite, advance, format_, valid_at)
     if as_json:
         emit_json(written)
     elif format_ in _INTERCHANGE_WORDS:
@@ -631,13 +710,14 @@ def run(
     ] = None,
     db: AnalyticsDb = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many rows.")] = 100,
+    valid_at: ValidAt = None,
     as_json: Json = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="The rows as CSV, with a header.")] = False,
 ) -> None:
     """Run a metric's canonical SQL (or a variant) unchanged, read-only, and show the rows."""
     if as_json and as_csv:
         raise typer.BadParameter("choose one of --json and --csv")
-    result = backend(ctx).run_metric(metric_id, variant, limit, db)
+    result = backend(ctx).run_metric(metric_id, variant, limit, db, valid_at)
     if as_json:
         emit_json(result)
     elif as_csv:

@@ -31,6 +31,14 @@ def time_option(name: str, help_text: str) -> Any:
 
 
 Reason = Annotated[str | None, typer.Option("--reason", help="Why: recorded in the history.")]
+EffectiveFrom = Annotated[
+    datetime | None,
+    time_option(
+        "--effective-from",
+        "In force from this business date (past: a correction; future: scheduled)."
+        " Default: when recorded.",
+    ),
+]
 ExpectedVersion = Annotated[
     int | None,
     typer.Option(

@@ -11,6 +11,7 @@ from api.console.web import AsOfForm, ConsoleRoute, ReaderPage, page
 from api.deps import Category, ColumnName, HeavyRead, Name, RegistryDep, TableId
 from api.schemas import MAX_VERSION
 from registry import answers
+from registry.times import parse_time
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -70,11 +71,16 @@ def metric_page(
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     written: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     certified: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    valid_at: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    """A metric's definition (now, or at one version) and the timeline of every version."""
+    """A metric's definition (now, at one version, or in force at a business date), the
+    timeline of every version, and its versions on both time axes."""
     record = answers.metric_record(reg, f"{category}/{name}")
     shown = record["metric"]
-    if version is not None:
+    in_force_at = parse_time(valid_at, "valid_at") if valid_at.strip() else None
+    if in_force_at is not None:
+        shown = answers.metric(reg, record["id"], valid_at=in_force_at)
+    elif version is not None:
         shown = answers.metric(reg, record["id"], version)
     context = {
         "record": record,
@@ -82,6 +88,9 @@ def metric_page(
         "version": version,
         "written": written,
         "certified_version": certified,
+        "valid_at": valid_at,
+        "in_force_at": in_force_at,
+        "axes": answers.metric_timeline(reg, record["id"])["versions"],
     }
     return page(request, "metric.html", context, viewer, reg=reg)
 

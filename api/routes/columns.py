@@ -22,6 +22,7 @@ from api.deps import (
     AtPosition,
     BoundedJsonRoute,
     ColumnName,
+    EffectiveFrom,
     IdempotencyKey,
     IfMatch,
     OptionalWriteBody,
@@ -197,9 +198,12 @@ def delete_column(
     table_id: TableId,
     column: ColumnName,
     reason: Reason = None,
+    effective_from: EffectiveFrom = None,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Delete a column's metadata (a tombstone event)."""
-    _, ctx = write_context(who, None, if_match, idempotency_key, reason)
+    _, ctx = write_context(
+        who, None, if_match, idempotency_key, reason, effective_from=effective_from
+    )
     return tagged(answers.delete_column(reg, table_id, column, ctx))

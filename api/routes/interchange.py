@@ -16,10 +16,12 @@ from api.deps import (
     AsOf,
     AtPosition,
     BoundedJsonRoute,
+    EffectiveTime,
     HeavyRead,
     IdempotencyKey,
     Reader,
     RegistryDep,
+    ValidAt,
     tagged,
 )
 from registry import answers
@@ -42,6 +44,7 @@ def export(
     _: Reader,
     as_of: AsOf = None,
     at_position: AtPosition = None,
+    valid_at: ValidAt = None,
     format: Annotated[
         Literal["yaml", "dbt", "ossie"], Query(description="yaml, dbt or ossie")
     ] = "yaml",
@@ -49,9 +52,10 @@ def export(
     """The registry (now, or as of a time or position) as `<category>/<name>.yml` files,
     zipped; with `format=dbt`, as a dbt project's Semantic Layer YAML (the registry's own
     fields kept under each metric's `config.meta.registry`); with `format=ossie`, as Apache
-    Ossie documents, one per category (the registry's fields in custom extensions)."""
+    Ossie documents, one per category (the registry's fields in custom extensions). With
+    `valid_at`, the definitions in force at that business time."""
     return Response(
-        answers.export_zip(reg, as_of, at_position, format),
+        answers.export_zip(reg, as_of, at_position, format, valid_at),
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="metrics.zip"'},
     )
@@ -79,6 +83,7 @@ async def import_metrics(
         Literal["yaml", "dbt", "ossie"], Query(description="yaml, dbt or ossie")
     ] = "yaml",
     strict: Annotated[bool, Query(description="Refuse if anything cannot be imported")] = False,
+    effective_from: EffectiveTime = None,
 ) -> Any:
     """Reconcile with an uploaded YAML file (body: YAML) or folder (body: a zip of
     `<category>/<name>.yml`); writer `web_upload` (`yaml_import` for the CLI's file imports).
@@ -100,6 +105,7 @@ async def import_metrics(
         idempotency_key=idempotency_key,
         format=format,
         strict=strict,
+        effective_from=effective_from,
     )
     pool: RegistryPool = request.app.state.registries
 

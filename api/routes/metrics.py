@@ -20,6 +20,7 @@ from api.deps import (
     AtPosition,
     BoundedJsonRoute,
     Category,
+    EffectiveFrom,
     FromTime,
     HeavyRead,
     IdempotencyKey,
@@ -32,6 +33,9 @@ from api.deps import (
     RegistryDep,
     SettingsDep,
     ToTime,
+    ValidAt,
+    ValidFrom,
+    ValidTo,
     WriteBody,
     tagged,
     write_context,
@@ -61,12 +65,14 @@ def list_metrics(
     category: Annotated[str | None, Query(max_length=100)] = None,
     as_of: AsOf = None,
     at_position: AtPosition = None,
+    valid_at: ValidAt = None,
     after: After = None,
     limit: PageSize = 1000,
 ) -> dict[str, Any]:
-    """Live metrics ordered by category and name; as of a time or log position if asked.
+    """Live metrics ordered by category and name; as of a time or log position if asked;
+    with `valid_at`, the definitions in force at that business time (as known then).
     A page of at most `limit`: follow `next` (pass it as `after`) while it is not null."""
-    return answers.metric_list(reg, category, as_of, at_position, after, limit)
+    return answers.metric_list(reg, category, as_of, at_position, after, limit, valid_at)
 
 
 @router.get(
@@ -89,17 +95,24 @@ def search(
     "/metrics/{category}/{name}", response_model=MetricOut, responses=ERRORS, summary="Get a metric"
 )
 async def get_metric(
-    reg: RegistryDep, _: Reader, category: Category, name: Name, as_of: AsOf = None
+    reg: RegistryDep,
+    _: Reader,
+    category: Category,
+    name: Name,
+    as_of: AsOf = None,
+    valid_at: ValidAt = None,
 ) -> Response:
     """The current definition of one metric, with its version (also as the ETag); with
-    `as_of`, as it stood at that time."""
+    `as_of`, as it stood at that time; with `valid_at`, the definition in force at that
+    business time (as known now, or at `as_of`), with the version that made it."""
     # The hottest route: a cached answer is served on the event loop, without the two
     # thread-pool hops a sync route costs; only a cache miss reads the database in a thread.
     # The answer is JSON-ready already: it is sent as it is, not validated again.
     metric_id = f"{category}/{name}"
-    found = None if as_of is not None else answers.cached_metric(reg, metric_id)
+    dated = as_of is not None or valid_at is not None
+    found = None if dated else answers.cached_metric(reg, metric_id)
     if found is None:
-        found = await run_in_threadpool(answers.metric, reg, metric_id, None, as_of)
+        found = await run_in_threadpool(answers.metric, reg, metric_id, None, as_of, valid_at)
     return Response(
         orjson.dumps(found),
         media_type="application/json",
@@ -111,6 +124,36 @@ async def get_metric(
 def history(reg: RegistryDep, _: Reader, category: Category, name: Name) -> dict[str, Any]:
     """Every version: who, when, why, which batch and which fields changed."""
     return answers.metric_history(reg, f"{category}/{name}")
+
+
+@router.get(
+    "/metrics/{category}/{name}/periods",
+    responses=ERRORS,
+    summary="A metric through a business-time range, piecewise",
+)
+def periods(
+    reg: RegistryDep,
+    _: Reader,
+    category: Category,
+    name: Name,
+    valid_from: ValidFrom,
+    valid_to: ValidTo,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Each definition in force between `valid_from` and `valid_to`, with the sub-range it
+    covers (`definition` null where none was), as known now or at `as_of`."""
+    return answers.metric_periods(reg, f"{category}/{name}", valid_from, valid_to, as_of)
+
+
+@router.get(
+    "/metrics/{category}/{name}/timeline",
+    responses=ERRORS,
+    summary="A metric's versions on both time axes",
+)
+def timeline(reg: RegistryDep, _: Reader, category: Category, name: Name) -> dict[str, Any]:
+    """Every version: when it was recorded, from when it is in force, the stretches of
+    business time it governs as known now, and its status."""
+    return answers.metric_timeline(reg, f"{category}/{name}")
 
 
 @router.get(
@@ -170,12 +213,19 @@ def run_metric(
         str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", description="e.g. by_plan")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=answers.MAX_RUN_LIMIT)] = answers.RUN_LIMIT,
+    valid_at: ValidAt = None,
 ) -> dict[str, Any]:
     """Run the metric's SQL (or a variant) exactly as stored, read-only and with no access to
     other files, on the server's analytics database: the SQL that ran, the metric's version
     and at most `limit` rows. A SQL that fails (or tries to write) is a 422."""
     return answers.run_metric(
-        reg, settings.validation_db, f"{category}/{name}", variant, limit, settings.run_timeout
+        reg,
+        settings.validation_db,
+        f"{category}/{name}",
+        variant,
+        limit,
+        settings.run_timeout,
+        valid_at,
     )
 
 
@@ -253,11 +303,14 @@ def delete_metric(
     category: Category,
     name: Name,
     reason: Reason = None,
+    effective_from: EffectiveFrom = None,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Delete a metric (a tombstone event: its history stays readable)."""
-    _, ctx = write_context(who, None, if_match, idempotency_key, reason)
+    _, ctx = write_context(
+        who, None, if_match, idempotency_key, reason, effective_from=effective_from
+    )
     return tagged(answers.delete_metric(reg, f"{category}/{name}", ctx))
 
 

@@ -34,15 +34,25 @@ class LocalBackend:
     def registry(self) -> Registry:
         """The registry to write to: created on first use."""
         if self._registry is None:
-            self._registry = open_registry(self.target.settings)
+            self._registry = self._opened(open_registry(self.target.settings))
         return self._registry
 
     @property
     def existing(self) -> Registry:
         """The registry to read: there must be one (reading never creates an empty one)."""
         if self._registry is None:
-            self._registry = open_registry(self.target.settings, must_exist=True)
+            self._registry = self._opened(open_registry(self.target.settings, must_exist=True))
         return self._registry
+
+    def _opened(self, registry: Registry) -> Registry:
+        """A registry just opened, with the scheduled changes whose date has come brought
+        into its v4 tables (nobody else keeps the embedded file's clock)."""
+        try:
+            answers.bring_in_due(registry, self.target.door)
+        except BaseException:
+            registry.conn.close()
+            raise
+        return registry
 
     def ctx(self, write: Write) -> WriteContext:
         from registry.commands import write_request
@@ -53,15 +63,36 @@ class LocalBackend:
             reason=write.reason,
             expected_version=write.expected_version,
             idempotency_key=write.idempotency_key,
+            effective_from=write.effective_from,
         )
         return context
 
     # metrics
-    def metric_list(self, category: str | None, as_of: datetime | None, at: int | None) -> Json:
-        return answers.metric_list(self.existing, category, as_of, at)
+    def metric_list(
+        self,
+        category: str | None,
+        as_of: datetime | None,
+        at: int | None,
+        valid_at: datetime | None = None,
+    ) -> Json:
+        return answers.metric_list(self.existing, category, as_of, at, valid_at=valid_at)
 
-    def metric(self, metric_id: str, version: int | None, as_of: datetime | None = None) -> Json:
-        return answers.metric(self.existing, metric_id, version, as_of)
+    def metric(
+        self,
+        metric_id: str,
+        version: int | None,
+        as_of: datetime | None = None,
+        valid_at: datetime | None = None,
+    ) -> Json:
+        return answers.metric(self.existing, metric_id, version, as_of, valid_at)
+
+    def metric_periods(
+        self, metric_id: str, valid_from: datetime, valid_to: datetime, as_of: datetime | None
+    ) -> Json:
+        return answers.metric_periods(self.existing, metric_id, valid_from, valid_to, as_of)
+
+    def metric_timeline(self, metric_id: str) -> Json:
+        return answers.metric_timeline(self.existing, metric_id)
 
     def metric_search(self, text: str, limit: int = 20) -> Json:
         return answers.metric_search(self.existing, text, limit)
@@ -112,6 +143,7 @@ class LocalBackend:
             format=source.format,
             strict=source.strict,
             idempotency_key=source.idempotency_key,
+            effective_from=source.effective_from,
         )
         return answers.import_metrics(self.registry, path, options, progress)
 
@@ -123,9 +155,10 @@ class LocalBackend:
         overwrite: bool,
         progress: Progress,
         format: str = "yaml",
+        valid_at: datetime | None = None,
     ) -> Json:
         return answers.export_folder(
-            self.existing, directory, as_of, at, overwrite, progress, format
+            self.existing, directory, as_of, at, overwrite, progress, format, valid_at
         )
 
     def validation(self, metric_id: str | None, database: Path | None) -> Json:
@@ -136,12 +169,17 @@ class LocalBackend:
         return answers.table_map(self.existing)
 
     def run_metric(
-        self, metric_id: str, variant: str | None, limit: int, database: Path | None
+        self,
+        metric_id: str,
+        variant: str | None,
+        limit: int,
+        database: Path | None,
+        valid_at: datetime | None = None,
     ) -> Json:
         settings = self.target.settings
         db = database or settings.validation_db
         return answers.run_metric(
-            self.existing, db, metric_id, variant, limit, settings.run_timeout
+            self.existing, db, metric_id, variant, limit, settings.run_timeout, valid_at
         )
 
     def describe_table(self, table: str) -> Json:

@@ -42,6 +42,7 @@ class Write:
     reason: str | None = None
     expected_version: int | None = None
     idempotency_key: str | None = None
+    effective_from: datetime | None = None  # in force from then (None: when recorded)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Source:
     format: str = "yaml"
     strict: bool = False
     idempotency_key: str | None = None  # a retried run with this key gets the first report
+    effective_from: datetime | None = None  # every change in force from then (a file may say)
 
 
 YAML = Source()
@@ -65,10 +67,24 @@ class Backend(Protocol):
         """Let go of what the backend holds (the embedded database, a connection)."""
         ...
 
-    def metric_list(self, category: str | None, as_of: datetime | None, at: int | None) -> Json: ...
-    def metric(
-        self, metric_id: str, version: int | None, as_of: datetime | None = None
+    def metric_list(
+        self,
+        category: str | None,
+        as_of: datetime | None,
+        at: int | None,
+        valid_at: datetime | None = None,
     ) -> Json: ...
+    def metric(
+        self,
+        metric_id: str,
+        version: int | None,
+        as_of: datetime | None = None,
+        valid_at: datetime | None = None,
+    ) -> Json: ...
+    def metric_periods(
+        self, metric_id: str, valid_from: datetime, valid_to: datetime, as_of: datetime | None
+    ) -> Json: ...
+    def metric_timeline(self, metric_id: str) -> Json: ...
     def metric_search(self, text: str, limit: int = 20) -> Json: ...
     def create_metric(self, fields: dict[str, Any], write: Write) -> Json: ...
     def update_metric(self, metric_id: str, fields: dict[str, Any], write: Write) -> Json: ...
@@ -99,11 +115,17 @@ class Backend(Protocol):
         overwrite: bool,
         progress: Progress,
         format: str = "yaml",
+        valid_at: datetime | None = None,
     ) -> Json: ...
     def validation(self, metric_id: str | None, database: Path | None) -> Json: ...
     def table_map(self) -> Json: ...
     def run_metric(
-        self, metric_id: str, variant: str | None, limit: int, database: Path | None
+        self,
+        metric_id: str,
+        variant: str | None,
+        limit: int,
+        database: Path | None,
+        valid_at: datetime | None = None,
     ) -> Json: ...
     def describe_table(self, table: str) -> Json: ...
     def column_list(self, table: str) -> Json: ...

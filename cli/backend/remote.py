@@ -45,6 +45,14 @@ def _params(**values: Any) -> dict[str, Any]:
     }
 
 
+def _meta(write: Write) -> dict[str, Any]:
+    """A write's own fields in a request body: why, and from when it is in force."""
+    meta: dict[str, Any] = {"reason": write.reason}
+    if write.effective_from is not None:
+        meta["effective_from"] = write.effective_from.isoformat()
+    return meta
+
+
 def _write_headers(write: Write) -> dict[str, str]:
     headers = {}
     if write.expected_version is not None:
@@ -103,23 +111,45 @@ class RemoteBackend:
             items += page[key]
         return {**page, key: items, "count": len(items)}
 
-    def metric_list(self, category: str | None, as_of: datetime | None, at: int | None) -> Json:
-        params = _params(category=category, as_of=as_of, at_position=at)
+    def metric_list(
+        self,
+        category: str | None,
+        as_of: datetime | None,
+        at: int | None,
+        valid_at: datetime | None = None,
+    ) -> Json:
+        params = _params(category=category, as_of=as_of, at_position=at, valid_at=valid_at)
         return self._all_pages("/api/metrics", "metrics", params)
 
-    def metric(self, metric_id: str, version: int | None, as_of: datetime | None = None) -> Json:
+    def metric(
+        self,
+        metric_id: str,
+        version: int | None,
+        as_of: datetime | None = None,
+        valid_at: datetime | None = None,
+    ) -> Json:
         suffix = ("versions", str(version)) if version is not None else ()
-        return self._json("GET", _metric(metric_id, *suffix), params=_params(as_of=as_of))
+        params = _params(as_of=as_of, valid_at=valid_at)
+        return self._json("GET", _metric(metric_id, *suffix), params=params)
+
+    def metric_periods(
+        self, metric_id: str, valid_from: datetime, valid_to: datetime, as_of: datetime | None
+    ) -> Json:
+        params = _params(valid_from=valid_from, valid_to=valid_to, as_of=as_of)
+        return self._json("GET", _metric(metric_id, "periods"), params=params)
+
+    def metric_timeline(self, metric_id: str) -> Json:
+        return self._json("GET", _metric(metric_id, "timeline"))
 
     def metric_search(self, text: str, limit: int = 20) -> Json:
         return self._json("GET", "/api/metrics/search", params={"q": text, "limit": limit})
 
     def create_metric(self, fields: dict[str, Any], write: Write) -> Json:
-        body = {**fields, "reason": write.reason}
+        body = {**fields, **_meta(write)}
         return self._json("POST", "/api/admin/metrics", json=body, headers=_write_headers(write))
 
     def update_metric(self, metric_id: str, fields: dict[str, Any], write: Write) -> Json:
-        body = {**fields, "reason": write.reason}
+        body = {**fields, **_meta(write)}
         return self._json(
             "PATCH", _metric(metric_id, admin=True), json=body, headers=_write_headers(write)
         )
@@ -128,7 +158,7 @@ class RemoteBackend:
         return self._json(
             "DELETE",
             _metric(metric_id, admin=True),
-            params=_params(reason=write.reason),
+            params=_params(reason=write.reason, effective_from=write.effective_from),
             headers=_write_headers(write),
         )
 
@@ -136,7 +166,7 @@ class RemoteBackend:
         return self._json(
             "POST",
             _metric(metric_id, "restore", admin=True),
-            json={"reason": write.reason},
+            json=_meta(write),
             headers=_write_headers(write),
         )
 
@@ -144,7 +174,7 @@ class RemoteBackend:
         return self._json(
             "POST",
             _metric(metric_id, "rollback", admin=True),
-            json={"to_version": to_version, "reason": write.reason},
+            json={"to_version": to_version, **_meta(write)},
             headers=_write_headers(write),
         )
 
@@ -179,6 +209,7 @@ class RemoteBackend:
             source_ref=source_ref,
             format=source.format,
             strict=source.strict,
+            effective_from=source.effective_from,
         )
         if path.is_file():
             params.update(category=path.parent.name, filename=path.name)
@@ -212,10 +243,11 @@ class RemoteBackend:
         overwrite: bool,
         progress: Progress,
         format: str = "yaml",
+        valid_at: datetime | None = None,
     ) -> Json:
         from registry.interchange.exports import install_export
 
-        params = _params(as_of=as_of, at_position=at, format=format)
+        params = _params(as_of=as_of, at_position=at, format=format, valid_at=valid_at)
         content = self._call("GET", "/api/export", params=params).content
         archive = zipfile.ZipFile(io.BytesIO(content))
         files = {name: archive.read(name) for name in archive.namelist()}
@@ -239,14 +271,21 @@ class RemoteBackend:
         return self._json("GET", "/api/table-map")
 
     def run_metric(
-        self, metric_id: str, variant: str | None, limit: int, database: Path | None
+        self,
+        metric_id: str,
+        variant: str | None,
+        limit: int,
+        database: Path | None,
+        valid_at: datetime | None = None,
     ) -> Json:
         if database is not None:
             raise RegistryError(
                 "--db is not available over HTTP: the server runs metrics on its own database"
             )
         return self._json(
-            "GET", _metric(metric_id, "run"), params=_params(variant=variant, limit=limit)
+            "GET",
+            _metric(metric_id, "run"),
+            params=_params(variant=variant, limit=limit, valid_at=valid_at),
         )
 
     def describe_table(self, table: str) -> Json:
@@ -263,7 +302,7 @@ class RemoteBackend:
         return self._json(
             "PATCH",
             _column(table, column, admin=True),
-            json={**fields, "reason": write.reason},
+            json={**fields, **_meta(write)},
             headers=_write_headers(write),
         )
 
@@ -271,7 +310,7 @@ class RemoteBackend:
         return self._json(
             "DELETE",
             _column(table, column, admin=True),
-            params=_params(reason=write.reason),
+            params=_params(reason=write.reason, effective_from=write.effective_from),
             headers=_write_headers(write),
         )
 
@@ -286,7 +325,7 @@ class RemoteBackend:
         return self._json(
             "POST",
             _column(table, column, "restore", admin=True),
-            json={"reason": write.reason} if write.reason is not None else None,
+            json=_meta(write) or None,
             headers=_write_headers(write),
         )
 
@@ -294,7 +333,7 @@ class RemoteBackend:
         return self._json(
             "POST",
             _column(table, column, "rollback", admin=True),
-            json={"to_version": to_version, "reason": write.reason},
+            json={"to_version": to_version, **_meta(write)},
             headers=_write_headers(write),
         )
 

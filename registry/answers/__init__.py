@@ -83,8 +83,10 @@ from registry.answers.metrics import (
     metric_diff,
     metric_history,
     metric_list,
+    metric_periods,
     metric_record,
     metric_search,
+    metric_timeline,
     metrics_reading,
     restore_metric,
     roll_back_metric,
@@ -107,9 +109,11 @@ from registry.answers.upkeep import (
     rebuilt_projections,
     starter_pack,
 )
+from registry.schedule import bring_in_due
 from registry.shape import etag, json_object, jsonable, utc_text
 
 __all__ = [
+    "bring_in_due",
     "approval_policy",
     "certified_metric",
     "decided_proposal",
@@ -165,8 +169,10 @@ __all__ = [
     "metric_history",
     "new_hook",
     "metric_list",
+    "metric_periods",
     "metric_record",
     "metric_search",
+    "metric_timeline",
     "metrics_reading",
     "new_token",
     "projection_check",

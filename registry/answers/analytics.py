@@ -4,12 +4,14 @@ running a metric's canonical SQL there."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import queries, sight
+from registry.answers.metrics import metric
 from registry.errors import NotFoundError, UnavailableError
-from registry.shape import jsonable
+from registry.shape import jsonable, utc_text
 from storage.session import Registry
 
 if TYPE_CHECKING:
@@ -63,10 +65,12 @@ def run_metric(
     variant: str | None = None,
     limit: int = RUN_LIMIT,
     timeout: float = 10.0,
+    valid_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Run a metric's SQL (or one of its variants) exactly as stored, on the analytics
     database opened read-only with external access off: the SQL that ran, the metric's
-    version, and at most `limit` rows (`truncated` says if there were more).
+    version, and at most `limit` rows (`truncated` says if there were more). With
+    `valid_at`: the definition in force at that business time, and the version that made it.
 
     Raises NotFoundError (metric, variant), UnavailableError (no analytics database) or
     QueryFailedError (the SQL failed, was not one SELECT, or ran past `timeout` seconds).
@@ -74,7 +78,11 @@ def run_metric(
     from registry.analytics.sandbox import run_sandboxed
 
     sight.require_metric(reg, metric_id)
-    row, version = queries.metric_with_version(reg, metric_id)
+    if valid_at is None:
+        row, version = queries.metric_with_version(reg, metric_id)
+    else:
+        row = metric(reg, metric_id, valid_at=valid_at)
+        version = row["version"]
     variants = row.get("sql_variants") or {}
     if variant is not None and variant not in variants:
         known = ", ".join(sorted(variants)) or "none"
@@ -92,6 +100,7 @@ def run_metric(
         "id": metric_id,
         "version": version,
         "variant": variant,
+        "valid_at": None if valid_at is None else utc_text(valid_at),
         "sql": sql,
         "columns": result.columns,
         "rows": jsonable(result.rows),

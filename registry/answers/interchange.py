@@ -68,27 +68,32 @@ def export_zip(
     as_of: datetime | None = None,
     at_position: int | None = None,
     format: str = "yaml",
+    valid_at: datetime | None = None,
 ) -> bytes:
-    """The registry (now, or as of a time or position) as a zip of `<category>/<name>.yml`,
-    or (format `dbt`) of a dbt project's Semantic Layer YAML."""
+    """The registry (now, or as of a time or position; the definitions in force at business
+    time `valid_at` if given) as a zip of `<category>/<name>.yml`, or (format `dbt`) of a dbt
+    project's Semantic Layer YAML, or (`ossie`) of Apache Ossie documents."""
     from registry.interchange.exports import export_zip as build
     from registry.interchange.exports import zip_files
 
     if format == "dbt":
-        return zip_files(dbt_files(reg, as_of, at_position))
+        return zip_files(dbt_files(reg, as_of, at_position, valid_at))
     if format == "ossie":
-        return zip_files(ossie_files(reg, as_of, at_position))
-    return build(reg, as_of, at_position)
+        return zip_files(ossie_files(reg, as_of, at_position, valid_at))
+    return build(reg, as_of, at_position, valid_at)
 
 
 def ossie_files(
-    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+    reg: Registry,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    valid_at: datetime | None = None,
 ) -> dict[str, str]:
     """The registry (now, or as of a time or position) as Apache Ossie documents, one per
     category, its column metadata in the datasets."""
     from registry.interchange.ossie import export_documents
 
-    metrics = queries.list_metrics(reg, as_of=as_of, at_position=at_position)
+    metrics = queries.list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
     columns = queries.columns_as_of(reg, as_of, at_position)
     return export_documents(metrics, columns).files
 
@@ -108,12 +113,17 @@ def installed_interchange(
 
 
 def dbt_files(
-    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+    reg: Registry,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    valid_at: datetime | None = None,
 ) -> dict[str, str]:
-    """The registry (now, or as of a time or position) as dbt Semantic Layer YAML files."""
+    """The registry (now, or as of a time or position; in force at `valid_at` if given) as
+    dbt Semantic Layer YAML files."""
     from registry.interchange.dbt_export import export_project
 
-    return export_project(queries.list_metrics(reg, as_of=as_of, at_position=at_position)).files
+    rows = queries.list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
+    return export_project(rows).files
 
 
 def export_folder(
@@ -124,6 +134,7 @@ def export_folder(
     overwrite: bool = False,
     progress: Progress | None = None,
     format: str = "yaml",
+    valid_at: datetime | None = None,
 ) -> list[str] | dict[str, Any]:
     """Write `<dir>/<category>/<name>.yml` for every metric: the files written; or, format
     `dbt` or `ossie`, that tool's files: `installed_interchange`'s report."""
@@ -131,6 +142,7 @@ def export_folder(
 
     if format in ("dbt", "ossie"):
         made = dbt_files if format == "dbt" else ossie_files
-        return installed_interchange(made(reg, as_of, at_position), directory, overwrite, format)
-
-    return [str(f) for f in export_yaml(reg, directory, as_of, at_position, overwrite, progress)]
+        files = made(reg, as_of, at_position, valid_at)
+        return installed_interchange(files, directory, overwrite, format)
+    written = export_yaml(reg, directory, as_of, at_position, overwrite, progress, valid_at)
+    return [str(f) for f in written]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from registry import queries, sight
+from registry import queries, sight, validity
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.shape import json_object, jsonable, utc_text
 from registry.subjects import METRIC
@@ -22,18 +22,37 @@ if TYPE_CHECKING:  # commands load pydantic: writes import them when called
 # -- metrics: reading ---------------------------------------------------------------------------
 
 
+def _not_in_force(metric_id: str, valid_at: datetime, as_of: datetime | None) -> NotFoundError:
+    known = "" if as_of is None else f" as recorded at {utc_text(as_of)}"
+    return NotFoundError(f"metric {metric_id!r} was not in force at {utc_text(valid_at)}{known}")
+
+
 def metric(
-    reg: Registry, metric_id: str, version: int | None = None, as_of: datetime | None = None
+    reg: Registry,
+    metric_id: str,
+    version: int | None = None,
+    as_of: datetime | None = None,
+    valid_at: datetime | None = None,
 ) -> dict[str, Any]:
     """A metric's current definition with its version (or the definition at a version, or
-    as it stood at a time). Raises NotFoundError when there is no such metric (then), or
-    the caller may not see it (in the same words)."""
+    as it stood at a time; or the one in force at business time `valid_at`, as known now
+    or at `as_of`). Raises NotFoundError when there is no such metric (then), or the
+    caller may not see it (in the same words)."""
     if not sight.sees_metric(reg, metric_id):
+        if valid_at is not None:
+            raise _not_in_force(metric_id, valid_at, as_of)
         if as_of is not None:
             raise NotFoundError(f"metric {metric_id!r} did not exist at {utc_text(as_of)}")
         if version is not None:
             raise NotFoundError(f"metric {metric_id!r} has no version {version}")
         raise NotFoundError(f"metric {metric_id!r} does not exist")
+    if valid_at is not None:
+        with reg.store.snapshot():
+            position = None if as_of is None else reg.store.position_at(as_of)
+            found = validity.metric_valid_at(reg, metric_id, valid_at, position)
+        if found is None:
+            raise _not_in_force(metric_id, valid_at, as_of)
+        return json_object({**found, "certification": None})
     if as_of is not None:
         with reg.store.snapshot():
             found = queries.metric_at(reg, metric_id, reg.store.position_at(as_of))
@@ -85,18 +104,23 @@ def metric_list(
     at_position: int | None = None,
     after: str | None = None,
     limit: int | None = None,
+    valid_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Live metrics by category and name, each with its version; rows and versions read in
-    one snapshot (now), or both as of one log position (a time or a position). A page of at
-    most `limit` after the cursor `after`; follow `next` for the rest."""
+    one snapshot (now), or both as of one log position (a time or a position); with
+    `valid_at`, the definitions in force at that business time, each with the version that
+    made it. A page of at most `limit` after the cursor `after`; follow `next` for the rest."""
     one_more = None if limit is None else limit + 1
     with reg.store.snapshot():
         position = None
-        if as_of is not None or at_position is not None:
+        if as_of is not None or at_position is not None or valid_at is not None:
             position = queries.resolve_position(reg, as_of, at_position)
         rows = queries.list_metrics(
-            reg, category, at_position=position, after=after, limit=one_more
+            reg, category, at_position=position, after=after, limit=one_more, valid_at=valid_at
         )
+        if valid_at is not None:
+            made = {r["id"]: r.pop("version") for r in rows}
+            return _listing(rows, made, limit)
         # A page reads the versions of its own metrics only, however many others there are.
         shown = None if limit is None else [r["id"] for r in rows]
         versions = queries.metric_versions(reg, position, shown)
@@ -342,3 +366,34 @@ def roll_back_metric(
     from registry import commands
 
     return written(commands.roll_back_metric(reg, metric_id, to_version, ctx))
+
+
+def metric_periods(
+    reg: Registry,
+    metric_id: str,
+    valid_from: datetime,
+    valid_to: datetime,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    """A metric through a business-time range, piecewise: each definition in force with the
+    sub-range it covers (`definition` None where none was), as known now or at `as_of`."""
+    sight.require_metric(reg, metric_id, f"metric {metric_id!r} does not exist")
+    with reg.store.snapshot():
+        position = None if as_of is None else reg.store.position_at(as_of)
+        found = validity.metric_periods(reg, metric_id, valid_from, valid_to, position)
+    return json_object(
+        {
+            "id": metric_id,
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+            "as_of": as_of,
+            "periods": found,
+        }
+    )
+
+
+def metric_timeline(reg: Registry, metric_id: str) -> dict[str, Any]:
+    """Every version of a metric on both axes: recorded when, in force from when, the
+    stretches it governs as known now, and its status (`registry.validity.timeline`)."""
+    sight.require_metric(reg, metric_id, f"metric {metric_id!r} has no history")
+    return json_object({"id": metric_id, "versions": validity.timeline(reg, METRIC, metric_id)})

@@ -28,6 +28,7 @@ def export_yaml(
     at_position: int | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    valid_at: datetime | None = None,
 ) -> list[Path]:
     """Write `<dir>/<category>/<name>.yml` for every live metric; returns the files written.
 
@@ -39,7 +40,7 @@ def export_yaml(
         raise RefusedError(f"export refused: {directory} is not a directory")
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise _not_empty(directory)
-    rows = list_metrics(reg, as_of=as_of, at_position=at_position)
+    rows = list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
     try:
         targets = list(export_paths(directory, (definition_of(r) for r in rows)))
     except ValueError as exc:
@@ -83,10 +84,14 @@ def edited_fields(metric: dict[str, Any], path: Path) -> dict[str, Any]:
 
 
 def export_zip(
-    reg: Registry, as_of: datetime | None = None, at_position: int | None = None
+    reg: Registry,
+    as_of: datetime | None = None,
+    at_position: int | None = None,
+    valid_at: datetime | None = None,
 ) -> bytes:
-    """The registry (now, or as of a time or position) as a zip of `<category>/<name>.yml`."""
-    rows = list_metrics(reg, as_of=as_of, at_position=at_position)
+    """The registry (now, or as of a time or position; in force at `valid_at` if given) as
+    a zip of `<category>/<name>.yml`."""
+    rows = list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
     root = Path("/export")  # names are checked as paths below a folder, as export_yaml does
     try:
         targets = list(export_paths(root, (definition_of(r) for r in rows)))

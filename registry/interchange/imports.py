@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from registry import proposals, replies
+from events import utc_now
+from registry import proposals, replies, validity
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
 from registry.errors import Issue, RefusedError
 from registry.interchange.parse_cache import ParseCache
@@ -78,6 +80,7 @@ class ImportOptions:
     shown_root: Path | None = None  # messages name files relative to it (an upload's folder)
     shown_whole: str | None = None  # how messages name the whole source (default: the root's name)
     propose: bool = False  # ask for one proposal of the whole run instead of writing it
+    effective_from: datetime | None = None  # every change in force from then (a file may say)
 
 
 def _refuse_prune(path: Path, source: YamlSource, options: ImportOptions) -> None:
@@ -212,10 +215,21 @@ def reconcile(
             report.unreadable.append(str(unreadable.path))
             report.problems[str(unreadable.path)] = list(unreadable.issues)
         wanted = {m.id: m.definition for m in source.metrics}
+        dates = {
+            m.id: datetime.fromisoformat(m.effective_from) if m.effective_from else None
+            for m in source.metrics
+        }
         currents = current_states(reg, METRIC, list(wanted))
         plans: list[tuple[str, Plan]] = []
         for metric_id, desired in wanted.items():
-            plan = plan_upsert(desired)(currents.get(metric_id))
+            dated = dates.get(metric_id) or options.effective_from
+            if dated is None:
+                plan = plan_upsert(desired)(currents.get(metric_id))
+            else:  # based on what was in force at its date; scheduled unless in force now
+                events = reg.store.read_stream(METRIC.kind.stream_type, metric_id)
+                plan = validity.plan_dated(
+                    METRIC.kind, events, plan_upsert(desired), dated, utc_now()
+                )
             getattr(report, _status(currents.get(metric_id), desired, plan)).append(metric_id)
             if plan is not None:
                 plans.append((metric_id, plan))
@@ -237,6 +251,11 @@ def reconcile(
         if options.dry_run:
             pass  # planned and reported, nothing written
         elif (options.propose or required) and (plans or column_ids):
+            if any(p.extra.get("effective_from") for _, p in plans):
+                raise RefusedError(
+                    "effective_from: an import that goes through a proposal cannot carry a"
+                    " date yet. Nothing was written."
+                )
             changes = [proposals.change(METRIC, s, p, versions.get(s, 0)) for s, p in plans]
             changes += [
                 proposals.change(COLUMN, s, p, column_plans[1].get(s, 0))

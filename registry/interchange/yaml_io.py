@@ -41,6 +41,7 @@ class SourceMetric:
 
     path: Path
     definition: dict[str, Any]
+    effective_from: str | None = None  # the file's `effective_from`, as UTC text
 
     @property
     def id(self) -> str:
@@ -157,11 +158,11 @@ def read_source(
         key = keys.get(file)
         issues: list[Issue] = []
         if key is not None and key in cached:
-            metrics = [SourceMetric(file, d) for d in cached[key]]
+            metrics = [_cached(file, d) for d in cached[key]]
         else:
             metrics, issues = read_file(file, writer, label, contents[file], in_folders)
             if key is not None and not issues:
-                fresh[key] = [m.definition for m in metrics]
+                fresh[key] = [_to_cache(m) for m in metrics]
         for metric in metrics:
             if metric.id in seen:
                 issues.append(
@@ -183,6 +184,33 @@ def _read_bytes(path: Path) -> bytes | None:
         return path.read_bytes()
     except OSError:
         return None  # read_file reports why
+
+
+def _to_cache(metric: SourceMetric) -> dict[str, Any]:
+    """A metric as the parse cache keeps it (its date beside the definition's fields)."""
+    dated = {} if metric.effective_from is None else {"effective_from": metric.effective_from}
+    return {**metric.definition, **dated}
+
+
+def _cached(path: Path, kept: dict[str, Any]) -> SourceMetric:
+    definition = dict(kept)
+    return SourceMetric(path, definition, definition.pop("effective_from", None))
+
+
+def _effective_from(item: dict[str, Any]) -> str:
+    """A file's `effective_from` (a date, or a UTC time) as UTC text."""
+    from datetime import date, datetime
+
+    from registry.times import parse_time
+
+    value = item["effective_from"]
+    if isinstance(value, datetime | date):
+        value = value.isoformat()
+    if not isinstance(value, str):
+        raise InvalidDefinitionError(
+            [Issue("effective_from", f"{value!r} is not a date such as 2026-01-31")]
+        )
+    return parse_time(value, "effective_from").isoformat()
 
 
 def read_file(
@@ -221,6 +249,8 @@ def read_file(
     lines: _KeyLines | None = None
     for index, item in enumerate(items):
         try:
+            dated = _effective_from(item) if "effective_from" in item else None
+            item = {k: v for k, v in item.items() if k != "effective_from"}
             data = metric_input(from_yaml_keys(item))
         except InvalidDefinitionError as exc:
             lines = lines or _KeyLines(text)
@@ -246,7 +276,7 @@ def read_file(
         data.setdefault("source_ref", label)
         found = build_issues(MetricDefinition, data)
         if isinstance(found, MetricDefinition):
-            metrics.append(SourceMetric(path, found.to_definition()))
+            metrics.append(SourceMetric(path, found.to_definition(), dated))
             continue
         lines = lines or _KeyLines(text)
         prefix = index if isinstance(documents, list) else None

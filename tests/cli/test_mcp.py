@@ -18,6 +18,8 @@ TOOLS = {
     "get_metric",
     "list_metrics",
     "metric_history",
+    "metric_periods",
+    "metric_timeline",
     "diff_metric",
     "table_map",
     "describe_table",

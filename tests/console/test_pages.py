@@ -229,3 +229,28 @@ def test_an_unknown_page_is_a_page_and_an_unknown_api_path_is_json(console: Cons
     assert page.headers["x-frame-options"] == "DENY"
     api = console["analyst"].get("/api/no/such", headers={"Accept": "text/html"})
     assert api.status_code == 404 and api.json()["detail"] == "Not Found"
+
+
+def test_a_metric_in_force_at_a_business_date(console: Console) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    later = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    change = {"sql": "SELECT 2 AS mrr", "effective_from": soon}
+    assert _update(console, "revenue/mrr", change, "the new rule") == 2
+    base = "/metrics/revenue/mrr"
+    now = text_of(console["analyst"].get(base).text)
+    assert "SELECT 2 AS mrr" not in now
+    then = text_of(console["analyst"].get(f"{base}?valid_at={later}").text)
+    answer = answers.metric(console.reg, "revenue/mrr", valid_at=datetime.fromisoformat(later))
+    assert answer["sql"] == "SELECT 2 AS mrr" and answer["sql"] in then
+    assert (
+        f"You are looking at the definition in force at {later} 00:00:00 UTC : version 2,"
+        f" in force from {soon} 00:00:00 UTC" in then
+    )
+    rows = answers.metric_timeline(console.reg, "revenue/mrr")["versions"]
+    assert [r["status"] for r in rows] == ["in force", "scheduled"]
+    for row in rows:
+        assert f"v{row['version']}" in now and row["status"] in now
+    bad = console["analyst"].get(f"{base}?valid_at=soon")
+    assert bad.status_code == 422 and "valid_at" in text_of(bad.text)
