@@ -348,6 +348,26 @@ GOVERNED_WRITE: dict[int | str, dict[str, Any]] = {
 }
 
 
+def moved(request: Request, answer: dict[str, Any]) -> Any:
+    """A read's answer; or, asked by a renamed metric's old id (the answer's
+    `renamed_from`), a 308 to the same route under its id now (the query kept)."""
+    from urllib.parse import quote
+
+    from fastapi.responses import RedirectResponse
+
+    old_id = answer.get("renamed_from") if isinstance(answer, dict) else None
+    if not old_id:
+        return answer
+    old, new = (
+        "/api/metrics/" + "/".join(quote(p, safe="") for p in str(metric).split("/"))
+        for metric in (old_id, answer.get("renamed_to") or answer["id"])
+    )
+    target = new + request.url.path.removeprefix(old)
+    if request.url.query:
+        target += "?" + request.url.query
+    return RedirectResponse(target, status_code=308)
+
+
 def tagged(answer: dict[str, Any], response: Response | None = None) -> Any:
     """A metric's or column's answer with its version as the ETag; a write that became a
     proposal (the approval policy) is a 202 with the proposal: nothing is changed yet."""

@@ -64,6 +64,16 @@ class RollbackIn(BaseModel):
     effective_from: str | None = Field(default=None, max_length=40)
 
 
+class RenameIn(BaseModel):
+    """The metric's new id, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(pattern=r"^[a-z0-9_]+/[a-z0-9_]+$", max_length=201)
+    reason: str | None = Field(default=None, max_length=2000)
+    expected_version: int | None = Field(default=None, ge=0, le=MAX_VERSION)
+
+
 class ErrorItem(BaseModel):
     loc: str
     msg: str

@@ -155,7 +155,10 @@ def show(
         return
     if version is not None and (valid_at is not None or as_of is not None):
         raise typer.BadParameter("--version takes neither --valid-at nor --as-of")
-    show_metric(b.metric(metric_id, version, as_of, valid_at), as_json)
+    found = b.metric(metric_id, version, as_of, valid_at)
+    if found.get("id") not in (None, metric_id):  # an old id: said beside the answer
+        typer.echo(f"{metric_id} was renamed to {found['id']}", err=True)
+    show_metric(found, as_json)
 
 
 def show_periods(answer: dict[str, Any], as_json: bool) -> None:
@@ -483,6 +486,26 @@ def rollback(
         show_metric(b.propose("rollback", metric_id, {}, to, write), as_json)
     else:
         show_metric(b.roll_back(metric_id, to, write), as_json)
+
+
+@app.command("rename")
+def rename(
+    ctx: typer.Context,
+    metric_id: MetricArg,
+    new_id: Annotated[str, typer.Argument(help="The new id, category/name.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why: required for a rename.")],
+    expected_version: ExpectedVersion = None,
+    idempotency_key: IdempotencyKey = None,
+    as_json: Json = False,
+) -> None:
+    """Give a metric a new id, keeping its whole history: its old id keeps resolving (reads
+    answer with the new one; writes are refused naming it)."""
+    write = Write(reason, expected_version, idempotency_key)
+    answer = backend(ctx).rename_metric(metric_id, new_id, write)
+    if as_json:
+        emit_json(answer)
+    else:
+        emit(f"renamed {metric_id} to {answer['id']} (version {answer['version']})")
 
 
 @app.command("propose")

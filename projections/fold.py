@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from events import RecordedEvent
-from projections.streams import StreamKind
+from projections.streams import StreamKind, row_id
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def apply_event(kind: StreamKind, state: StreamState | None, event: RecordedEven
         else state.created_at
     )
     return StreamState(
-        stream_id=event.stream_id,
+        stream_id=row_id(event.stream_id, event.payload),  # a renamed metric's id now
         version=event.version,
         definition=dict(event.payload.get("definition") or {}),
         deleted=kind.removes(event.event_type, event.payload),

@@ -19,15 +19,18 @@ from typing import Any
 from events import Connection, EventStore, RecordedEvent, StreamTip, decode_payload
 from projections.fold import apply_event, carried_time, effective_time, projects
 from projections.rows import definition_to_dict, encode_value, row_to_dict, state_to_row
-from projections.streams import KINDS, StreamKind
+from projections.streams import KINDS, StreamKind, row_id
 from projections.tables import (
     CREATE_CHECKPOINT_SQL,
     CREATE_DATES_SQL,
+    CREATE_NAMES_SQL,
     CREATE_SCHEMA_VERSION_SQL,
     DATES_TABLE,
     INSERT_DATE_SQL,
+    NAMES_TABLE,
     SCHEMA_VERSION,
     SELECT_DATES_SQL,
+    SELECT_NAMES_SQL,
     ProjectionTable,
 )
 
@@ -67,9 +70,11 @@ def _sql_names(names: Any) -> str:
     return "(" + ", ".join(f"'{n}'" for n in names) + ")"
 
 
-def dates_from_log_sql(effective: str) -> str:
+def dates_from_log_sql(effective: str, mentions: str) -> str:
     """The `effective_dates` rows the log makes, given the engine's SQL for an event's own
-    effective time (from its payload; NULL if it carries none)."""
+    effective time (from its payload; NULL if it carries none) and for "the payload's text
+    holds {key}" (a cheap scan first: few payloads carry a date)."""
+    keys = " OR ".join(mentions.format(key=f'"{k}"') for k in ("effective_from", "updated_at"))
     scheduled = _sql_names(k.scheduled for k in KINDS)
     took = _sql_names(k.took_effect for k in KINDS)
     types = _sql_names(k.stream_type for k in KINDS)
@@ -81,7 +86,8 @@ def dates_from_log_sql(effective: str) -> str:
         f" AND t.event_type IN {took} AND t.position > x.position"
         " AND t.recorded_at >= x.effective)"
         " FROM (SELECT position, stream_type, stream_id, event_type, recorded_at,"
-        f" {effective} AS effective FROM event_log WHERE stream_type IN {types}) x"
+        f" {effective} AS effective FROM event_log WHERE stream_type IN {types}"
+        f" AND ({keys})) x"
         " WHERE effective IS NOT NULL"
     )
 
@@ -94,6 +100,7 @@ def ensure_tables(conn: Connection, types: dict[str, str] | None = None) -> bool
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [DATES_TABLE]
     ).fetchone()
     conn.execute(CREATE_DATES_SQL)
+    conn.execute(CREATE_NAMES_SQL)
     for kind in KINDS:
         conn.execute(kind.table.ddl(types))
     conn.execute(CREATE_CHECKPOINT_SQL)
@@ -129,6 +136,9 @@ class Projector(ABC):
             return
         projected = [e for e in events if e.stream_type in self._kinds]  # tokens are not
         self._date(projected)
+        for event in projected:
+            if event.event_type == self._kinds[event.stream_type].event("Renamed"):
+                self._name(event.stream_id, event.payload)
         if len(projected) > _SET_BASED_THRESHOLD:
             self._apply_set_based(projected)
         else:
@@ -152,6 +162,19 @@ class Projector(ABC):
             self.conn.execute(
                 INSERT_DATE_SQL,
                 [event.position, event.stream_type, event.stream_id, effective, pending],
+            )
+
+    def _name(self, stream_id: str, payload: dict[str, Any]) -> None:
+        """Keep `metric_names` in step with a rename: the old id stays an alias of the
+        stream, the new one is its current id."""
+        old, new = payload["renamed_from"], payload["renamed_to"]
+        self.conn.execute(
+            "UPDATE metric_names SET current = false WHERE stream_id = ?", [stream_id]
+        )
+        for name_id, current in ((old, False), (new, True)):
+            self.conn.execute("DELETE FROM metric_names WHERE name_id = ?", [name_id])
+            self.conn.execute(
+                "INSERT INTO metric_names VALUES (?, ?, ?)", [name_id, stream_id, current]
             )
 
     def _apply_few(self, events: Sequence[RecordedEvent]) -> None:
@@ -181,14 +204,14 @@ class Projector(ABC):
         changed = {name for event in run for name in event.payload.get("changed") or ()}
         columns = tuple(c for c in table.definition_columns if c.name in changed)
         values = [encode_value(c.kind, definition.get(c.name)) for c in columns]
-        key = list(kind.key_of(last.stream_id, definition))
+        key = list(kind.key_of(row_id(last.stream_id, last.payload), definition))
         self.conn.execute(table.update_sql(columns), [*values, last.recorded_at, *key])
 
     def _apply_one(self, event: RecordedEvent) -> None:
         kind = self._kinds[event.stream_type]
         table = kind.table
         definition = event.payload.get("definition") or {}
-        key = list(kind.key_of(event.stream_id, definition))
+        key = list(kind.key_of(row_id(event.stream_id, event.payload), definition))
         if kind.removes(event.event_type, event.payload):
             self.conn.execute(table.delete_by_key_sql, key)
             return
@@ -199,6 +222,8 @@ class Projector(ABC):
         if event.version > 1:  # re-created, restored or rolled back: the row may exist
             first = self.store.read_event(kind.stream_type, event.stream_id, 1) or event
             self.conn.execute(table.delete_by_key_sql, key)
+        if "renamed_from" in event.payload:  # the row moves to its new id
+            self.conn.execute(table.delete_by_key_sql, [event.payload["renamed_from"]])
         state = apply_event(kind, apply_event(kind, None, first), event)
         self.conn.execute(table.insert_sql, state_to_row(table, state))
 
@@ -226,7 +251,7 @@ class Projector(ABC):
         ):
             created = tip.first_recorded_at
         else:
-            key = list(kind.key_of(event.stream_id, definition))
+            key = list(kind.key_of(row_id(event.stream_id, event.payload), definition))
             [(created,)] = self.conn.execute(kind.table.created_at_by_key_sql, key).fetchall()
         return self._row(kind, event, definition, created)
 
@@ -246,7 +271,8 @@ class Projector(ABC):
         kind: StreamKind, event: RecordedEvent, definition: dict[str, Any], created: Any
     ) -> dict[str, Any]:
         updated = carried_time(event.payload.get("updated_at"), event.recorded_at)
-        return definition_to_dict(kind.table, event.stream_id, definition, created, updated)
+        shown = row_id(event.stream_id, event.payload)
+        return definition_to_dict(kind.table, shown, definition, created, updated)
 
     def current_row(self, kind: StreamKind, stream_id: str) -> dict[str, Any] | None:
         """A stream's row as the table holds it now (in the caller's transaction), or None."""
@@ -256,11 +282,19 @@ class Projector(ABC):
 
     def _apply_set_based(self, events: Sequence[RecordedEvent]) -> None:
         touched: dict[str, set[str]] = {}
+        rows: dict[str, set[str]] = {}  # the row keys (as stream ids) they may have had
         for event in events:
             touched.setdefault(event.stream_type, set()).add(event.stream_id)
+            kind = self._kinds[event.stream_type]
+            keys = rows.setdefault(event.stream_type, set())
+            definition = event.payload.get("definition") or {}
+            keys.add(":".join(kind.key_of(row_id(event.stream_id, event.payload), definition)))
+            if "renamed_from" in event.payload:
+                keys.add(event.payload["renamed_from"])
         for stream_type, streams in touched.items():
             kind = self._kinds[stream_type]
-            self.conn.execute(kind.table.delete_streams_sql, [sorted(streams)])
+            gone = sorted(streams | rows[stream_type])
+            self.conn.execute(kind.table.delete_streams_sql, [gone])
             self._insert_fold(kind, ALL_POSITIONS, sorted(streams))
 
     # -- folding from the log -----------------------------------------------------------------
@@ -287,7 +321,7 @@ class Projector(ABC):
             _, payload = upcast(event_type, schema, decode_payload(text))
             row = definition_to_dict(
                 kind.table,
-                stream_id,
+                row_id(stream_id, payload),
                 payload.get("definition") or {},
                 carried_time(created, first_at),
                 carried_time(payload.get("updated_at"), recorded_at),
@@ -309,6 +343,7 @@ class Projector(ABC):
                 self._insert_fold(kind, head, None)
             self.conn.execute(UPDATE_CHECKPOINT_SQL, [head, CHECKPOINT])
             self.fill_dates()
+            self.fill_names()
             return sum(self._count(kind.table) for kind in KINDS)
 
     # The effective dates the log's payloads carry, as `effective_dates` rows (engine SQL:
@@ -362,7 +397,34 @@ class Projector(ABC):
         for kind in KINDS:
             differences.extend(self._compare(kind, head))
         differences.extend(self._compare_dates())
+        differences.extend(self._compare_names())
         return differences
+
+    def _renames(self) -> list[RecordedEvent]:
+        kind = self._kinds["metric"]
+        return self.store.read(stream_type=kind.stream_type, event_type=kind.event("Renamed"))
+
+    def fill_names(self) -> None:
+        """Refill `metric_names` from the log's renames."""
+        self.conn.execute(f"DELETE FROM {NAMES_TABLE}")  # noqa: S608 - a fixed name
+        for event in self._renames():
+            self._name(event.stream_id, event.payload)
+
+    def _compare_names(self) -> list[Difference]:
+        expected: dict[str, tuple[str, bool]] = {}
+        for event in self._renames():
+            for name_id, (stream_id, _) in list(expected.items()):
+                if stream_id == event.stream_id:
+                    expected[name_id] = (stream_id, False)
+            expected[event.payload["renamed_from"]] = (event.stream_id, False)
+            expected[event.payload["renamed_to"]] = (event.stream_id, True)
+        rows = self.conn.execute(SELECT_NAMES_SQL).fetchall()
+        have = {str(n): (str(s), bool(c)) for n, s, c in rows}
+        return [
+            Difference(NAMES_TABLE, (name,), "stream_id", expected.get(name), have.get(name))
+            for name in sorted(expected.keys() | have.keys())
+            if expected.get(name) != have.get(name)
+        ]
 
     def _compare_dates(self) -> list[Difference]:
         expected = {r[0]: tuple(r[1:4]) for r in self.conn.execute(self.dates_sql).fetchall()}

@@ -8,6 +8,12 @@ A change may carry `effective_from` (UTC text): the business time from which it 
 One that is not in force when recorded is a `Scheduled` event (its payload names the `change`
 and whether it `deleted`); when its date comes, a `TookEffect` event brings it into the v4
 tables. See `projections.fold` for the two time axes.
+
+A metric's stream id is its identity: the id it was first created under. `Renamed` moves it
+to a new `category/name` (its payload names `renamed_from` and `renamed_to`); the v4 row is
+keyed by the id the events carry (`row_id`: their payload's `id`, which a Renamed event and
+every later event of a renamed stream hold; else the stream's id), and `metric_names` maps
+every id a renamed stream has had to the stream.
 """
 
 from __future__ import annotations
@@ -58,7 +64,8 @@ class StreamKind:
         return event_type in (self.scheduled, self.took_effect) and bool(payload.get("deleted"))
 
     def key_of(self, stream_id: str, definition: dict[str, Any]) -> tuple[Any, ...]:
-        """The projection row key of a stream's definition."""
+        """The projection row key of a stream's definition (for a metric, pass its row id:
+        `row_id`)."""
         if self.table.key == ("id",):
             return (stream_id,)
         return tuple(definition[k] for k in self.table.key)
@@ -80,12 +87,20 @@ FACTS = (
     "Adopted",
     "Scheduled",
     "TookEffect",
+    "Renamed",
 )
 
 # Metric payloads are at schema 2: schema 1 kept the YAML file's keys (see upcasters.py).
 METRICS = StreamKind("metric", "Metric", METRIC_TABLE, payload_schema=2)
 COLUMNS = StreamKind("column", "ColumnMetadata", COLUMN_TABLE, payload_schema=1)
 KINDS = (METRICS, COLUMNS)
+
+
+def row_id(stream_id: str, payload: dict[str, Any]) -> str:
+    """The id of the row an event's stream has: the payload's `id` once the metric was
+    renamed, else the stream's id (its identity, which a rename keeps)."""
+    given = payload.get("id")
+    return given if isinstance(given, str) and given else stream_id
 
 
 def column_stream_id(table_id: str, column_name: str) -> str:

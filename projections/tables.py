@@ -173,3 +173,12 @@ INSERT_DATE_SQL = "INSERT INTO effective_dates VALUES (?, ?, ?, ?, ?)"
 SELECT_DATES_SQL = (
     "SELECT position, stream_type, stream_id, effective_from FROM effective_dates ORDER BY 1"
 )
+
+# Every id a renamed metric has had, and its stream (its identity): `current` marks the id it
+# has now. A metric never renamed has no row (its id is its stream's).
+NAMES_TABLE = "metric_names"
+CREATE_NAMES_SQL = (
+    "CREATE TABLE IF NOT EXISTS metric_names (name_id VARCHAR PRIMARY KEY,"
+    " stream_id VARCHAR NOT NULL, current BOOLEAN NOT NULL)"
+)
+SELECT_NAMES_SQL = "SELECT name_id, stream_id, current FROM metric_names ORDER BY 1"

@@ -30,7 +30,8 @@ from events import (
     utc_now,
 )
 from projections import column_stream_id
-from registry import proposals, queries, validity
+from projections.streams import row_id
+from registry import identity, proposals, queries, validity
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -53,7 +54,9 @@ from registry.plans import (
     Current,
     Plan,
     Planner,
+    keeping_id,
     plan_delete,
+    plan_rename,
     plan_restore,
     plan_rollback,
     plan_update,
@@ -125,7 +128,12 @@ def _current(subject: Subject, tip: StreamTip | RecordedEvent | None) -> Current
     return Current(tip.version, definition, subject.kind.removes(tip.event_type, tip.payload))
 
 
-def _event(subject: Subject, stream_id: str, plan: Plan, ctx: WriteContext) -> NewEvent:
+def _event(
+    subject: Subject, stream_id: str, plan: Plan, ctx: WriteContext, shown: str | None = None
+) -> NewEvent:
+    """The event of a plan; `shown`: the row id of a renamed metric's stream (`row_id`),
+    carried by each of its events."""
+    named = {"id": shown} if shown is not None and shown != stream_id else {}
     return NewEvent(
         stream_type=subject.kind.stream_type,
         stream_id=stream_id,
@@ -134,6 +142,7 @@ def _event(subject: Subject, stream_id: str, plan: Plan, ctx: WriteContext) -> N
         payload={
             "definition": plan.definition,
             "changed": list(plan.changed),
+            **named,
             **plan.extra,
             "door": ctx.door,
         },
@@ -147,7 +156,7 @@ def _event(subject: Subject, stream_id: str, plan: Plan, ctx: WriteContext) -> N
 
 def _result(event: RecordedEvent, row: dict[str, Any] | None = None) -> WriteResult:
     return WriteResult(
-        id=event.stream_id,
+        id=row_id(event.stream_id, event.payload),
         version=event.version,
         changed=True,
         event_type=event.event_type,
@@ -231,7 +240,12 @@ def run_atomically(reg: Registry, work: Callable[[], T], what: str) -> T:
 
 
 def execute(
-    reg: Registry, subject: Subject, stream_id: str, planner: Planner, ctx: WriteContext
+    reg: Registry,
+    subject: Subject,
+    stream_id: str,
+    planner: Planner,
+    ctx: WriteContext,
+    shown: str | None = None,
 ) -> WriteResult:
     """Read the stream, plan, append and project in one transaction; retry on a race.
 
@@ -240,7 +254,7 @@ def execute(
     bad_reason = reason_issue(ctx.reason, ctx.reason_required)
     if bad_reason is not None:
         raise InvalidDefinitionError([bad_reason])
-    write = _Write(subject, stream_id, planner, ctx)
+    write = _Write(subject, stream_id, planner, ctx, shown)
     if reg.group is not None and not reg.store.in_transaction():
         answer: WriteResult = reg.group.submit(write, lambda batch: _write_batch(reg, batch))
         return answer
@@ -255,6 +269,7 @@ class _Write:
     stream_id: str
     planner: Planner
     ctx: WriteContext
+    shown: str | None = None  # a renamed metric's id now (its events carry it)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -331,9 +346,10 @@ class _Write:
                 raise queries.not_live(reg, subject, stream_id) from None
             raise
         if plan is None:
-            row = reg.projector.current_row(subject.kind, stream_id)
+            key = stream_id if head is None else row_id(stream_id, head.payload)
+            row = reg.projector.current_row(subject.kind, key)
             shown = _shown(reg, subject, version, row, given_at)
-            return WriteResult(stream_id, version, changed=False, row=shown)
+            return WriteResult(key, version, changed=False, row=shown)
         required = proposals.approval_required(reg, subject, [stream_id])
         if ctx.propose or required:
             if ctx.effective_from is not None:
@@ -344,7 +360,7 @@ class _Write:
             change = proposals.change(subject, stream_id, plan, version)
             opened = proposals.open_proposal(reg, [change], ctx, required)
             return WriteResult(stream_id, version, changed=False, proposal=opened)
-        return _event(subject, stream_id, plan, ctx)
+        return _event(subject, stream_id, plan, ctx, self.shown)
 
 
 Outcome = WriteResult | BaseException
@@ -423,7 +439,7 @@ class _Batch:
                 self._stage(
                     at,
                     write,
-                    _event(write.subject, write.stream_id, plan, write.ctx),
+                    _event(write.subject, write.stream_id, plan, write.ctx, write.shown),
                     staged,
                     given_at,
                 )
@@ -580,7 +596,8 @@ def create_metric(reg: Registry, fields: dict[str, Any], ctx: WriteContext) -> W
     planner = plan_upsert(definition)
     if "source" not in fields:
         planner = _not_only_owner(planner)
-    return execute(reg, METRIC, model.id, planner, ctx)
+    named = identity.for_write(reg, model.id)
+    return execute(reg, METRIC, named.identity, planner, ctx, named.metric_id)
 
 
 def update_metric(
@@ -593,7 +610,8 @@ def update_metric(
     planner = plan_update(METRIC, metric_id, _written_by(fields, ctx, metric_id))
     if "source" not in fields:
         planner = _not_only_owner(planner)
-    return execute(reg, METRIC, metric_id, planner, ctx)
+    named = identity.for_write(reg, metric_id)
+    return execute(reg, METRIC, named.identity, planner, ctx, named.metric_id)
 
 
 def _not_only_owner(planner: Planner) -> Planner:
@@ -610,19 +628,57 @@ def _not_only_owner(planner: Planner) -> Planner:
 
 def delete_metric(reg: Registry, metric_id: str, ctx: WriteContext) -> WriteResult:
     """Delete a live metric (a tombstone event); NotFoundError if missing or deleted."""
-    return execute(reg, METRIC, metric_id, plan_delete(METRIC, metric_id), ctx)
+    named = identity.for_write(reg, metric_id)
+    return execute(reg, METRIC, named.identity, plan_delete(METRIC, metric_id), ctx, metric_id)
 
 
 def restore_metric(reg: Registry, metric_id: str, ctx: WriteContext) -> WriteResult:
     """Restore a deleted metric as it was; ConflictError if it is not deleted."""
-    return execute(reg, METRIC, metric_id, plan_restore(METRIC, metric_id), ctx)
+    named = identity.for_write(reg, metric_id)
+    return execute(reg, METRIC, named.identity, plan_restore(METRIC, metric_id), ctx, metric_id)
 
 
 def roll_back_metric(
     reg: Registry, metric_id: str, to_version: int, ctx: WriteContext
 ) -> WriteResult:
-    """Append a new event whose definition is version `to_version`'s."""
-    return roll_back(reg, METRIC, metric_id, to_version, ctx)
+    """Append a new event whose definition is version `to_version`'s (under the metric's id
+    now, should that version be from before a rename)."""
+    stream_id = identity.for_write(reg, metric_id).identity
+    target = reg.store.read_event(METRIC.kind.stream_type, stream_id, to_version)
+    planner = keeping_id(plan_rollback(METRIC, metric_id, target, to_version), metric_id)
+    return execute(reg, METRIC, stream_id, planner, ctx, metric_id)
+
+
+def rename_metric(reg: Registry, metric_id: str, new_id: str, ctx: WriteContext) -> WriteResult:
+    """Give a live metric a new id, keeping its whole history under it: its old id keeps
+    resolving (reads answer with the new one; writes are refused naming it). Refused when
+    the new id is, or was, another metric's, and for a dated or proposed change."""
+    category, slash, name = new_id.partition("/")
+    issues = build_issues(MetricDefinition, {"category": category, "name": name, "sql": "SELECT 1"})
+    if not slash or not isinstance(issues, MetricDefinition):
+        shown = issues if isinstance(issues, list) and slash else []
+        raise InvalidDefinitionError(
+            [Issue("to", f"{new_id!r} is not a metric id such as revenue/mrr_v2"), *shown]
+        )
+    if ctx.reason is None or not ctx.reason.strip():
+        raise InvalidDefinitionError([Issue("reason", "a rename needs a reason")])
+    if ctx.effective_from is not None:
+        raise RefusedError("effective_from: a rename takes effect when it is recorded")
+    named = identity.for_write(reg, metric_id)
+    if new_id == named.metric_id:
+        raise ConflictError(f"metric {metric_id!r} is already named so")
+    taken = identity.resolve(reg, new_id)
+    held = reg.store.stream_tip(METRIC.kind.stream_type, taken.identity)
+    if taken.identity != named.identity and (held is not None or taken.renamed):
+        was = "was another metric's id" if taken.renamed else "exists"
+        raise ConflictError(f"metric {new_id!r} {was}: choose another id")
+    if proposals.approval_required(reg, METRIC, [named.identity]) or ctx.propose:
+        raise RefusedError(
+            "a rename cannot go through a proposal yet: it needs no approval only where the"
+            " policy asks for none"
+        )
+    planner = plan_rename(METRIC, named.metric_id, new_id)
+    return execute(reg, METRIC, named.identity, planner, ctx, new_id)
 
 
 def roll_back(

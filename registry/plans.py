@@ -127,6 +127,45 @@ def plan_restore(subject: Subject, stream_id: str) -> Planner:
     return plan
 
 
+def plan_rename(subject: Subject, old_id: str, new_id: str) -> Planner:
+    """Give a live metric a new id (`category/name`), keeping its whole history."""
+    category, _, name = new_id.partition("/")
+
+    def plan(state: Current | None) -> Plan | None:
+        live = _live(subject, old_id, state)
+        definition = {**live.definition, "category": category, "name": name}
+        if live.definition.get("display_name") == live.definition.get("name"):
+            definition["display_name"] = name  # a display name that was the name follows it
+        renamed = build(subject.model, definition, new_id).to_definition()
+        changed = changed_fields(live.definition, renamed)
+        extra = {"id": new_id, "renamed_from": old_id, "renamed_to": new_id}
+        return Plan("Renamed", renamed, changed, extra)
+
+    return plan
+
+
+def keeping_id(planner: Planner, metric_id: str) -> Planner:
+    """A planner whose definition keeps a metric's id now (a rollback to a version from before
+    a rename brings back that version's fields, under the name the metric has now)."""
+    category, _, name = metric_id.partition("/")
+
+    def plan(state: Current | None) -> Plan | None:
+        found = planner(state)
+        if found is None or (found.definition.get("category"), found.definition.get("name")) == (
+            category,
+            name,
+        ):
+            return found
+        definition = {**found.definition, "category": category, "name": name}
+        old = {} if state is None or state.deleted else state.definition
+        changed = changed_fields(old, definition)
+        if not changed and state is not None and not state.deleted:
+            return None
+        return Plan(found.fact, definition, changed, found.extra)
+
+    return plan
+
+
 def plan_rollback(
     subject: Subject, stream_id: str, target: RecordedEvent | None, to_version: int
 ) -> Planner:

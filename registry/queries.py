@@ -10,7 +10,8 @@ from typing import Any
 
 from events import Anchor, EventSummary, RecordedEvent, StreamTip
 from projections import COLUMN_TABLE, METRIC_TABLE, projects, row_to_dict
-from registry import sight
+from projections.streams import row_id
+from registry import identity, sight
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.sql_diff import laid_out, side_by_side
 from registry.subjects import COLUMN, METRIC, Subject
@@ -127,8 +128,17 @@ def last_changes(
     reg: Registry, subject: Subject, stream_ids: list[str], position: int | None = None
 ) -> dict[str, dict[str, Any]]:
     """Who changed each stream last (as of a position), when, and how: `{id: {version,
-    event_type, actor, recorded_at, reason}}`."""
-    found = reg.store.last_events(subject.kind.stream_type, stream_ids, position)
+    event_type, actor, recorded_at, reason}}` (a renamed metric's by its id)."""
+    streams = dict(zip(stream_ids, stream_ids, strict=True))
+    if subject is METRIC:
+        streams = identity.streams_of(reg, stream_ids)
+    ids = {s: m for m, s in streams.items()}
+    found = {
+        ids.get(s, s): e
+        for s, e in reg.store.last_events(
+            subject.kind.stream_type, list(streams.values()), position
+        ).items()
+    }
     return {
         sid: {
             "version": e.version,
@@ -253,6 +263,7 @@ def list_columns(reg: Registry, table_id: str | None = None) -> list[dict[str, A
 
 
 _WHAT = {
+    "Renamed": "renamed",
     "Created": "created",
     "Updated": "updated",
     "Deleted": "deleted",
@@ -280,6 +291,8 @@ def provenance(event_type: str, payload: dict[str, Any], source: str | None) -> 
         what = f"{_WHAT.get(change, change)}, scheduled"
         if to_version is not None:
             what = f"rolled back to v{to_version}, scheduled"
+    elif fact == "Renamed":
+        what = f"renamed from {payload.get('renamed_from')} to {payload.get('renamed_to')}"
     elif fact == "TookEffect":
         what = f"v{payload.get('of_version')} took effect"
     return {
@@ -305,6 +318,8 @@ _PROVENANCE_KEYS = (
     "effective_from",
     "change",
     "of_version",
+    "renamed_from",
+    "renamed_to",
 )
 
 
@@ -374,7 +389,7 @@ def get_version(reg: Registry, subject: Subject, stream_id: str, version: int) -
     if event is None:
         raise NotFoundError(f"{subject.label} {stream_id!r} has no version {version}")
     return {
-        "id": stream_id,
+        "id": row_id(stream_id, event.payload),
         **event.payload.get("definition", {}),
         "version": event.version,
         "event_type": event.event_type,
@@ -473,7 +488,9 @@ def definition_of(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in ("id", "created_at", "updated_at")}
 
 
-def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], int]:
+def metric_with_version(
+    reg: Registry, metric_id: str, identity: str | None = None
+) -> tuple[dict[str, Any], int]:
     """The current definition of a metric and its version; NotFoundError if missing.
 
     The canonical lookup that agents and services repeat: a server's registries keep answers
@@ -485,7 +502,7 @@ def metric_with_version(reg: Registry, metric_id: str) -> tuple[dict[str, Any], 
             row = require_metric(reg, metric_id)
             # the metric's version and its certification's: one query
             kinds = [METRIC.kind.stream_type, CERTIFICATION]
-            versions = reg.store.versions_of_id(metric_id, kinds)
+            versions = reg.store.versions_of_id(identity or metric_id, kinds)
             version = versions[kinds[0]]
             row["certification"] = certification_of(reg, metric_id, version, versions.get(kinds[1]))
             return row, version
@@ -561,8 +578,15 @@ def metric_versions(
     reg: Registry, position: int | None = None, ids: list[str] | None = None
 ) -> dict[str, int]:
     """Every metric's version (or only those of `ids`; up to a log position if given), for
-    responses that show it."""
-    return reg.store.versions_at(METRIC.kind.stream_type, position, ids)
+    responses that show it; a renamed metric's under its id now."""
+    if ids is not None:
+        streams = identity.streams_of(reg, ids)
+        back = {s: m for m, s in streams.items()}
+        found = reg.store.versions_at(METRIC.kind.stream_type, position, list(streams.values()))
+        return {back.get(s, s): v for s, v in found.items()}
+    found = reg.store.versions_at(METRIC.kind.stream_type, position, None)
+    now = identity.ids_now(reg)
+    return {now.get(s, s): v for s, v in found.items()}
 
 
 def version_at(reg: Registry, subject: Subject, stream_id: str, moment: datetime) -> int:
@@ -582,8 +606,12 @@ def feed_event(event: RecordedEvent) -> dict[str, Any]:
 
 
 def _told(event: RecordedEvent) -> dict[str, Any]:
-    """An event of the audit feed, with its door, writer and what it did in words."""
-    return {**asdict(event), **provenance(event.event_type, event.payload, event.source)}
+    """An event of the audit feed, with its door, writer and what it did in words (and a
+    metric's id then: its stream's id is its identity, which a rename keeps)."""
+    told = {**asdict(event), **provenance(event.event_type, event.payload, event.source)}
+    if event.stream_type == METRIC.kind.stream_type:
+        told["metric_id"] = row_id(event.stream_id, event.payload)
+    return told
 
 
 def event_page(reg: Registry, after: int, limit: int, **filters: Any) -> dict[str, Any]:

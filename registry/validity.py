@@ -113,10 +113,15 @@ def took_effect(
         return None
     before = {} if shown is None or shown_gone else dict(shown.payload.get("definition") or {})
     definition = dict(winner.payload.get("definition") or {})
+    named = events[-1].payload.get("id")  # a renamed metric's id now (registry.identity)
+    if isinstance(named, str) and "/" in named:
+        category, _, name = named.partition("/")
+        definition.update(category=category, name=name)
     effective = effective_time(winner.payload, winner.recorded_at)
     payload: dict[str, Any] = {
         "definition": definition,
         "changed": [] if removes else list(changed_fields(before, definition)),
+        **({"id": named} if isinstance(named, str) else {}),
         "of_version": winner.version,
         "effective_from": effective_text(effective),
         "door": door,

@@ -354,12 +354,12 @@ _TRANSFORM_TYPES = {"scalar": "VARCHAR", "list": ["VARCHAR"], "json": "JSON"}
 def _payload_shape(table: ProjectionTable) -> str:
     """The json_transform() shape of a payload: parsed once into a STRUCT, not once a field."""
     definition = {c.name: _TRANSFORM_TYPES[c.kind] for c in table.definition_columns}
-    return json.dumps({"definition": definition, "updated_at": "VARCHAR"})
+    return json.dumps({"definition": definition, "updated_at": "VARCHAR", "id": "VARCHAR"})
 
 
 def _column_sql(column: Column) -> str:
-    if column.kind == "stream_id":
-        return "stream_id"
+    if column.kind == "stream_id":  # a renamed metric's events carry its id (`row_id`)
+        return "coalesce(p.id, stream_id)"
     if column.kind == "created_at":
         return "_created_at"
     if column.kind == "updated_at":
@@ -459,7 +459,8 @@ _VALID_AT_SQL = (
 )
 _DATES_SQL = dates_from_log_sql(
     "coalesce(TRY_CAST(payload->>'$.effective_from' AS TIMESTAMP),"
-    " TRY_CAST(payload->>'$.updated_at' AS TIMESTAMP))"
+    " TRY_CAST(payload->>'$.updated_at' AS TIMESTAMP))",
+    "contains(payload, '{key}')",
 )
 
 

@@ -328,7 +328,8 @@ _VALID_AT_SQL = (
 
 _DATES_SQL = dates_from_log_sql(
     "coalesce((payload::jsonb ->> 'effective_from')::timestamp,"
-    " (payload::jsonb ->> 'updated_at')::timestamp)"
+    " (payload::jsonb ->> 'updated_at')::timestamp)",
+    "strpos(payload::text, '{key}') > 0",
 )
 
 

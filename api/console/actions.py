@@ -154,6 +154,18 @@ async def restore(
     return RedirectResponse(_written(category, name, done), status_code=303)
 
 
+@router.post("/metrics/{category}/{name}/rename")
+async def rename(
+    request: Request, reg: RegistryDep, viewer: AdminPage, category: Category, name: Name
+) -> Response:
+    """Give the metric a new id (as of the version the page showed); its page follows."""
+    ctx, fields = await _write(request, viewer)
+    new_id = fields.get("to", "").strip()
+    done = await run_in_threadpool(answers.rename_metric, reg, f"{category}/{name}", new_id, ctx)
+    moved_to, _, moved_name = str(done["id"]).partition("/")
+    return RedirectResponse(_written(moved_to, moved_name, done), status_code=303)
+
+
 @router.post("/metrics/{category}/{name}/certify")
 async def certify(
     request: Request, reg: RegistryDep, viewer: AdminPage, category: Category, name: Name

@@ -76,6 +76,8 @@ def metric_page(
     """A metric's definition (now, at one version, or in force at a business date), the
     timeline of every version, and its versions on both time axes."""
     record = answers.metric_record(reg, f"{category}/{name}")
+    if record["renamed_from"]:  # an old id: the page is at the new one now
+        return _moved(request, f"{category}/{name}", record["id"])
     shown = record["metric"]
     in_force_at = parse_time(valid_at, "valid_at") if valid_at.strip() else None
     if in_force_at is not None:
@@ -93,6 +95,20 @@ def metric_page(
         "axes": answers.metric_timeline(reg, record["id"])["versions"],
     }
     return page(request, "metric.html", context, viewer, reg=reg)
+
+
+def _moved(request: Request, old_id: str, new_id: str) -> Response:
+    """A permanent redirect from a renamed metric's old page to its page now (query kept)."""
+    from urllib.parse import quote
+
+    from fastapi.responses import RedirectResponse
+
+    old = "/metrics/" + "/".join(quote(p, safe="") for p in old_id.split("/"))
+    new = "/metrics/" + "/".join(quote(p, safe="") for p in new_id.split("/"))
+    target = new + request.url.path.removeprefix(old)
+    if request.url.query:
+        target += "?" + request.url.query
+    return RedirectResponse(target, status_code=308)
 
 
 @router.get("/metrics/{category}/{name}/diff")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
@@ -37,6 +37,7 @@ from api.deps import (
     ValidFrom,
     ValidTo,
     WriteBody,
+    moved,
     tagged,
     write_context,
 )
@@ -46,6 +47,7 @@ from api.schemas import (
     ErrorOut,
     MetricList,
     MetricOut,
+    RenameIn,
     RollbackIn,
     SearchList,
 )
@@ -95,6 +97,7 @@ def search(
     "/metrics/{category}/{name}", response_model=MetricOut, responses=ERRORS, summary="Get a metric"
 )
 async def get_metric(
+    request: Request,
     reg: RegistryDep,
     _: Reader,
     category: Category,
@@ -113,6 +116,9 @@ async def get_metric(
     found = None if dated else answers.cached_metric(reg, metric_id)
     if found is None:
         found = await run_in_threadpool(answers.metric, reg, metric_id, None, as_of, valid_at)
+    if found.get("renamed_from"):  # an old id: the metric is at its new one
+        redirect: Response = moved(request, found)
+        return redirect
     return Response(
         orjson.dumps(found),
         media_type="application/json",
@@ -121,9 +127,11 @@ async def get_metric(
 
 
 @router.get("/metrics/{category}/{name}/history", responses=ERRORS, summary="History of a metric")
-def history(reg: RegistryDep, _: Reader, category: Category, name: Name) -> dict[str, Any]:
+def history(
+    request: Request, reg: RegistryDep, _: Reader, category: Category, name: Name
+) -> dict[str, Any]:
     """Every version: who, when, why, which batch and which fields changed."""
-    return answers.metric_history(reg, f"{category}/{name}")
+    return moved(request, answers.metric_history(reg, f"{category}/{name}"))  # type: ignore[no-any-return]
 
 
 @router.get(
@@ -132,6 +140,7 @@ def history(reg: RegistryDep, _: Reader, category: Category, name: Name) -> dict
     summary="A metric through a business-time range, piecewise",
 )
 def periods(
+    request: Request,
     reg: RegistryDep,
     _: Reader,
     category: Category,
@@ -142,7 +151,8 @@ def periods(
 ) -> dict[str, Any]:
     """Each definition in force between `valid_from` and `valid_to`, with the sub-range it
     covers (`definition` null where none was), as known now or at `as_of`."""
-    return answers.metric_periods(reg, f"{category}/{name}", valid_from, valid_to, as_of)
+    answer = answers.metric_periods(reg, f"{category}/{name}", valid_from, valid_to, as_of)
+    return moved(request, answer)  # type: ignore[no-any-return]
 
 
 @router.get(
@@ -150,10 +160,12 @@ def periods(
     responses=ERRORS,
     summary="A metric's versions on both time axes",
 )
-def timeline(reg: RegistryDep, _: Reader, category: Category, name: Name) -> dict[str, Any]:
+def timeline(
+    request: Request, reg: RegistryDep, _: Reader, category: Category, name: Name
+) -> dict[str, Any]:
     """Every version: when it was recorded, from when it is in force, the stretches of
     business time it governs as known now, and its status."""
-    return answers.metric_timeline(reg, f"{category}/{name}")
+    return moved(request, answers.metric_timeline(reg, f"{category}/{name}"))  # type: ignore[no-any-return]
 
 
 @router.get(
@@ -162,6 +174,7 @@ def timeline(reg: RegistryDep, _: Reader, category: Category, name: Name) -> dic
     summary="A metric at one version",
 )
 def get_version(
+    request: Request,
     reg: RegistryDep,
     _: Reader,
     category: Category,
@@ -169,11 +182,12 @@ def get_version(
     version: Annotated[int, PathParam(ge=1, le=MAX_VERSION)],
 ) -> dict[str, Any]:
     """The definition the metric had at that version."""
-    return answers.metric(reg, f"{category}/{name}", version)
+    return moved(request, answers.metric(reg, f"{category}/{name}", version))  # type: ignore[no-any-return]
 
 
 @router.get("/metrics/{category}/{name}/diff", responses=ERRORS, summary="Diff two versions")
 def diff(
+    request: Request,
     reg: RegistryDep,
     _: Reader,
     category: Category,
@@ -184,9 +198,10 @@ def diff(
     to_time: ToTime = None,
 ) -> dict[str, Any]:
     """Field-level changes between two versions (default: previous to current)."""
-    return answers.metric_diff(
+    answer = answers.metric_diff(
         reg, f"{category}/{name}", from_version, to_version, from_time, to_time
     )
+    return moved(request, answer)  # type: ignore[no-any-return]
 
 
 @router.get("/metrics/{category}/{name}/validate", responses=ERRORS, summary="Validate a metric")
@@ -203,6 +218,7 @@ def validate_metric(
     summary="Run a metric's canonical SQL",
 )
 def run_metric(
+    request: Request,
     __: HeavyRead,
     reg: RegistryDep,
     settings: SettingsDep,
@@ -218,7 +234,7 @@ def run_metric(
     """Run the metric's SQL (or a variant) exactly as stored, read-only and with no access to
     other files, on the server's analytics database: the SQL that ran, the metric's version
     and at most `limit` rows. A SQL that fails (or tries to write) is a 422."""
-    return answers.run_metric(
+    answer = answers.run_metric(
         reg,
         settings.validation_db,
         f"{category}/{name}",
@@ -227,6 +243,7 @@ def run_metric(
         settings.run_timeout,
         valid_at,
     )
+    return moved(request, answer)  # type: ignore[no-any-return]
 
 
 @router.get("/validate", responses=ERRORS, summary="Validate every metric")
@@ -334,6 +351,31 @@ def roll_back(
     meta = body.model_dump(exclude={"to_version"}, exclude_none=True)
     _, ctx = write_context(who, meta, if_match, idempotency_key)
     answer = answers.roll_back_metric(reg, f"{category}/{name}", body.to_version, ctx)
+    return tagged(answer, response)
+
+
+@router.post(
+    "/admin/metrics/{category}/{name}/rename",
+    response_model=MetricOut,
+    responses=GOVERNED_WRITE,
+    summary="Rename a metric",
+)
+def rename(
+    reg: RegistryDep,
+    who: Admin,
+    category: Category,
+    name: Name,
+    body: RenameIn,
+    response: Response,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Give a metric a new id (`to`, with a `reason`): its whole history goes with it, and
+    its old id keeps resolving (reads redirect with 308; writes are refused naming the new
+    id). Refused (409) when the new id is, or was, another metric's."""
+    meta = body.model_dump(exclude={"to"}, exclude_none=True)
+    _, ctx = write_context(who, meta, if_match, idempotency_key)
+    answer = answers.rename_metric(reg, f"{category}/{name}", body.to, ctx)
     return tagged(answer, response)
 
 

@@ -94,6 +94,9 @@ class LocalBackend:
     def metric_timeline(self, metric_id: str) -> Json:
         return answers.metric_timeline(self.existing, metric_id)
 
+    def rename_metric(self, metric_id: str, new_id: str, write: Write) -> Json:
+        return answers.rename_metric(self.registry, metric_id, new_id, self.ctx(write))
+
     def metric_search(self, text: str, limit: int = 20) -> Json:
         return answers.metric_search(self.existing, text, limit)
 

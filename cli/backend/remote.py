@@ -75,8 +75,12 @@ class RemoteBackend:
         import httpx  # imported here: local commands do not pay for it
 
         self.url = url.rstrip("/")
+        # A renamed metric's old id answers with a 308 to its new one: followed.
         self.client = httpx.Client(
-            base_url=self.url, timeout=120, headers={"Authorization": f"Bearer {target.token}"}
+            base_url=self.url,
+            timeout=120,
+            headers={"Authorization": f"Bearer {target.token}"},
+            follow_redirects=True,
         )
         self.target = target
 
@@ -140,6 +144,14 @@ class RemoteBackend:
 
     def metric_timeline(self, metric_id: str) -> Json:
         return self._json("GET", _metric(metric_id, "timeline"))
+
+    def rename_metric(self, metric_id: str, new_id: str, write: Write) -> Json:
+        return self._json(
+            "POST",
+            _metric(metric_id, "rename", admin=True),
+            json={"to": new_id, "reason": write.reason},
+            headers=_write_headers(write),
+        )
 
     def metric_search(self, text: str, limit: int = 20) -> Json:
         return self._json("GET", "/api/metrics/search", params={"q": text, "limit": limit})

@@ -77,12 +77,8 @@ def run_metric(
     """
     from registry.analytics.sandbox import run_sandboxed
 
-    sight.require_metric(reg, metric_id)
-    if valid_at is None:
-        row, version = queries.metric_with_version(reg, metric_id)
-    else:
-        row = metric(reg, metric_id, valid_at=valid_at)
-        version = row["version"]
+    row = metric(reg, metric_id, valid_at=valid_at)  # an old id runs the renamed metric
+    version, metric_id = row["version"], row["id"]
     variants = row.get("sql_variants") or {}
     if variant is not None and variant not in variants:
         known = ", ".join(sorted(variants)) or "none"
@@ -96,7 +92,7 @@ def run_metric(
             " or name another"
         )
     result = run_sandboxed(database, sql, min(limit, MAX_RUN_LIMIT), timeout)
-    return {
+    answer = {
         "id": metric_id,
         "version": version,
         "variant": variant,
@@ -107,6 +103,10 @@ def run_metric(
         "row_count": len(result.rows),
         "truncated": result.truncated,
     }
+    if row.get("renamed_from"):  # asked by an old id: the answer says so
+        answer["renamed_from"] = row["renamed_from"]
+        answer["renamed_to"] = row["renamed_to"]
+    return answer
 
 
 def recorded_basetypes(

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from registry import queries
+from registry import identity, queries
 from registry.shape import json_object
 from storage.session import Registry
 
@@ -93,7 +93,9 @@ def ossie_files(
     category, its column metadata in the datasets."""
     from registry.interchange.ossie import export_documents
 
-    metrics = queries.list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
+    metrics = identity.with_identities(
+        reg, queries.list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
+    )
     columns = queries.columns_as_of(reg, as_of, at_position)
     return export_documents(metrics, columns).files
 
@@ -123,7 +125,7 @@ def dbt_files(
     from registry.interchange.dbt_export import export_project
 
     rows = queries.list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
-    return export_project(rows).files
+    return export_project(identity.with_identities(reg, rows)).files
 
 
 def export_folder(

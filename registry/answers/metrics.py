@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from registry import queries, sight, validity
+from registry import identity, queries, sight, validity
 from registry.errors import InvalidDefinitionError, Issue, NotFoundError
 from registry.shape import json_object, jsonable, utc_text
 from registry.subjects import METRIC
@@ -27,6 +27,21 @@ def _not_in_force(metric_id: str, valid_at: datetime, as_of: datetime | None) ->
     return NotFoundError(f"metric {metric_id!r} was not in force at {utc_text(valid_at)}{known}")
 
 
+def named(reg: Registry, metric_id: str, missing: str | None = None) -> identity.Named:
+    """The metric an id names now (an old id resolves to the renamed metric), if the caller
+    may see it; NotFoundError worded as `missing` (or "does not exist") if not."""
+    found = identity.resolve(reg, metric_id)
+    sight.require_metric(reg, found.identity, missing or f"metric {metric_id!r} does not exist")
+    return found
+
+
+def _told(found: identity.Named, answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer about a renamed metric asked for by an old id says so (`renamed_from`)."""
+    if not found.renamed:
+        return answer
+    return {**answer, "renamed_from": found.asked, "renamed_to": found.metric_id}
+
+
 def metric(
     reg: Registry,
     metric_id: str,
@@ -38,7 +53,9 @@ def metric(
     as it stood at a time; or the one in force at business time `valid_at`, as known now
     or at `as_of`). Raises NotFoundError when there is no such metric (then), or the
     caller may not see it (in the same words)."""
-    if not sight.sees_metric(reg, metric_id):
+    found_id = identity.resolve(reg, metric_id)
+    stream = found_id.identity
+    if not sight.sees_metric(reg, stream):
         if valid_at is not None:
             raise _not_in_force(metric_id, valid_at, as_of)
         if as_of is not None:
@@ -49,21 +66,22 @@ def metric(
     if valid_at is not None:
         with reg.store.snapshot():
             position = None if as_of is None else reg.store.position_at(as_of)
-            found = validity.metric_valid_at(reg, metric_id, valid_at, position)
+            found = validity.metric_valid_at(reg, stream, valid_at, position)
         if found is None:
             raise _not_in_force(metric_id, valid_at, as_of)
-        return json_object({**found, "certification": None})
+        return _told(found_id, json_object({**found, "certification": None}))
     if as_of is not None:
         with reg.store.snapshot():
-            found = queries.metric_at(reg, metric_id, reg.store.position_at(as_of))
+            found = queries.metric_at(reg, stream, reg.store.position_at(as_of))
         if found is None:
             moment = utc_text(as_of)
             raise NotFoundError(f"metric {metric_id!r} did not exist at {moment}")
-        return json_object({**found, "certification": None})  # certifications are shown now
+        # certifications are shown now
+        return _told(found_id, json_object({**found, "certification": None}))
     if version is not None:
-        return json_object(queries.get_version(reg, METRIC, metric_id, version))
-    row, current = queries.metric_with_version(reg, metric_id)
-    return json_object({**row, "version": current})
+        return _told(found_id, json_object(queries.get_version(reg, METRIC, stream, version)))
+    row, current = queries.metric_with_version(reg, found_id.metric_id, stream)
+    return _told(found_id, json_object({**row, "version": current}))
 
 
 def cached_metric(reg: Registry, metric_id: str) -> dict[str, Any] | None:
@@ -257,14 +275,18 @@ def catalog(
 def metric_record(reg: Registry, metric_id: str) -> dict[str, Any]:
     """Everything known of a metric, deleted or not: its current definition (None once
     deleted), its version, and every version of its history, newest first."""
-    sight.require_metric(reg, metric_id, f"metric {metric_id!r} has no history")
+    found = named(reg, metric_id, f"metric {metric_id!r} has no history")
+    metric_id = found.metric_id
     with reg.store.snapshot():
-        entries = queries.history(reg, METRIC, metric_id)  # NotFoundError if it never existed
+        # NotFoundError if it never existed
+        entries = queries.history(reg, METRIC, found.identity)
         current = queries.get_metric(reg, metric_id)
         version = entries[-1].version
         given = queries.certifications(reg, {metric_id: version}).get(metric_id)
     shown = None if current is None else {**current, "version": version, "certification": given}
     return {
+        "identity": found.identity,
+        "renamed_from": found.asked if found.renamed else None,
         "id": metric_id,
         "metric": None if shown is None else json_object(shown),
         "deleted": current is None,
@@ -289,9 +311,10 @@ def table_map(reg: Registry) -> dict[str, list[str]]:
 
 def metric_history(reg: Registry, metric_id: str) -> dict[str, Any]:
     """Every version of a metric: who, when, why, which batch, which fields."""
-    sight.require_metric(reg, metric_id, f"metric {metric_id!r} has no history")
-    entries = queries.history(reg, METRIC, metric_id)
-    return {"id": metric_id, "versions": jsonable([e.as_dict() for e in entries])}
+    found = named(reg, metric_id, f"metric {metric_id!r} has no history")
+    entries = queries.history(reg, METRIC, found.identity)
+    answer = {"id": found.metric_id, "versions": jsonable([e.as_dict() for e in entries])}
+    return _told(found, answer)
 
 
 def metric_diff(
@@ -303,12 +326,14 @@ def metric_diff(
     to_time: datetime | None = None,
 ) -> dict[str, Any]:
     """Field-level changes between two versions, or the versions in force at two times."""
-    sight.require_metric(reg, metric_id, f"metric {metric_id!r} has no history")
+    found = named(reg, metric_id, f"metric {metric_id!r} has no history")
+    stream = found.identity
     if from_time is not None:
-        from_version = queries.version_at(reg, METRIC, metric_id, from_time)
+        from_version = queries.version_at(reg, METRIC, stream, from_time)
     if to_time is not None:
-        to_version = queries.version_at(reg, METRIC, metric_id, to_time)
-    return json_object(queries.diff(reg, METRIC, metric_id, from_version, to_version).as_dict())
+        to_version = queries.version_at(reg, METRIC, stream, to_time)
+    changes = queries.diff(reg, METRIC, stream, from_version, to_version).as_dict()
+    return _told(found, json_object({**changes, "id": found.metric_id}))
 
 
 # -- writes -------------------------------------------------------------------------------------
@@ -368,6 +393,17 @@ def roll_back_metric(
     return written(commands.roll_back_metric(reg, metric_id, to_version, ctx))
 
 
+def rename_metric(reg: Registry, metric_id: str, new_id: str, ctx: WriteContext) -> dict[str, Any]:
+    """Give a metric a new id, keeping its history: its answer under the new id, with the
+    old one (`renamed_from`)."""
+    from registry import commands
+
+    return {
+        **written(commands.rename_metric(reg, metric_id, new_id, ctx)),
+        "renamed_from": metric_id,
+    }
+
+
 def metric_periods(
     reg: Registry,
     metric_id: str,
@@ -377,13 +413,13 @@ def metric_periods(
 ) -> dict[str, Any]:
     """A metric through a business-time range, piecewise: each definition in force with the
     sub-range it covers (`definition` None where none was), as known now or at `as_of`."""
-    sight.require_metric(reg, metric_id, f"metric {metric_id!r} does not exist")
+    asked = named(reg, metric_id)
     with reg.store.snapshot():
         position = None if as_of is None else reg.store.position_at(as_of)
-        found = validity.metric_periods(reg, metric_id, valid_from, valid_to, position)
+        found = validity.metric_periods(reg, asked.identity, valid_from, valid_to, position)
     return json_object(
         {
-            "id": metric_id,
+            "id": asked.metric_id,
             "valid_from": valid_from,
             "valid_to": valid_to,
             "as_of": as_of,
@@ -395,5 +431,6 @@ def metric_periods(
 def metric_timeline(reg: Registry, metric_id: str) -> dict[str, Any]:
     """Every version of a metric on both axes: recorded when, in force from when, the
     stretches it governs as known now, and its status (`registry.validity.timeline`)."""
-    sight.require_metric(reg, metric_id, f"metric {metric_id!r} has no history")
-    return json_object({"id": metric_id, "versions": validity.timeline(reg, METRIC, metric_id)})
+    found = named(reg, metric_id, f"metric {metric_id!r} has no history")
+    versions = validity.timeline(reg, METRIC, found.identity)
+    return _told(found, json_object({"id": found.metric_id, "versions": versions}))

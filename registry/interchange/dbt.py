@@ -477,16 +477,21 @@ def read_dbt_source(path: Path, label: str | None) -> tuple[YamlSource, dict[str
             continue
         if fields.get("source") == DBT_IMPORT:  # generated here; a kept definition keeps its own
             fields["source_ref"] = label
+        known = fields.pop("identity", None)  # a renamed metric's (registry.identity)
         found = build_issues(MetricDefinition, fields)
         if isinstance(found, list):
             skipped[name] = "; ".join(str(i) for i in found)
             continue
-        source.metrics.append(SourceMetric(project.origin[name], found.to_definition()))
+        source.metrics.append(
+            SourceMetric(project.origin[name], found.to_definition(), identity=known)
+        )
     for index, kept in enumerate(project.kept, start=1):  # an export's non-dbt metrics
+        kept = dict(kept)
+        known = kept.pop("identity", None)
         found = build_issues(MetricDefinition, kept)
         where = project.origin[f"kept:{index}"]
         if isinstance(found, list):
             skipped[str(kept.get("name"))] = "; ".join(str(i) for i in found)
             continue
-        source.metrics.append(SourceMetric(where, found.to_definition()))
+        source.metrics.append(SourceMetric(where, found.to_definition(), identity=known))
     return source, skipped, label

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from registry import identity
 from registry.errors import RefusedError
 from registry.interchange.yaml_io import (
     Progress,
@@ -40,7 +41,9 @@ def export_yaml(
         raise RefusedError(f"export refused: {directory} is not a directory")
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise _not_empty(directory)
-    rows = list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
+    rows = identity.with_identities(
+        reg, list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
+    )
     try:
         targets = list(export_paths(directory, (definition_of(r) for r in rows)))
     except ValueError as exc:
@@ -91,7 +94,9 @@ def export_zip(
 ) -> bytes:
     """The registry (now, or as of a time or position; in force at `valid_at` if given) as
     a zip of `<category>/<name>.yml`."""
-    rows = list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
+    rows = identity.with_identities(
+        reg, list_metrics(reg, as_of=as_of, at_position=at_position, valid_at=valid_at)
+    )
     root = Path("/export")  # names are checked as paths below a folder, as export_yaml does
     try:
         targets = list(export_paths(root, (definition_of(r) for r in rows)))

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from events import utc_now
-from registry import proposals, replies, validity
+from registry import identity, proposals, replies, validity
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
-from registry.errors import Issue, RefusedError
+from registry.errors import ConflictError, Issue, RefusedError
 from registry.interchange.parse_cache import ParseCache
-from registry.interchange.yaml_io import Progress, YamlSource, read_source
+from registry.interchange.yaml_io import Progress, SourceMetric, YamlSource, read_source
 from registry.models import ColumnMetadata, build_issues
-from registry.plans import Current, Plan, plan_delete, plan_upsert
+from registry.plans import Current, Plan, changed_fields, plan_delete, plan_upsert
 from registry.queries import owned_metric_ids
 from registry.subjects import COLUMN, METRIC
 from storage.session import Registry
@@ -38,6 +38,9 @@ class ReconcileReport:
     adopted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    # Metrics whose file names a known identity under a new id: "old -> new" (recorded as a
+    # rename, its history kept; also listed as added, updated or unchanged by content).
+    renamed: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     # Each unreadable file's issues (as text in `as_dict`, the report every door shows).
@@ -125,6 +128,55 @@ def _request_digest(source: YamlSource, options: ImportOptions) -> str:
             "prune": options.prune,
         }
     )
+
+
+_ID_FIELDS = {"category", "name", "display_name"}
+
+
+def _identities(
+    reg: Registry, metrics: list[SourceMetric]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Each source metric's stream, and the metrics a file renames (`{new id: old id}`).
+
+    A file's `identity` the registry holds under another id now renames that metric to the
+    file's id (refused, naming both, if that id is, or was, another metric's); an unknown
+    identity is a new metric's. A file without one is named by its id (an old id of a
+    renamed metric is refused, naming the new one)."""
+    streams: dict[str, str] = {}
+    renames: dict[str, str] = {}
+    for metric in metrics:
+        known = metric.identity and identity.current_id(reg, metric.identity)
+        if not known or known == metric.id:
+            streams[metric.id] = identity.for_write(reg, metric.id).identity
+            continue
+        taken = identity.resolve(reg, metric.id)
+        if taken.identity != metric.identity and (
+            taken.renamed or reg.store.stream_tip(METRIC.kind.stream_type, taken.identity)
+        ):
+            raise ConflictError(
+                f"{metric.path}: renames {known} to {metric.id}, which is another metric's id"
+                " (or was): nothing was written"
+            )
+        streams[metric.id] = str(metric.identity)
+        renames[metric.id] = known
+    return streams, renames
+
+
+def _plan_rename(
+    current: Current | None,
+    desired: dict[str, Any],
+    old_id: str,
+    new_id: str,
+    dated: datetime | None,
+) -> Plan | None:
+    """A rename to the file's id, with the file's definition in the same event."""
+    if dated is not None:
+        raise RefusedError(f"{new_id}: a rename takes effect when it is recorded (no date)")
+    if current is None or current.deleted:
+        raise ConflictError(f"{new_id}: renames {old_id}, which is deleted; restore it first")
+    changed = changed_fields(current.definition, desired)
+    extra = {"renamed_from": old_id, "renamed_to": new_id}
+    return Plan("Renamed", desired, changed, extra)
 
 
 def _status(current: Current | None, desired: dict[str, Any], plan: Plan | None) -> str:
@@ -219,27 +271,45 @@ def reconcile(
             m.id: datetime.fromisoformat(m.effective_from) if m.effective_from else None
             for m in source.metrics
         }
-        currents = current_states(reg, METRIC, list(wanted))
+        # Each metric's identity (its stream): the file's `identity` if the registry knows
+        # it (a new id for it is a rename), else what its id names (never an old id).
+        streams, renames = _identities(reg, source.metrics)
+        currents = current_states(reg, METRIC, list(streams.values()))
         plans: list[tuple[str, Plan]] = []
         for metric_id, desired in wanted.items():
+            stream = streams[metric_id]
+            current = currents.get(stream)
             dated = dates.get(metric_id) or options.effective_from
-            if dated is None:
-                plan = plan_upsert(desired)(currents.get(metric_id))
+            if metric_id in renames:
+                plan = _plan_rename(current, desired, renames[metric_id], metric_id, dated)
+                report.renamed.append(f"{renames[metric_id]} -> {metric_id}")
+            elif dated is None:
+                plan = plan_upsert(desired)(current)
             else:  # based on what was in force at its date; scheduled unless in force now
-                events = reg.store.read_stream(METRIC.kind.stream_type, metric_id)
+                events = reg.store.read_stream(METRIC.kind.stream_type, stream)
                 plan = validity.plan_dated(
                     METRIC.kind, events, plan_upsert(desired), dated, utc_now()
                 )
-            getattr(report, _status(currents.get(metric_id), desired, plan)).append(metric_id)
+            status = _status(current, desired, plan)
+            if metric_id in renames and plan is not None and set(plan.changed) <= _ID_FIELDS:
+                status = "unchanged"  # only its id moved
+            getattr(report, status).append(metric_id)
             if plan is not None:
-                plans.append((metric_id, plan))
+                if stream != metric_id:  # a renamed metric's events carry its id now
+                    plan = replace(plan, extra={**plan.extra, "id": metric_id})
+                plans.append((stream, plan))
         if options.prune:
-            gone = sorted(set(owned_metric_ids(reg, options.writer, options.label)) - set(wanted))
-            states = current_states(reg, METRIC, gone)
-            for metric_id in gone:
-                plan = plan_delete(METRIC, metric_id)(states.get(metric_id))
+            kept = set(streams.values())
+            owned = set(owned_metric_ids(reg, options.writer, options.label)) - set(wanted)
+            gone = {m: identity.resolve(reg, m).identity for m in sorted(owned)}
+            gone = {m: s for m, s in gone.items() if s not in kept}  # renamed, not removed
+            states = current_states(reg, METRIC, list(gone.values()))
+            for metric_id, stream in gone.items():
+                plan = plan_delete(METRIC, metric_id)(states.get(stream))
+                if plan is not None and stream != metric_id:
+                    plan = replace(plan, extra={**plan.extra, "id": metric_id})
                 if plan is not None:
-                    plans.append((metric_id, plan))
+                    plans.append((stream, plan))
                     report.deleted.append(metric_id)
             currents.update(states)
         column_plans = _column_plans(reg, columns, report)

@@ -372,11 +372,13 @@ def _read_model(
 
 
 def _add(found: OssieSource, file: Path, definition: dict[str, Any], shown: str) -> None:
+    definition = dict(definition)
+    known = definition.pop("identity", None)  # a renamed metric's (registry.identity)
     built = build_issues(MetricDefinition, definition)
     if isinstance(built, list):
         found.skipped[shown] = "; ".join(str(i) for i in built)
         return
-    found.metrics.metrics.append(SourceMetric(file, built.to_definition()))
+    found.metrics.metrics.append(SourceMetric(file, built.to_definition(), identity=known))
 
 
 def _column_of(dataset: Dataset, one: OssieField) -> dict[str, Any] | None:

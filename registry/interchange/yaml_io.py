@@ -8,6 +8,7 @@ loader when PyYAML has it; line numbers are looked up only when a file has a pro
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,13 @@ import yaml
 from registry.errors import InvalidDefinitionError, Issue
 from registry.interchange.loading import MAX_DOCUMENT_BYTES, Loader, load_yaml
 from registry.interchange.parse_cache import ParseCache, cache_key
-from registry.models import METRIC_FIELDS, MetricDefinition, build_issues, metric_input
+from registry.models import (
+    METRIC_FIELDS,
+    NAME_PATTERN,
+    MetricDefinition,
+    build_issues,
+    metric_input,
+)
 
 YAML_SUFFIXES = (".yml", ".yaml")
 RENAMED = {"table": "table_name"}  # YAML key -> column
@@ -42,6 +49,7 @@ class SourceMetric:
     path: Path
     definition: dict[str, Any]
     effective_from: str | None = None  # the file's `effective_from`, as UTC text
+    identity: str | None = None  # the file's `identity`: the metric's, which a rename keeps
 
     @property
     def id(self) -> str:
@@ -108,6 +116,8 @@ def to_yaml_keys(definition: dict[str, Any]) -> dict[str, Any]:
         out[yaml_names.get(name, name)] = value
     for variant, sql in sorted((definition.get("sql_variants") or {}).items()):
         out[VARIANT_PREFIX + variant] = sql
+    if definition.get("identity"):  # a renamed metric's: the id it was first created under
+        out["identity"] = definition["identity"]
     return out
 
 
@@ -186,15 +196,36 @@ def _read_bytes(path: Path) -> bytes | None:
         return None  # read_file reports why
 
 
+_OWN_KEYS = ("effective_from", "identity")
+_ID_PART = re.compile(NAME_PATTERN)  # a file's keys that are not definition fields
+
+
 def _to_cache(metric: SourceMetric) -> dict[str, Any]:
-    """A metric as the parse cache keeps it (its date beside the definition's fields)."""
-    dated = {} if metric.effective_from is None else {"effective_from": metric.effective_from}
-    return {**metric.definition, **dated}
+    """A metric as the parse cache keeps it (its own keys beside the definition's fields)."""
+    own = {"effective_from": metric.effective_from, "identity": metric.identity}
+    return {**metric.definition, **{k: v for k, v in own.items() if v is not None}}
 
 
 def _cached(path: Path, kept: dict[str, Any]) -> SourceMetric:
     definition = dict(kept)
-    return SourceMetric(path, definition, definition.pop("effective_from", None))
+    dated, identity = (definition.pop(k, None) for k in _OWN_KEYS)
+    return SourceMetric(path, definition, dated, identity)
+
+
+def _identity(item: dict[str, Any]) -> str:
+    """A file's `identity`: a metric id (the one its metric was first created under)."""
+    value = item["identity"]
+    category, slash, name = str(value).partition("/")
+    if (
+        not isinstance(value, str)
+        or not slash
+        or not _ID_PART.match(category)
+        or not (_ID_PART.match(name))
+    ):
+        raise InvalidDefinitionError(
+            [Issue("identity", f"{value!r} is not a metric id such as revenue/mrr")]
+        )
+    return value
 
 
 def _effective_from(item: dict[str, Any]) -> str:
@@ -250,7 +281,8 @@ def read_file(
     for index, item in enumerate(items):
         try:
             dated = _effective_from(item) if "effective_from" in item else None
-            item = {k: v for k, v in item.items() if k != "effective_from"}
+            known = _identity(item) if "identity" in item else None
+            item = {k: v for k, v in item.items() if k not in _OWN_KEYS}
             data = metric_input(from_yaml_keys(item))
         except InvalidDefinitionError as exc:
             lines = lines or _KeyLines(text)
@@ -276,7 +308,7 @@ def read_file(
         data.setdefault("source_ref", label)
         found = build_issues(MetricDefinition, data)
         if isinstance(found, MetricDefinition):
-            metrics.append(SourceMetric(path, found.to_definition(), dated))
+            metrics.append(SourceMetric(path, found.to_definition(), dated, known))
             continue
         lines = lines or _KeyLines(text)
         prefix = index if isinstance(documents, list) else None

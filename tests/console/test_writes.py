@@ -246,3 +246,40 @@ def test_an_admin_compares_rolls_back_and_restores_a_column(console: Console) ->
     back = answers.column(console.reg, "orders", "net amount")
     assert (back["description"], back["version"]) == ("Before discounts", 5)
     assert "Deleted columns" not in console["admin"].get("/columns/orders").text
+
+
+def test_an_admin_renames_a_metric_and_its_old_page_follows(console: Console) -> None:
+    page = console["admin"].get("/metrics/revenue/mrr").text
+    assert 'action="/metrics/revenue/mrr/rename"' in page
+    assert (
+        'action="/metrics/revenue/mrr/rename"'
+        not in console["analyst"].get("/metrics/revenue/mrr").text
+    )  # admins only
+    done = console["admin"].post(
+        "/metrics/revenue/mrr/rename",
+        data={
+            "csrf": form_token(page),
+            "to": "revenue/mrr_v2",
+            "expected_version": "1",
+            "reason": "a clearer name",
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/metrics/revenue/mrr_v2?written=2"
+    old = console["analyst"].get("/metrics/revenue/mrr?valid_at=2030-01-01", follow_redirects=False)
+    assert old.status_code == 308
+    assert old.headers["location"] == "/metrics/revenue/mrr_v2?valid_at=2030-01-01"
+    shown = text_of(console["analyst"].get("/metrics/revenue/mrr_v2").text)
+    assert "renamed from revenue/mrr to revenue/mrr_v2" in shown
+    assert answers.metric(console.reg, "revenue/mrr")["id"] == "revenue/mrr_v2"
+    stale = console["admin"].post(
+        "/metrics/revenue/mrr_v2/rename",
+        data={
+            "csrf": form_token(page),
+            "to": "revenue/mrr_v3",
+            "expected_version": "1",
+            "reason": "again",
+        },
+    )
+    assert stale.status_code == 409  # the page showed version 1; it is at 2 now

@@ -195,3 +195,35 @@ def test_a_correction_of_a_past_period_leaves_the_current_definition(
         assert now.event_type == "MetricUpdated"
         assert list_metrics(reg)[0]["sql"] == "SELECT 4"
     assert reg.projector.check() == []
+
+
+def test_a_rename_survives_a_rebuild_and_a_big_batch(registry_factory: Any, tmp_path: Any) -> None:
+    from registry.answers import import_metrics
+    from registry.commands import rename_metric
+    from registry.interchange.imports import ImportOptions
+
+    reg = registry_factory()
+    folder = tmp_path / "metrics" / "sales"
+    folder.mkdir(parents=True)
+    for n in range(40):
+        (folder / f"m{n}.yml").write_text(f"name: m{n}\nsql: SELECT {n}\n")
+    import_metrics(reg, tmp_path / "metrics", ImportOptions(actor="ann"))
+    rename_metric(reg, "sales/m0", "sales/first", _ctx(reason="a better name"))
+    assert reg.projector.check() == []
+    # One batch of 40 changes (the set-based fold) that renames again through a file.
+    for n in range(40):
+        (folder / f"m{n}.yml").write_text(f"name: m{n}\nsql: SELECT {n + 100}\n")
+    (folder / "m0.yml").unlink()
+    (folder / "zeroth.yml").write_text("name: zeroth\nsql: SELECT 100\nidentity: sales/m0\n")
+    report = import_metrics(reg, tmp_path / "metrics", ImportOptions(actor="ann", prune=True))
+    assert report["renamed"] == ["sales/first -> sales/zeroth"] and report["deleted"] == []
+    ids = [m["id"] for m in list_metrics(reg)]
+    assert "sales/zeroth" in ids and "sales/first" not in ids and len(ids) == 40
+    assert reg.projector.check() == []
+    before = list_metrics(reg)
+    reg.projector.rebuild()
+    assert list_metrics(reg) == before and reg.projector.check() == []
+    assert [e.what for e in history(reg, METRIC, "sales/m0")][-2:] == [
+        "renamed from sales/m0 to sales/first",
+        "renamed from sales/first to sales/zeroth",
+    ]
