@@ -197,7 +197,8 @@ def _replayed(
         raise ConflictError(f"idempotency key {key!r} was already used for a different change")
     row = reg.projector.row_from_log(first)
     if subject is METRIC and row is not None:  # only a metric's row reads its certification
-        row = _shown(reg, subject, first.version, row, _tips(reg, subject, stream_id)[1])
+        given_at = _tips(reg, subject, stream_id)[1]
+        row = _shown(reg, subject, first.version, row, given_at, stream_id)
     return replace(_result(first, row), replayed=True)
 
 
@@ -246,6 +247,7 @@ def execute(
     planner: Planner,
     ctx: WriteContext,
     shown: str | None = None,
+    guard: Callable[[Registry], None] | None = None,
 ) -> WriteResult:
     """Read the stream, plan, append and project in one transaction; retry on a race.
 
@@ -254,7 +256,7 @@ def execute(
     bad_reason = reason_issue(ctx.reason, ctx.reason_required)
     if bad_reason is not None:
         raise InvalidDefinitionError([bad_reason])
-    write = _Write(subject, stream_id, planner, ctx, shown)
+    write = _Write(subject, stream_id, planner, ctx, shown, guard)
     if reg.group is not None and not reg.store.in_transaction():
         answer: WriteResult = reg.group.submit(write, lambda batch: _write_batch(reg, batch))
         return answer
@@ -270,6 +272,9 @@ class _Write:
     planner: Planner
     ctx: WriteContext
     shown: str | None = None  # a renamed metric's id now (its events carry it)
+    # A check that reads other streams, run in the write's own transaction (a rename's "is
+    # the new id free?"): such a write never shares a batch.
+    guard: Callable[[Registry], None] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -288,6 +293,8 @@ class _Write:
             replayed = _replayed(reg, subject, stream_id, self.planner, ctx.idempotency_key)
             if replayed is not None:
                 return replayed
+        if self.guard is not None:
+            self.guard(reg)
         head, given_at = _tips(reg, subject, stream_id)
         events = None
         if self.dated(head):  # a scheduled change due by now comes in first
@@ -305,7 +312,8 @@ class _Write:
         reg.projector.apply(recorded)
         proposals.carry(reg, recorded)
         row = reg.projector.row_after(recorded[0], head)
-        return _result(recorded[0], _shown(reg, subject, recorded[0].version, row, given_at))
+        shown = _shown(reg, subject, recorded[0].version, row, given_at, stream_id)
+        return _result(recorded[0], shown)
 
     def plan(
         self, head: StreamTip | None, events: Sequence[RecordedEvent] | None = None
@@ -348,7 +356,7 @@ class _Write:
         if plan is None:
             key = stream_id if head is None else row_id(stream_id, head.payload)
             row = reg.projector.current_row(subject.kind, key)
-            shown = _shown(reg, subject, version, row, given_at)
+            shown = _shown(reg, subject, version, row, given_at, stream_id)
             return WriteResult(key, version, changed=False, row=shown)
         required = proposals.approval_required(reg, subject, [stream_id])
         if ctx.propose or required:
@@ -419,7 +427,8 @@ class _Batch:
     def add(self, write: _Write) -> None:
         at = len(self.outcomes)
         self.outcomes.append(RuntimeError("the batch ended before this write was decided"))
-        if write.ctx.idempotency_key is not None or write.ctx.propose or write.dated(None):
+        alone = write.guard is not None or write.dated(None)
+        if write.ctx.idempotency_key is not None or write.ctx.propose or alone:
             self.flush()
             self._settle(at, write.run)
             return
@@ -489,7 +498,7 @@ class _Batch:
         for (at, write, _, head, given_at), event in zip(pending, recorded, strict=True):
             row = reg.projector.row_after(event, head)
             self.outcomes[at] = _result(
-                event, _shown(reg, write.subject, event.version, row, given_at)
+                event, _shown(reg, write.subject, event.version, row, given_at, write.stream_id)
             )
 
 
@@ -521,13 +530,19 @@ def _tips(reg: Registry, subject: Subject, stream_id: str) -> tuple[StreamTip | 
 
 
 def _shown(
-    reg: Registry, subject: Subject, version: int, row: dict[str, Any] | None, given_at: int
+    reg: Registry,
+    subject: Subject,
+    version: int,
+    row: dict[str, Any] | None,
+    given_at: int,
+    stream_id: str,
 ) -> dict[str, Any] | None:
     """A metric's row as every read shows it: with its certification at this version (a
-    change makes it lapse)."""
+    change makes it lapse; certifications are kept by the metric's identity, its stream)."""
     if row is None or subject is not METRIC:
         return row
-    return {**row, "certification": queries.certification_of(reg, row["id"], version, given_at)}
+    given = queries.certification_of(reg, stream_id, version, given_at)
+    return {**row, "certification": given}
 
 
 def current_states(reg: Registry, subject: Subject, stream_ids: list[str]) -> dict[str, Current]:
@@ -667,18 +682,22 @@ def rename_metric(reg: Registry, metric_id: str, new_id: str, ctx: WriteContext)
     named = identity.for_write(reg, metric_id)
     if new_id == named.metric_id:
         raise ConflictError(f"metric {metric_id!r} is already named so")
-    taken = identity.resolve(reg, new_id)
-    held = reg.store.stream_tip(METRIC.kind.stream_type, taken.identity)
-    if taken.identity != named.identity and (held is not None or taken.renamed):
-        was = "was another metric's id" if taken.renamed else "exists"
-        raise ConflictError(f"metric {new_id!r} {was}: choose another id")
+
+    def free(reg: Registry) -> None:  # in the rename's transaction: no race takes the id
+        taken = identity.resolve(reg, new_id)
+        held = reg.store.stream_tip(METRIC.kind.stream_type, taken.identity)
+        if taken.identity != named.identity and (held is not None or taken.renamed):
+            was = "was another metric's id" if taken.renamed else "exists"
+            raise ConflictError(f"metric {new_id!r} {was}: choose another id")
+
+    free(reg)  # said before anything else is checked
     if proposals.approval_required(reg, METRIC, [named.identity]) or ctx.propose:
         raise RefusedError(
             "a rename cannot go through a proposal yet: it needs no approval only where the"
             " policy asks for none"
         )
     planner = plan_rename(METRIC, named.metric_id, new_id)
-    return execute(reg, METRIC, named.identity, planner, ctx, new_id)
+    return execute(reg, METRIC, named.identity, planner, ctx, new_id, free)
 
 
 def roll_back(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry import proposals, queries
+from registry import identity, proposals, queries
 from registry.commands import MANUAL, WriteContext, apply_plans, run_atomically
 from registry.errors import (
     ConflictError,
@@ -240,11 +240,13 @@ def certify(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
     the metric is not at `ctx.expected_version`, if given); appends nothing when it is
     certified at that version already. Its certification after."""
     _needs_reason(ctx, "certify it (the note)")
+    # Kept by the metric's identity (its stream): a rename keeps its certification.
+    stream = identity.for_write(reg, metric_id).identity
 
     def work() -> dict[str, Any]:
         from events import NewEvent
 
-        tip = reg.store.stream_tip(METRIC.kind.stream_type, metric_id)
+        tip = reg.store.stream_tip(METRIC.kind.stream_type, stream)
         if tip is None or tip.event_type == METRIC.kind.tombstone:
             raise NotFoundError(f"metric {metric_id!r} does not exist")
         if ctx.expected_version not in (None, tip.version):  # the version the certifier saw
@@ -253,14 +255,14 @@ def certify(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
                 f" {ctx.expected_version} you saw; read it again before certifying it",
                 current_version=tip.version,
             )
-        had = reg.store.stream_tip(queries.CERTIFICATION, metric_id)
+        had = reg.store.stream_tip(queries.CERTIFICATION, stream)
         given_at = None if had is None else had.version
         if had is None or int(had.payload["version"]) != tip.version:
             recorded = reg.store.append(
                 [
                     NewEvent(
                         stream_type=queries.CERTIFICATION,
-                        stream_id=metric_id,
+                        stream_id=stream,
                         event_type="MetricCertified",
                         payload={"version": tip.version, "door": ctx.door},
                         actor=ctx.actor,
@@ -268,13 +270,13 @@ def certify(reg: Registry, metric_id: str, ctx: WriteContext) -> dict[str, Any]:
                     )
                 ],
                 expected_versions={
-                    (queries.CERTIFICATION, metric_id): 0 if had is None else had.version
+                    (queries.CERTIFICATION, stream): 0 if had is None else had.version
                 },
             )
             reg.projector.apply(recorded)
             given_at = recorded[0].version
         # read in this transaction (a server's read cache holds only what was committed)
-        found = queries.certification_of(reg, metric_id, tip.version, given_at)
+        found = queries.certification_of(reg, stream, tip.version, given_at)
         assert found is not None  # noqa: S101 - certified above, or already
         return found
 

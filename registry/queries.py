@@ -504,7 +504,8 @@ def metric_with_version(
             kinds = [METRIC.kind.stream_type, CERTIFICATION]
             versions = reg.store.versions_of_id(identity or metric_id, kinds)
             version = versions[kinds[0]]
-            row["certification"] = certification_of(reg, metric_id, version, versions.get(kinds[1]))
+            given_at = versions.get(kinds[1])
+            row["certification"] = certification_of(reg, identity or metric_id, version, given_at)
             return row, version
 
     if reg.cache is None:
@@ -533,14 +534,20 @@ def certifications(reg: Registry, versions: dict[str, int]) -> dict[str, dict[st
     for, else `lapsed` (it names that version): who gave it, when, and the note."""
     if not versions:
         return {}
+    # Kept by each metric's identity (its stream): a renamed metric keeps its certification.
+    streams = identity.streams_of(reg, list(versions))
+    by_stream = {streams[m]: v for m, v in versions.items()}
+    back = {s: m for m, s in streams.items()}
     if reg.cache is not None:  # a server: every certification, read once per commit
         kept = reg.cache.get(("certifications",), lambda: _every_certification(reg))
-        return {sid: _certification(e, e, v) for sid, v in versions.items() if (e := kept.get(sid))}
-    tips = reg.store.stream_tips(CERTIFICATION, list(versions))
+        return {
+            back[s]: _certification(e, e, v) for s, v in by_stream.items() if (e := kept.get(s))
+        }
+    tips = reg.store.stream_tips(CERTIFICATION, list(by_stream))
     if not tips:
         return {}
     given = reg.store.last_events(CERTIFICATION, list(tips))
-    return {sid: _certification(tip, given[sid], versions[sid]) for sid, tip in tips.items()}
+    return {back[s]: _certification(tip, given[s], by_stream[s]) for s, tip in tips.items()}
 
 
 def _every_certification(reg: Registry) -> dict[str, RecordedEvent]:

@@ -23,7 +23,21 @@ def _rename(loaded: Api, to: str = "revenue/mrr_v2", **extra: object) -> dict[st
 
 def test_a_rename_keeps_the_history_and_the_old_id_resolves(loaded: Api) -> None:
     assert loaded.call("PATCH", "/api/admin/metrics/revenue/mrr", json={"unit": "EUR"}).is_success
+    certified = loaded.call(
+        "POST", "/api/admin/metrics/revenue/mrr/certification", json={"note": "checked by finance"}
+    )
+    assert certified.status_code == 200, certified.text
     renamed = _rename(loaded)
+    # The certification goes with the metric (kept by its identity); the rename lapses it.
+    assert renamed["certification"]["state"] == "lapsed"
+    assert renamed["certification"]["version"] == 2
+    again = loaded.call(
+        "POST", "/api/admin/metrics/revenue/mrr_v2/certification", json={"note": "checked again"}
+    )
+    assert again.json()["state"] == "certified" and again.json()["version"] == 3
+    listed_now = loaded.get("/api/metrics?category=revenue").json()["metrics"]
+    mrr = next(m for m in listed_now if m["id"] == "revenue/mrr_v2")
+    assert mrr["certification"]["state"] == "certified"
     assert (renamed["id"], renamed["name"], renamed["version"]) == ("revenue/mrr_v2", "mrr_v2", 3)
     assert loaded.call("GET", NEW, "analyst").headers["ETag"] == '"v3"'
     for suffix in ("", "/history", "/versions/1", "/diff?from=1&to=3", "/timeline", "/run"):

@@ -275,3 +275,27 @@ def test_a_server_whose_key_changed_says_so_in_the_attempts(
     [attempt] = answers.hook_deliveries(registry, made["hook"]["id"])["deliveries"]
     assert state == hooks.WAITING and sent == [] and attempt["status"] is None
     assert "not the one its secret was made with" in attempt["error"]
+
+
+def test_a_dated_change_and_a_rename_reach_a_receiver_with_their_new_fields(
+    registry: Registry,
+) -> None:
+    from datetime import datetime
+
+    from registry.commands import rename_metric
+
+    with receiving() as receiver:
+        made = answers.new_hook(registry, receiver.url, ["metric.*"], None, [], "ann")
+        answers.create_metric(registry, metric_fields(), ctx())
+        dated = WriteContext(actor="ann", door="api", effective_from=datetime(2999, 1, 1))
+        answers.update_metric(registry, "revenue/mrr", {"unit": "EUR"}, dated)
+        rename_metric(registry, "revenue/mrr", "revenue/mrr_v2", ctx())
+        drain(registry)
+        bodies = receiver.verified(made["secret"])
+    assert [(b["event_type"], b["effective_from"], b["metric_id"]) for b in bodies] == [
+        ("MetricCreated", None, "revenue/mrr"),
+        ("MetricScheduled", "2999-01-01T00:00:00", "revenue/mrr"),
+        ("MetricRenamed", None, "revenue/mrr_v2"),
+    ]
+    assert bodies[2]["what"] == "renamed from revenue/mrr to revenue/mrr_v2"
+    assert bodies[2]["stream_id"] == "revenue/mrr"  # the identity
