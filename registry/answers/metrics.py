@@ -140,7 +140,9 @@ def metric_list(
             made = {r["id"]: r.pop("version") for r in rows}
             return _listing(rows, made, limit)
         # A page reads the versions of its own metrics only, however many others there are.
-        shown = None if limit is None else [r["id"] for r in rows]
+        # As of a past position, by the ids then (a metric renamed since had another).
+        every = limit is None and position is None
+        shown = None if every else [r["id"] for r in rows]
         versions = queries.metric_versions(reg, position, shown)
         certified = None if position is not None else _certified(reg, rows[:limit], versions)
         return _listing(rows, versions, limit, certified)

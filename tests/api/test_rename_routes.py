@@ -55,6 +55,10 @@ def test_a_rename_keeps_the_history_and_the_old_id_resolves(loaded: Api) -> None
     assert (first["id"], first["name"]) == ("revenue/mrr", "mrr")  # as it was then
     listed = {m["id"]: m["version"] for m in loaded.get("/api/metrics").json()["metrics"]}
     assert listed["revenue/mrr_v2"] == 3 and "revenue/mrr" not in listed
+    before = loaded.get("/api/metrics/revenue/mrr_v2/history").json()["versions"][1]
+    then = loaded.get("/api/metrics", params={"as_of": before["recorded_at"]}).json()
+    versions_then = {m["id"]: m["version"] for m in then["metrics"]}
+    assert versions_then["revenue/mrr"] == 2 and "revenue/mrr_v2" not in versions_then
     diff = loaded.get(NEW + "/diff?from=2&to=3").json()
     assert {c["field"] for c in diff["changes"]} == {"name"}
 
