@@ -248,15 +248,20 @@ def execute(
     ctx: WriteContext,
     shown: str | None = None,
     guard: Callable[[Registry], None] | None = None,
+    named: bool = False,
 ) -> WriteResult:
     """Read the stream, plan, append and project in one transaction; retry on a race.
+
+    `named`: `stream_id` is the metric id a caller gave, which names its stream unless the
+    metric was renamed (`registry.identity`): told by the tip read anyway, so only a new id
+    or a renamed metric costs a lookup.
 
     Through a server (`reg.group`), writes that arrive together share one transaction
     (`_write_batch`); each keeps its own checks and answer."""
     bad_reason = reason_issue(ctx.reason, ctx.reason_required)
     if bad_reason is not None:
         raise InvalidDefinitionError([bad_reason])
-    write = _Write(subject, stream_id, planner, ctx, shown, guard)
+    write = _Write(subject, stream_id, planner, ctx, shown, guard, named)
     if reg.group is not None and not reg.store.in_transaction():
         answer: WriteResult = reg.group.submit(write, lambda batch: _write_batch(reg, batch))
         return answer
@@ -275,6 +280,18 @@ class _Write:
     # A check that reads other streams, run in the write's own transaction (a rename's "is
     # the new id free?"): such a write never shares a batch.
     guard: Callable[[Registry], None] | None = None
+    named: bool = False  # stream_id is a metric id to resolve (see `execute`)
+
+    def plainly_named(self, head: StreamTip | None) -> bool:
+        """The id names its own stream: the tip is there and carries no other row id."""
+        return not self.named or (
+            head is not None and row_id(self.stream_id, head.payload) == self.stream_id
+        )
+
+    def resolved(self, reg: Registry) -> _Write:
+        """The write on the stream its metric id names now; ConflictError for an old id."""
+        found = identity.for_write(reg, self.stream_id)
+        return replace(self, stream_id=found.identity, shown=found.metric_id, named=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -296,6 +313,10 @@ class _Write:
         if self.guard is not None:
             self.guard(reg)
         head, given_at = _tips(reg, subject, stream_id)
+        if not self.plainly_named(head):
+            found = self.resolved(reg)
+            if found.stream_id != stream_id:
+                return found.run(reg)
         events = None
         if self.dated(head):  # a scheduled change due by now comes in first
             events = validity.bring_in(reg, subject.kind, stream_id, ctx.door)
@@ -455,7 +476,9 @@ class _Batch:
                 return
             self.flush()
         head, given_at = _tips(self.reg, write.subject, write.stream_id)
-        if write.dated(head):  # reads its stream, and may bring a scheduled change in
+        # One that reads its stream (a date, a scheduled change due) or looks up its metric's
+        # identity (a new id, a renamed metric) runs on its own after the pending ones.
+        if write.dated(head) or not write.plainly_named(head):
             self.flush()
             self._settle(at, write.run)
             return
@@ -611,8 +634,7 @@ def create_metric(reg: Registry, fields: dict[str, Any], ctx: WriteContext) -> W
     planner = plan_upsert(definition)
     if "source" not in fields:
         planner = _not_only_owner(planner)
-    named = identity.for_write(reg, model.id)
-    return execute(reg, METRIC, named.identity, planner, ctx, named.metric_id)
+    return execute(reg, METRIC, model.id, planner, ctx, model.id, named=True)
 
 
 def update_metric(
@@ -625,8 +647,7 @@ def update_metric(
     planner = plan_update(METRIC, metric_id, _written_by(fields, ctx, metric_id))
     if "source" not in fields:
         planner = _not_only_owner(planner)
-    named = identity.for_write(reg, metric_id)
-    return execute(reg, METRIC, named.identity, planner, ctx, named.metric_id)
+    return execute(reg, METRIC, metric_id, planner, ctx, metric_id, named=True)
 
 
 def _not_only_owner(planner: Planner) -> Planner:
@@ -643,14 +664,14 @@ def _not_only_owner(planner: Planner) -> Planner:
 
 def delete_metric(reg: Registry, metric_id: str, ctx: WriteContext) -> WriteResult:
     """Delete a live metric (a tombstone event); NotFoundError if missing or deleted."""
-    named = identity.for_write(reg, metric_id)
-    return execute(reg, METRIC, named.identity, plan_delete(METRIC, metric_id), ctx, metric_id)
+    planner = plan_delete(METRIC, metric_id)
+    return execute(reg, METRIC, metric_id, planner, ctx, metric_id, named=True)
 
 
 def restore_metric(reg: Registry, metric_id: str, ctx: WriteContext) -> WriteResult:
     """Restore a deleted metric as it was; ConflictError if it is not deleted."""
-    named = identity.for_write(reg, metric_id)
-    return execute(reg, METRIC, named.identity, plan_restore(METRIC, metric_id), ctx, metric_id)
+    planner = plan_restore(METRIC, metric_id)
+    return execute(reg, METRIC, metric_id, planner, ctx, metric_id, named=True)
 
 
 def roll_back_metric(
