@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ def test_a_dated_change_at_every_command(da: Run, data: Path, tmp_path: Path, do
     env = None
     if door == "server":
         env = {"DA_TOKEN": make_token(data, "boss")}
-    with served(data) if door == "server" else _nothing():
+    with served(data) if door == "server" else nullcontext():
         written = da(
             "metrics", "update", "revenue/mrr", "--set", "sql=SELECT 2 AS mrr",
             "--effective-from", _day(2), "--reason", "the new rule", "--json", env=env,
@@ -79,14 +80,6 @@ def test_a_dated_change_at_every_command(da: Run, data: Path, tmp_path: Path, do
         assert refused.stderr.count("\n") == 1 and "nothing was in force at 2001-01-01" in (
             refused.stderr
         )
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
 
 
 def test_the_cli_brings_a_due_change_in_when_it_opens_the_registry(da: Run) -> None:
@@ -152,7 +145,7 @@ def test_an_import_of_dated_files(da: Run, data: Path, tmp_path: Path, door: str
     )
     (folder / "new_one.yml").write_text("name: new_one\nsql: SELECT 1\n")
     env = {"DA_TOKEN": make_token(data, "boss")} if door == "server" else None
-    with served(data) if door == "server" else _nothing():
+    with served(data) if door == "server" else nullcontext():
         done = da(
             "metrics", "import", str(tmp_path / "metrics"), "--effective-from", _day(-1),
             "--json", env=env,

@@ -4,6 +4,7 @@ of the MCP server."""
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +18,10 @@ from tests.cli.conftest import Run
 from tests.served import DA, make_token, served
 
 
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
-
-
 @pytest.mark.parametrize("door", ["embedded", "server"])
 def test_rename_at_the_cli(da: Run, data: Path, tmp_path: Path, door: str) -> None:
     env = {"DA_TOKEN": make_token(data, "boss")} if door == "server" else None
-    with served(data) if door == "server" else _nothing():
+    with served(data) if door == "server" else nullcontext():
         done = da("metrics", "rename", "revenue/mrr", "revenue/mrr_v2", "--reason", "v2", env=env)
         assert done.exit_code == 0, done.stderr
         assert done.stdout.strip() == "renamed revenue/mrr to revenue/mrr_v2 (version 2)"
