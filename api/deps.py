@@ -351,17 +351,22 @@ GOVERNED_WRITE: dict[int | str, dict[str, Any]] = {
 def moved(request: Request, answer: dict[str, Any]) -> Any:
     """A read's answer; or, asked by a renamed metric's old id (the answer's
     `renamed_from`), a 308 to the same route under its id now (the query kept)."""
+    old_id = answer.get("renamed_from") if isinstance(answer, dict) else None
+    if not old_id:
+        return answer
+    return renamed_redirect(
+        request, "/api/metrics/", old_id, answer.get("renamed_to") or answer["id"]
+    )
+
+
+def renamed_redirect(request: Request, base: str, old_id: str, new_id: str) -> Response:
+    """A 308 from a route under a renamed metric's old id (`base` + id) to the same route
+    under its new one, the query kept (the API's reads and the console's pages)."""
     from urllib.parse import quote
 
     from fastapi.responses import RedirectResponse
 
-    old_id = answer.get("renamed_from") if isinstance(answer, dict) else None
-    if not old_id:
-        return answer
-    old, new = (
-        "/api/metrics/" + "/".join(quote(p, safe="") for p in str(metric).split("/"))
-        for metric in (old_id, answer.get("renamed_to") or answer["id"])
-    )
+    old, new = (base + "/".join(quote(p, safe="") for p in m.split("/")) for m in (old_id, new_id))
     target = new + request.url.path.removeprefix(old)
     if request.url.query:
         target += "?" + request.url.query

@@ -3,12 +3,12 @@
 from projections.fold import (
     StreamState,
     apply_event,
+    effective_text,
     effective_time,
     fold,
     fold_all,
     in_force,
     projects,
-    valid_state,
     valid_winner,
 )
 from projections.projector import Difference, Projector, ensure_tables
@@ -30,10 +30,10 @@ __all__ = [
     "StreamKind",
     "StreamState",
     "apply_event",
+    "effective_text",
     "effective_time",
     "in_force",
     "projects",
-    "valid_state",
     "valid_winner",
     "build_upcasters",
     "column_stream_id",

@@ -4,7 +4,7 @@ Recording time (T) is when the registry learned of a change: its log position. B
 time (V) is from when the change is in force: its `effective_from`, which defaults to when it
 was recorded. The definition in force at V, as known at T, is the change recorded up to T with
 the latest effective time not after V (the later recorded if two share it); a deletion there
-means none. `valid_state` computes exactly this, and is the reference for the SQL.
+means none. `valid_winner` computes exactly this, and is the reference for the SQL.
 
 The v4 tables hold the state in force now as known now. Every payload holds the complete
 definition, and a change not in force when recorded is a `Scheduled` event, brought in later
@@ -50,6 +50,11 @@ def effective_time(payload: dict[str, Any], recorded_at: datetime) -> datetime:
     if isinstance(given, str):
         return datetime.fromisoformat(given)
     return carried_time(payload.get("updated_at"), recorded_at)
+
+
+def effective_text(moment: datetime) -> str:
+    """A business time as payloads and answers carry it (ISO 8601, UTC, no offset)."""
+    return moment.isoformat()
 
 
 def projects(kind: StreamKind, event: RecordedEvent) -> bool:
@@ -125,14 +130,3 @@ def valid_winner(
         if key[0] <= valid_at and (best_key is None or key > best_key):
             best, best_key = event, key
     return best
-
-
-def valid_state(
-    kind: StreamKind, events: Sequence[RecordedEvent], valid_at: datetime
-) -> StreamState | None:
-    """The state in force at `valid_at` as known after these events (None: none, or deleted)."""
-    winner = valid_winner(kind, events, valid_at)
-    if winner is None or kind.removes(winner.event_type, winner.payload):
-        return None
-    state = apply_event(kind, None, events[0])
-    return apply_event(kind, state, winner)

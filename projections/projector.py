@@ -70,15 +70,25 @@ def _sql_names(names: Any) -> str:
     return "(" + ", ".join(f"'{n}'" for n in names) + ")"
 
 
-def dates_from_log_sql(effective: str, mentions: str) -> str:
+@dataclass(frozen=True)
+class DatesSql:
+    """An engine's SQL for the `effective_dates` rows the log makes: the rows (`select`), and
+    the statement that fills the table with them (`fill`)."""
+
+    select: str
+
+    @property
+    def fill(self) -> str:
+        return "INSERT INTO effective_dates " + self.select
+
+
+def dates_from_log_sql(effective: str) -> DatesSql:
     """The `effective_dates` rows the log makes, given the engine's SQL for an event's own
-    effective time (from its payload; NULL if it carries none) and for "the payload's text
-    holds {key}" (a cheap scan first: few payloads carry a date)."""
-    keys = " OR ".join(mentions.format(key=f'"{k}"') for k in ("effective_from", "updated_at"))
+    effective time (from its payload; NULL if it carries none)."""
     scheduled = _sql_names(k.scheduled for k in KINDS)
     took = _sql_names(k.took_effect for k in KINDS)
     types = _sql_names(k.stream_type for k in KINDS)
-    return (
+    return DatesSql(
         "SELECT position, stream_type, stream_id, effective,"  # noqa: S608 - fixed names
         f" event_type IN {scheduled} AND effective > recorded_at"
         " AND NOT EXISTS (SELECT 1 FROM event_log t"
@@ -86,16 +96,15 @@ def dates_from_log_sql(effective: str, mentions: str) -> str:
         f" AND t.event_type IN {took} AND t.position > x.position"
         " AND t.recorded_at >= x.effective)"
         " FROM (SELECT position, stream_type, stream_id, event_type, recorded_at,"
-        f" {effective} AS effective FROM event_log WHERE stream_type IN {types}"
-        f" AND ({keys})) x"
+        f" {effective} AS effective FROM event_log WHERE stream_type IN {types}) x"
         " WHERE effective IS NOT NULL"
     )
 
 
-def ensure_tables(conn: Connection, types: dict[str, str] | None = None) -> bool:
-    """Create the v4 tables, the checkpoint, `schema_version` and the effective dates if they
-    do not exist (with some SQL types renamed for another engine). True if the effective
-    dates were missing: the engine then fills them from the log (`Projector.dates_sql`)."""
+def ensure_tables(conn: Connection, dates: DatesSql, types: dict[str, str] | None = None) -> None:
+    """Create the v4 tables, the checkpoint, `schema_version`, the effective dates and the
+    metric names if they do not exist (with some SQL types renamed for another engine); the
+    effective dates of a database from before them are filled from the log."""
     found = conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [DATES_TABLE]
     ).fetchone()
@@ -115,7 +124,8 @@ def ensure_tables(conn: Connection, types: dict[str, str] | None = None) -> bool
         " WHERE NOT EXISTS (SELECT 1 FROM schema_version WHERE version = ?)",
         [SCHEMA_VERSION, SCHEMA_VERSION],
     )
-    return not (found and found[0])
+    if not (found and found[0]):
+        conn.execute(dates.fill)
 
 
 class Projector(ABC):
@@ -135,22 +145,22 @@ class Projector(ABC):
         if not events:
             return
         projected = [e for e in events if e.stream_type in self._kinds]  # tokens are not
-        self._date(projected)
-        for event in projected:
-            if event.event_type == self._kinds[event.stream_type].event("Renamed"):
-                self._name(event.stream_id, event.payload)
+        self._index(projected)
         if len(projected) > _SET_BASED_THRESHOLD:
             self._apply_set_based(projected)
         else:
             self._apply_few(projected)
         self.conn.execute(UPDATE_CHECKPOINT_SQL, [events[-1].position, CHECKPOINT])
 
-    def _date(self, events: Sequence[RecordedEvent]) -> None:
-        """Index the effective dates events carry; a change coming into force settles the
-        scheduled ones of its stream that were due by then."""
+    def _index(self, events: Sequence[RecordedEvent]) -> None:
+        """Keep the tables beside the log in step: the effective dates events carry (a
+        change coming into force settles the scheduled ones of its stream that were due by
+        then), and the names of a renamed metric."""
         for event in events:
             payload = event.payload
             kind = self._kinds[event.stream_type]
+            if event.event_type == kind.event("Renamed"):
+                self._name(event.stream_id, payload)
             if event.event_type == kind.took_effect:
                 self.conn.execute(
                     SETTLE_DUE_SQL, [event.stream_type, event.stream_id, event.recorded_at]
@@ -348,13 +358,13 @@ class Projector(ABC):
 
     # The effective dates the log's payloads carry, as `effective_dates` rows (engine SQL:
     # position, stream_type, stream_id, effective_from, pending).
-    dates_sql: str
+    dates_sql: DatesSql
 
     def fill_dates(self) -> None:
         """Refill `effective_dates` from the log (a scheduled change counts as settled once a
         later TookEffect of its stream was recorded at or after its date)."""
-        self.conn.execute(f"DELETE FROM {DATES_TABLE}")  # noqa: S608 - a fixed name
-        self.conn.execute(f"INSERT INTO {DATES_TABLE} {self.dates_sql}")
+        self.conn.execute("DELETE FROM effective_dates")
+        self.conn.execute(self.dates_sql.fill)
 
     @abstractmethod
     def _ensure_tables(self) -> None:
@@ -404,20 +414,28 @@ class Projector(ABC):
         kind = self._kinds["metric"]
         return self.store.read(stream_type=kind.stream_type, event_type=kind.event("Renamed"))
 
+    def _names_from_log(self) -> dict[str, tuple[str, bool]]:
+        """`metric_names` as the log's renames make it: each id, its stream, and whether it
+        is the stream's id now."""
+        names: dict[str, tuple[str, bool]] = {}
+        for event in self._renames():
+            for name_id, (stream_id, _) in list(names.items()):
+                if stream_id == event.stream_id:
+                    names[name_id] = (stream_id, False)
+            names[event.payload["renamed_from"]] = (event.stream_id, False)
+            names[event.payload["renamed_to"]] = (event.stream_id, True)
+        return names
+
     def fill_names(self) -> None:
         """Refill `metric_names` from the log's renames."""
-        self.conn.execute(f"DELETE FROM {NAMES_TABLE}")  # noqa: S608 - a fixed name
-        for event in self._renames():
-            self._name(event.stream_id, event.payload)
+        self.conn.execute("DELETE FROM metric_names")
+        for name_id, (stream_id, current) in self._names_from_log().items():
+            self.conn.execute(
+                "INSERT INTO metric_names VALUES (?, ?, ?)", [name_id, stream_id, current]
+            )
 
     def _compare_names(self) -> list[Difference]:
-        expected: dict[str, tuple[str, bool]] = {}
-        for event in self._renames():
-            for name_id, (stream_id, _) in list(expected.items()):
-                if stream_id == event.stream_id:
-                    expected[name_id] = (stream_id, False)
-            expected[event.payload["renamed_from"]] = (event.stream_id, False)
-            expected[event.payload["renamed_to"]] = (event.stream_id, True)
+        expected = self._names_from_log()
         rows = self.conn.execute(SELECT_NAMES_SQL).fetchall()
         have = {str(n): (str(s), bool(c)) for n, s, c in rows}
         return [
@@ -427,7 +445,9 @@ class Projector(ABC):
         ]
 
     def _compare_dates(self) -> list[Difference]:
-        expected = {r[0]: tuple(r[1:4]) for r in self.conn.execute(self.dates_sql).fetchall()}
+        expected = {
+            r[0]: tuple(r[1:4]) for r in self.conn.execute(self.dates_sql.select).fetchall()
+        }
         actual = {r[0]: tuple(r[1:4]) for r in self.conn.execute(SELECT_DATES_SQL).fetchall()}
         return [
             Difference(

@@ -29,9 +29,9 @@ from events import (
     VersionConflictError,
     utc_now,
 )
-from projections import column_stream_id
+from projections import StreamKind, column_stream_id
 from projections.streams import row_id
-from registry import identity, proposals, queries, validity
+from registry import identity, proposals, queries
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -54,13 +54,16 @@ from registry.plans import (
     Current,
     Plan,
     Planner,
+    current_at,
     keeping_id,
+    plan_dated,
     plan_delete,
     plan_rename,
     plan_restore,
     plan_rollback,
     plan_update,
     plan_upsert,
+    took_effect,
 )
 from registry.reasons import reason_issue
 from registry.subjects import COLUMN, METRIC, Subject
@@ -319,7 +322,7 @@ class _Write:
                 return found.run(reg)
         events = None
         if self.dated(head):  # a scheduled change due by now comes in first
-            events = validity.bring_in(reg, subject.kind, stream_id, ctx.door)
+            events = bring_in(reg, subject.kind, stream_id, ctx.door)
             if events and events[-1].version != (0 if head is None else head.version):
                 head, given_at = _tips(reg, subject, stream_id)
         decided = self.decide(reg, head, given_at, events)
@@ -345,7 +348,7 @@ class _Write:
         _check_expected(self.subject, self.stream_id, version, self.ctx.expected_version)
         if events is None:
             return self.planner(_current(self.subject, head))
-        return validity.plan_dated(
+        return plan_dated(
             self.subject.kind, events, self.planner, self.ctx.effective_from, utc_now()
         )
 
@@ -579,7 +582,7 @@ def current_states(reg: Registry, subject: Subject, stream_ids: list[str]) -> di
     for sid, tip in tips.items():
         if tip.event_type == kind.scheduled:  # the state in force is an earlier event's
             events = reg.store.read_stream(kind.stream_type, sid)
-            if (current := validity.current_at(kind, events, now)) is not None:
+            if (current := current_at(kind, events, now)) is not None:
                 found[sid] = current
     return found
 
@@ -896,3 +899,32 @@ def request_meta(body: dict[str, Any]) -> tuple[dict[str, Any], RequestMeta]:
     if issues:
         raise InvalidDefinitionError(issues)
     return fields, RequestMeta(reason, expected, effective)
+
+
+# -- scheduled changes coming into force ------------------------------------------------------
+
+
+def bring_in(
+    reg: Registry,
+    kind: StreamKind,
+    stream_id: str,
+    door: str,
+    events: Sequence[RecordedEvent] | None = None,
+    now: datetime | None = None,
+) -> list[RecordedEvent]:
+    """Inside the caller's transaction: append the stream's TookEffect if one is due, and
+    settle its due dates. Returns the stream's events afterwards."""
+    moment = now or utc_now()
+    found = list(
+        events if events is not None else reg.store.read_stream(kind.stream_type, stream_id)
+    )
+    event = took_effect(kind, found, moment, door)
+    if event is not None:
+        version = found[-1].version
+        recorded = reg.store.append(
+            [event], expected_versions={(kind.stream_type, stream_id): version}
+        )
+        reg.projector.apply(recorded)
+        found += recorded
+    reg.projector.settle_due(kind.stream_type, stream_id, moment)
+    return found

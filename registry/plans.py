@@ -5,11 +5,13 @@ Nothing here reads or writes the database; `registry.commands` runs these plans.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from events import RecordedEvent
+from events import NewEvent, RecordedEvent
+from projections import StreamKind, effective_text, effective_time, in_force, projects, valid_winner
 from registry.errors import (
     ConflictError,
     InvalidDefinitionError,
@@ -198,3 +200,104 @@ def plan_rollback(
         return Plan("RolledBack", definition, changed, {"to_version": to_version})
 
     return plan
+
+
+# -- dated writes: two time axes (see projections.fold and registry.validity) ----------------
+
+
+ACTOR = "registry"  # who brings a scheduled change in: nobody decides it then
+
+
+# -- deciding a dated write -------------------------------------------------------------------
+
+
+def current_at(kind: StreamKind, events: Sequence[RecordedEvent], at: datetime) -> Current | None:
+    """What a write from business time `at` is based on: the state in force then as known
+    now (None if the stream has no events; deleted if nothing was in force then)."""
+    if not events:
+        return None
+    winner = valid_winner(kind, events, at)
+    if winner is None:
+        return Current(events[-1].version, {}, deleted=True)
+    definition = dict(winner.payload.get("definition") or {})  # a deletion keeps what it removed
+    return Current(events[-1].version, definition, kind.removes(winner.event_type, winner.payload))
+
+
+def plan_dated(
+    kind: StreamKind,
+    events: Sequence[RecordedEvent],
+    planner: Planner,
+    effective_from: datetime | None,
+    now: datetime,
+) -> Plan | None:
+    """A write's plan when time matters: based on the state in force at its date, and
+    scheduled unless it is in force when recorded."""
+    try:
+        plan = planner(current_at(kind, events, effective_from or now))
+    except NotFoundError as exc:
+        first = min(
+            (effective_time(e.payload, e.recorded_at) for e in events if projects(kind, e)),
+            default=None,
+        )
+        if effective_from is None or first is None or effective_from >= first:
+            raise
+        raise NotFoundError(
+            f"{exc}: nothing was in force at {effective_text(effective_from)}"
+            f" (the first version is in force from {effective_text(first)}); to say what"
+            " was in force before, create it with that date"
+        ) from exc
+    if plan is None or effective_from is None:
+        return plan
+    extra = {**plan.extra, "effective_from": effective_text(effective_from)}
+    shown = in_force(kind, events)
+    later = shown is not None and effective_from < effective_time(shown.payload, shown.recorded_at)
+    if effective_from <= now and not later:
+        return Plan(plan.fact, plan.definition, plan.changed, extra)
+    extra["change"] = plan.fact
+    if plan.fact == "Deleted":
+        extra["deleted"] = True
+    return Plan("Scheduled", plan.definition, plan.changed, extra)
+
+
+def took_effect(
+    kind: StreamKind, events: Sequence[RecordedEvent], now: datetime, door: str
+) -> NewEvent | None:
+    """The TookEffect event a stream needs at `now` (None if the v4 row already shows the
+    change in force then)."""
+    if not events:
+        return None
+    winner = valid_winner(kind, events, now)
+    shown = in_force(kind, events)
+    if winner is None or (shown is not None and shown.position == winner.position):
+        return None
+    removes = kind.removes(winner.event_type, winner.payload)
+    shown_gone = shown is None or kind.removes(shown.event_type, shown.payload)
+    if removes and shown_gone:
+        return None
+    before = {} if shown is None or shown_gone else dict(shown.payload.get("definition") or {})
+    definition = dict(winner.payload.get("definition") or {})
+    named = events[-1].payload.get("id")  # a renamed metric's id now (registry.identity)
+    if isinstance(named, str) and "/" in named:
+        category, _, name = named.partition("/")
+        definition.update(category=category, name=name)
+    effective = effective_time(winner.payload, winner.recorded_at)
+    payload: dict[str, Any] = {
+        "definition": definition,
+        "changed": [] if removes else list(changed_fields(before, definition)),
+        **({"id": named} if isinstance(named, str) else {}),
+        "of_version": winner.version,
+        "effective_from": effective_text(effective),
+        "door": door,
+    }
+    if removes:
+        payload["deleted"] = True
+    return NewEvent(
+        stream_type=kind.stream_type,
+        stream_id=events[-1].stream_id,
+        event_type=kind.took_effect,
+        event_schema=kind.payload_schema,
+        payload=payload,
+        actor=ACTOR,
+        reason=f"v{winner.version} is in force from {effective_text(effective)}",
+        source=winner.source,
+    )

@@ -9,8 +9,7 @@ from datetime import datetime
 
 from events import utc_now
 from projections import KINDS, StreamKind
-from registry.commands import run_atomically
-from registry.validity import bring_in
+from registry.commands import bring_in, run_atomically
 from storage.session import Registry, RegistryPool
 
 _log = logging.getLogger(__name__)

@@ -6,10 +6,11 @@ once, or it is a `Scheduled` event: a change from a future date, or a correction
 period that a later-dated version supersedes. When a scheduled change's date comes, a
 `TookEffect` event brings it into the v4 tables: the server does it on time
 (`registry.schedule.EffectTimer`), an embedded door when it opens the registry
-(`registry.schedule.bring_in_due`).
+(`registry.schedule.bring_in_due`). A dated write is decided in `registry.plans`
+(`plan_dated`), a change brought in by `registry.commands.bring_in`.
 
 Every answer in business time ("in force at V, as known at T") is the fold in
-`projections.fold`: `valid_state`, `valid_winner` and `in_force`.
+`projections.fold`: `valid_winner` and `in_force`.
 """
 
 from __future__ import annotations
@@ -19,152 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from events import NewEvent, RecordedEvent, utc_now
-from projections import (
-    StreamKind,
-    effective_time,
-    in_force,
-    projects,
-    valid_state,
-    valid_winner,
-)
+from events import RecordedEvent, utc_now
+from projections import StreamKind, effective_text, effective_time, valid_winner
 from registry.errors import NotFoundError
-from registry.plans import Current, Plan, Planner, changed_fields
+from registry.queries import provenance
 from registry.subjects import METRIC, Subject
 from storage.session import Registry
-
-ACTOR = "registry"  # who brings a scheduled change in: nobody decides it then
-
-
-def effective_text(moment: datetime) -> str:
-    """A business time as payloads and answers carry it (ISO 8601, UTC, no offset)."""
-    return moment.isoformat()
-
-
-# -- deciding a dated write -------------------------------------------------------------------
-
-
-def current_at(kind: StreamKind, events: Sequence[RecordedEvent], at: datetime) -> Current | None:
-    """What a write from business time `at` is based on: the state in force then as known
-    now (None if the stream has no events; deleted if nothing was in force then)."""
-    if not events:
-        return None
-    state = valid_state(kind, events, at)
-    if state is not None:
-        return Current(events[-1].version, state.definition, deleted=False)
-    winner = valid_winner(kind, events, at)
-    removed = dict((winner.payload.get("definition") or {}) if winner is not None else {})
-    return Current(events[-1].version, removed, deleted=True)
-
-
-def plan_dated(
-    kind: StreamKind,
-    events: Sequence[RecordedEvent],
-    planner: Planner,
-    effective_from: datetime | None,
-    now: datetime,
-) -> Plan | None:
-    """A write's plan when time matters: based on the state in force at its date, and
-    scheduled unless it is in force when recorded."""
-    try:
-        plan = planner(current_at(kind, events, effective_from or now))
-    except NotFoundError as exc:
-        first = min(
-            (effective_time(e.payload, e.recorded_at) for e in events if projects(kind, e)),
-            default=None,
-        )
-        if effective_from is None or first is None or effective_from >= first:
-            raise
-        raise NotFoundError(
-            f"{exc}: nothing was in force at {effective_text(effective_from)}"
-            f" (the first version is in force from {effective_text(first)}); to say what"
-            " was in force before, create it with that date"
-        ) from exc
-    if plan is None or effective_from is None:
-        return plan
-    extra = {**plan.extra, "effective_from": effective_text(effective_from)}
-    shown = in_force(kind, events)
-    later = shown is not None and effective_from < effective_time(shown.payload, shown.recorded_at)
-    if effective_from <= now and not later:
-        return Plan(plan.fact, plan.definition, plan.changed, extra)
-    extra["change"] = plan.fact
-    if plan.fact == "Deleted":
-        extra["deleted"] = True
-    return Plan("Scheduled", plan.definition, plan.changed, extra)
-
-
-# -- bringing scheduled changes in ------------------------------------------------------------
-
-
-def took_effect(
-    kind: StreamKind, events: Sequence[RecordedEvent], now: datetime, door: str
-) -> NewEvent | None:
-    """The TookEffect event a stream needs at `now` (None if the v4 row already shows the
-    change in force then)."""
-    if not events:
-        return None
-    winner = valid_winner(kind, events, now)
-    shown = in_force(kind, events)
-    if winner is None or (shown is not None and shown.position == winner.position):
-        return None
-    removes = kind.removes(winner.event_type, winner.payload)
-    shown_gone = shown is None or kind.removes(shown.event_type, shown.payload)
-    if removes and shown_gone:
-        return None
-    before = {} if shown is None or shown_gone else dict(shown.payload.get("definition") or {})
-    definition = dict(winner.payload.get("definition") or {})
-    named = events[-1].payload.get("id")  # a renamed metric's id now (registry.identity)
-    if isinstance(named, str) and "/" in named:
-        category, _, name = named.partition("/")
-        definition.update(category=category, name=name)
-    effective = effective_time(winner.payload, winner.recorded_at)
-    payload: dict[str, Any] = {
-        "definition": definition,
-        "changed": [] if removes else list(changed_fields(before, definition)),
-        **({"id": named} if isinstance(named, str) else {}),
-        "of_version": winner.version,
-        "effective_from": effective_text(effective),
-        "door": door,
-    }
-    if removes:
-        payload["deleted"] = True
-    return NewEvent(
-        stream_type=kind.stream_type,
-        stream_id=events[-1].stream_id,
-        event_type=kind.took_effect,
-        event_schema=kind.payload_schema,
-        payload=payload,
-        actor=ACTOR,
-        reason=f"v{winner.version} is in force from {effective_text(effective)}",
-        source=winner.source,
-    )
-
-
-def bring_in(
-    reg: Registry,
-    kind: StreamKind,
-    stream_id: str,
-    door: str,
-    events: Sequence[RecordedEvent] | None = None,
-    now: datetime | None = None,
-) -> list[RecordedEvent]:
-    """Inside the caller's transaction: append the stream's TookEffect if one is due, and
-    settle its due dates. Returns the stream's events afterwards."""
-    moment = now or utc_now()
-    found = list(
-        events if events is not None else reg.store.read_stream(kind.stream_type, stream_id)
-    )
-    event = took_effect(kind, found, moment, door)
-    if event is not None:
-        version = found[-1].version
-        recorded = reg.store.append(
-            [event], expected_versions={(kind.stream_type, stream_id): version}
-        )
-        reg.projector.apply(recorded)
-        found += recorded
-    reg.projector.settle_due(kind.stream_type, stream_id, moment)
-    return found
-
 
 # -- reading in business time -----------------------------------------------------------------
 
@@ -183,10 +44,9 @@ def metric_valid_at(
     None), with the version that made it; None if none was in force then."""
     events = _stream(reg, METRIC, metric_id, position)
     winner = valid_winner(METRIC.kind, events, valid_at)
-    state = valid_state(METRIC.kind, events, valid_at)
-    if winner is None or state is None:
+    if winner is None:
         return None
-    row = reg.projector.row_from_log(winner)
+    row = reg.projector.row_from_log(winner)  # None for a deletion
     if row is None:
         return None
     return {**row, "version": winner.version, "effective_from": _effective(winner)}
@@ -288,8 +148,6 @@ def timeline(reg: Registry, subject: Subject, stream_id: str) -> list[dict[str, 
     stretches = periods(kind, events)
     now_winner = valid_winner(kind, events, now)
     rows = []
-    from registry.queries import provenance
-
     for event in events:
         if event.event_type == kind.took_effect:
             continue

@@ -459,8 +459,7 @@ _VALID_AT_SQL = (
 )
 _DATES_SQL = dates_from_log_sql(
     "coalesce(TRY_CAST(payload->>'$.effective_from' AS TIMESTAMP),"
-    " TRY_CAST(payload->>'$.updated_at' AS TIMESTAMP))",
-    "contains(payload, '{key}')",
+    " TRY_CAST(payload->>'$.updated_at' AS TIMESTAMP))"
 )
 
 
@@ -520,7 +519,7 @@ class DuckDBProjector(Projector):
         return self._winners_to_rows(kind, found)
 
     def _ensure_tables(self) -> None:
-        ensure_tables(self.conn)
+        ensure_tables(self.conn, _DATES_SQL)
 
 
 # -- the engine ------------------------------------------------------------------------------
@@ -648,8 +647,7 @@ class DuckDBEngine(Engine):
         try:
             ensure_event_log(conn, DuckDBStoreSql)
             legacy = set_aside_legacy_tables(conn)
-            if ensure_tables(conn):  # a database from before effective dates: index them
-                conn.execute(f"INSERT INTO effective_dates {_DATES_SQL}")
+            ensure_tables(conn, _DATES_SQL)
             for statement in set_up:
                 conn.execute(statement)
             return legacy

@@ -328,16 +328,14 @@ _VALID_AT_SQL = (
 
 _DATES_SQL = dates_from_log_sql(
     "coalesce((payload::jsonb ->> 'effective_from')::timestamp,"
-    " (payload::jsonb ->> 'updated_at')::timestamp)",
-    "strpos(payload::text, '{key}') > 0",
+    " (payload::jsonb ->> 'updated_at')::timestamp)"
 )
 
 
 def ensure_pg_tables(conn: Connection) -> None:
     """The v4 tables in PostgreSQL's types, the checkpoint, `schema_version` and the effective
     dates (filled from the log for a database from before them)."""
-    if ensure_tables(conn, PG_TYPES):
-        conn.execute(f"INSERT INTO effective_dates {_DATES_SQL}")
+    ensure_tables(conn, _DATES_SQL, PG_TYPES)
 
 
 class PgProjector(Projector):

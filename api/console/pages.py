@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.console.web import AsOfForm, ConsoleRoute, ReaderPage, page
-from api.deps import Category, ColumnName, HeavyRead, Name, RegistryDep, TableId
+from api.deps import (
+    Category,
+    ColumnName,
+    HeavyRead,
+    Name,
+    RegistryDep,
+    TableId,
+    renamed_redirect,
+)
 from api.schemas import MAX_VERSION
 from registry import answers
 from registry.times import parse_time
@@ -77,7 +85,7 @@ def metric_page(
     timeline of every version, and its versions on both time axes."""
     record = answers.metric_record(reg, f"{category}/{name}")
     if record["renamed_from"]:  # an old id: the page is at the new one now
-        return _moved(request, f"{category}/{name}", record["id"])
+        return renamed_redirect(request, "/metrics/", f"{category}/{name}", record["id"])
     shown = record["metric"]
     in_force_at = parse_time(valid_at, "valid_at") if valid_at.strip() else None
     if in_force_at is not None:
@@ -95,20 +103,6 @@ def metric_page(
         "axes": answers.metric_timeline(reg, record["id"])["versions"],
     }
     return page(request, "metric.html", context, viewer, reg=reg)
-
-
-def _moved(request: Request, old_id: str, new_id: str) -> Response:
-    """A permanent redirect from a renamed metric's old page to its page now (query kept)."""
-    from urllib.parse import quote
-
-    from fastapi.responses import RedirectResponse
-
-    old = "/metrics/" + "/".join(quote(p, safe="") for p in old_id.split("/"))
-    new = "/metrics/" + "/".join(quote(p, safe="") for p in new_id.split("/"))
-    target = new + request.url.path.removeprefix(old)
-    if request.url.query:
-        target += "?" + request.url.query
-    return RedirectResponse(target, status_code=308)
 
 
 @router.get("/metrics/{category}/{name}/diff")

@@ -75,6 +75,7 @@ from registry.answers.interchange import (
 )
 from registry.answers.metrics import (
     MAX_SEARCH_LIMIT,
+    bring_in_due,
     cached_metric,
     catalog,
     create_metric,
@@ -110,7 +111,6 @@ from registry.answers.upkeep import (
     rebuilt_projections,
     starter_pack,
 )
-from registry.schedule import bring_in_due
 from registry.shape import etag, json_object, jsonable, utc_text
 
 __all__ = [

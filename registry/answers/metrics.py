@@ -406,6 +406,19 @@ def rename_metric(reg: Registry, metric_id: str, new_id: str, ctx: WriteContext)
     }
 
 
+def bring_in_due(reg: Registry, door: str) -> int:
+    """Bring in the scheduled changes whose date has come (`registry.schedule`): what an
+    embedded door does on opening the registry. One small query when none is due; the
+    write path (and pydantic) is loaded only when one is."""
+    from events import utc_now
+
+    if not reg.projector.due(utc_now()):
+        return 0
+    from registry import schedule
+
+    return schedule.bring_in_due(reg, door)
+
+
 def metric_periods(
     reg: Registry,
     metric_id: str,

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from events import utc_now
-from registry import identity, proposals, replies, validity
+from registry import identity, proposals, replies
 from registry.commands import WriteContext, apply_plans, current_states, run_atomically
 from registry.errors import ConflictError, Issue, RefusedError
 from registry.interchange.parse_cache import ParseCache
 from registry.interchange.yaml_io import Progress, SourceMetric, YamlSource, read_source
 from registry.models import ColumnMetadata, build_issues
-from registry.plans import Current, Plan, changed_fields, plan_delete, plan_upsert
+from registry.plans import Current, Plan, changed_fields, plan_dated, plan_delete, plan_upsert
 from registry.queries import owned_metric_ids
 from registry.subjects import COLUMN, METRIC
 from storage.session import Registry
@@ -287,9 +287,7 @@ def reconcile(
                 plan = plan_upsert(desired)(current)
             else:  # based on what was in force at its date; scheduled unless in force now
                 events = reg.store.read_stream(METRIC.kind.stream_type, stream)
-                plan = validity.plan_dated(
-                    METRIC.kind, events, plan_upsert(desired), dated, utc_now()
-                )
+                plan = plan_dated(METRIC.kind, events, plan_upsert(desired), dated, utc_now())
             status = _status(current, desired, plan)
             if metric_id in renames and plan is not None and set(plan.changed) <= _ID_FIELDS:
                 status = "unchanged"  # only its id moved
